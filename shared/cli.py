@@ -1,0 +1,120 @@
+"""The ``piloto`` command line: seed tenants, inspect events, set up Pub/Sub locally."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.logs import configure_logging
+
+logger = logging.getLogger("piloto.cli")
+
+
+def _project(args: argparse.Namespace) -> str:
+    project = args.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise SystemExit("set GOOGLE_CLOUD_PROJECT or pass --project")
+    return str(project)
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from shared.seed import SeedError, apply_seed, load_seed_file
+    from shared.store.firestore import firestore_client
+
+    try:
+        seed = load_seed_file(Path(args.file))
+    except SeedError as error:
+        sys.stderr.write(f"piloto seed: {error}\n")
+        return 2
+    counts = apply_seed(firestore_client(_project(args)), seed)
+    target = os.environ.get("FIRESTORE_EMULATOR_HOST") or "Firestore"
+    sys.stdout.write(
+        f"seeded {counts['tenants']} tenant(s) and {counts['channels']} channel(s) into {target}\n"
+    )
+    return 0
+
+
+def _events_pull(args: argparse.Namespace) -> int:
+    import google.cloud.pubsub_v1 as pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(_project(args), args.subscription)
+    response = subscriber.pull(
+        request={"subscription": path, "max_messages": args.max}, timeout=args.wait
+    )
+    ack_ids = []
+    for received in response.received_messages:
+        message = received.message
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "message_id": message.message_id,
+                    "ordering_key": message.ordering_key,
+                    "attributes": dict(message.attributes),
+                    "event": json.loads(message.data),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+        ack_ids.append(received.ack_id)
+    if ack_ids and not args.no_ack:
+        subscriber.acknowledge(request={"subscription": path, "ack_ids": ack_ids})
+    subscriber.close()
+    if not ack_ids:
+        sys.stderr.write(f"no events waiting on {args.subscription}\n")
+    return 0
+
+
+def _pubsub_setup(args: argparse.Namespace) -> int:
+    from shared.events.topology import ensure_topology
+
+    endpoints = dict(item.split("=", 1) for item in args.push)
+    for line in ensure_topology(_project(args), endpoints):
+        sys.stdout.write(f"created {line}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
+    parser = argparse.ArgumentParser(prog="piloto", description=__doc__)
+    parser.add_argument("--project", help="GCP project id (default: $GOOGLE_CLOUD_PROJECT)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    seed = commands.add_parser("seed", help="load tenants, channels and agent settings from YAML")
+    seed.add_argument("file", help="the seed file, e.g. emulators/seed/demo.yaml")
+    seed.set_defaults(run=_seed)
+
+    events = commands.add_parser("events", help="inspect events on Pub/Sub")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    pull = events_commands.add_parser("pull", help="print the events waiting on a subscription")
+    pull.add_argument("--subscription", default="conversation-events-tap")
+    pull.add_argument("--max", type=int, default=50)
+    pull.add_argument("--wait", type=float, default=5.0, help="seconds to wait for events")
+    pull.add_argument("--no-ack", action="store_true", help="leave the events on the subscription")
+    pull.set_defaults(run=_events_pull)
+
+    pubsub = commands.add_parser("pubsub", help="Pub/Sub topology")
+    pubsub_commands = pubsub.add_subparsers(dest="pubsub_command", required=True)
+    setup = pubsub_commands.add_parser("setup", help="create topics and subscriptions if missing")
+    setup.add_argument(
+        "--push", action="append", default=[], metavar="FUNCTION=URL", help="push endpoint"
+    )
+    setup.set_defaults(run=_pubsub_setup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``piloto`` command."""
+    configure_logging(os.environ.get("PILOTO_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

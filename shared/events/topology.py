@@ -1,0 +1,66 @@
+"""The Pub/Sub topology: topics and the functions their push subscriptions feed.
+
+Terraform provisions the same names in production; ``make dev`` creates them on the emulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONVERSATION_EVENTS = "conversation-events"
+OUTBOUND_MESSAGES = "outbound-messages"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription on a topic: push to a function's path, or pull when ``push_to`` is None."""
+
+    name: str
+    topic: str
+    push_to: str | None
+    ordered: bool = True
+
+
+TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS,)
+
+# A pull "tap" on conversation-events lets a developer see what the webhook published
+# (`piloto events pull`); the agent's push subscription arrives with the engine.
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    Subscription(name="conversation-events-tap", topic=CONVERSATION_EVENTS, push_to=None),
+)
+
+
+def ensure_topology(project_id: str, push_endpoints: dict[str, str]) -> list[str]:
+    """Create every topic and subscription that does not exist yet; return what was created.
+
+    ``push_endpoints`` maps a subscription's ``push_to`` name to the URL of the function that
+    serves it (local functions-framework ports in development).
+    """
+    import google.cloud.pubsub_v1 as pubsub_v1
+    from google.api_core import exceptions
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    created: list[str] = []
+    for topic in TOPICS:
+        try:
+            publisher.create_topic(name=publisher.topic_path(project_id, topic))
+            created.append(f"topic {topic}")
+        except exceptions.AlreadyExists:
+            pass
+    for subscription in SUBSCRIPTIONS:
+        request: dict[str, object] = {
+            "name": subscriber.subscription_path(project_id, subscription.name),
+            "topic": publisher.topic_path(project_id, subscription.topic),
+            "enable_message_ordering": subscription.ordered,
+            "ack_deadline_seconds": 60,
+        }
+        if subscription.push_to is not None:
+            request["push_config"] = {"push_endpoint": push_endpoints[subscription.push_to]}
+        try:
+            subscriber.create_subscription(request=request)
+            created.append(f"subscription {subscription.name}")
+        except exceptions.AlreadyExists:
+            pass
+    subscriber.close()
+    return created

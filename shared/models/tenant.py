@@ -1,0 +1,78 @@
+"""Tenants and their agent settings.
+
+Firestore layout (all tenant data lives under ``tenants/{tenant_id}/``):
+
+- ``tenants/{tenant_id}``: the tenant (name, locale, time zone).
+- ``tenants/{tenant_id}/settings/agent``: the agent settings below.
+- ``channels/{channel_id}`` (top level, see ``shared.models.channel``): the tenant's WhatsApp
+  numbers, top level so the webhook finds the tenant from the URL alone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+class QuietHours(BaseModel):
+    """Hours (tenant time zone) in which no proactive message is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+
+class AgentSettings(BaseModel):
+    """How a tenant's agent behaves: who it is, what it knows, and when it must stay silent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["pilot", "copilot"] = "pilot"
+    language: str = "pt-BR"
+    persona: str = "Assistente comercial cordial e objetivo."
+    instructions: str = ""
+    business_facts: dict[str, str] = Field(default_factory=dict)
+    qualification_fields: list[str] = Field(default_factory=list)
+    debounce_seconds: int = Field(default=5, ge=0, le=300)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    followups: list[str] = Field(default_factory=lambda: ["1h", "1d", "3d"])
+    max_unanswered: int = Field(default=3, ge=1, le=20)
+    human_takeover_minutes: int = Field(default=30, ge=0)
+    opt_out_acknowledgement: str | None = (
+        "Tudo bem, não vamos mais enviar mensagens. Se mudar de ideia, é só escrever VOLTAR."
+    )
+
+    @field_validator("followups")
+    @classmethod
+    def _durations(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _DURATION.match(value):
+                raise ValueError(f"{value!r} is not a duration like 30m, 1h or 3d")
+        return values
+
+
+class Tenant(BaseModel):
+    """A business using Piloto."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str
+    timezone: str = "America/Sao_Paulo"
+    locale: str = "pt-BR"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value

@@ -1,0 +1,63 @@
+"""Fixtures that run the real local emulators once per test session (see emulators/stack.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulators.stack import Emulator, LocalStack, MissingComponent
+
+PROJECT_ID = "demo-piloto-test"
+LOCATION = "us-central1"
+PRECREATED_QUEUE = f"projects/{PROJECT_ID}/locations/{LOCATION}/queues/piloto-precreated"
+
+_INTEGRATION_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration with `integration`."""
+    for item in items:
+        if _INTEGRATION_DIR in item.path.resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Start Firestore, Pub/Sub, Cloud Tasks and Firebase emulators and export their variables."""
+    runtime_dir = tmp_path_factory.mktemp("piloto-runtime")
+    try:
+        with (
+            LocalStack(PROJECT_ID, runtime_dir=runtime_dir, queues=[PRECREATED_QUEUE]) as stack,
+            pytest.MonkeyPatch.context() as environment,
+        ):
+            for name, value in stack.env().items():
+                environment.setenv(name, value)
+            yield stack
+    except MissingComponent as error:
+        pytest.fail(f"the local emulators are not installed:\n{error}", pytrace=False)
+
+
+@pytest.fixture
+def firestore_emulator(local_stack: LocalStack) -> Emulator:
+    """Return the running Firestore emulator."""
+    return local_stack.emulators["firestore"]
+
+
+@pytest.fixture
+def pubsub_emulator(local_stack: LocalStack) -> Emulator:
+    """Return the running Pub/Sub emulator."""
+    return local_stack.emulators["pubsub"]
+
+
+@pytest.fixture
+def tasks_emulator(local_stack: LocalStack) -> Emulator:
+    """Return the running Cloud Tasks emulator."""
+    return local_stack.emulators["tasks"]
+
+
+@pytest.fixture
+def firebase_emulator(local_stack: LocalStack) -> Emulator:
+    """Return the running Firebase emulator (Auth on `port`, Hosting in `extra_ports`)."""
+    return local_stack.emulators["firebase"]
