@@ -21,6 +21,9 @@ from pathlib import Path
 import httpx
 
 from emulators.stack import LocalStack
+from shared.events.topology import ensure_topology
+from shared.seed import apply_seed, load_seed_file
+from shared.store.firestore import firestore_client
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / ".piloto" / "dev"
@@ -121,6 +124,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 def main() -> int:
     """Bring the stack up, print where everything is, and wait for Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     env_file = load_env_file()
     project_id = env_file.get("GOOGLE_CLOUD_PROJECT", "demo-piloto")
     if not project_id.startswith("demo-"):
@@ -134,7 +138,9 @@ def main() -> int:
         "hosting": _port(env_file, "PILOTO_DEV_HOSTING_PORT", 5002),
     }
     stop_requested = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    # Ctrl-C, a closed terminal or a kill all end the same way: every started process stopped.
+    for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signal_number, lambda *_: stop_requested.set())
     processes: list[subprocess.Popen[bytes]] = []
     with LocalStack(
         project_id,
@@ -144,15 +150,15 @@ def main() -> int:
     ) as stack:
         env = {**os.environ, **env_file, **stack.env()}
         os.environ.update(env)
-        from shared.cli import main as piloto
-
-        push = [
-            f"--push={function.name}=http://127.0.0.1:"
+        push_endpoints = {
+            function.name: "http://127.0.0.1:"
             f"{_port(env, function.port_variable, function.default_port)}/"
             for function in FUNCTIONS
-        ]
-        piloto(["pubsub", "setup", *push])
-        piloto(["seed", str(SEED_FILE)])
+        }
+        for created in ensure_topology(project_id, push_endpoints):
+            logger.info("created %s", created)
+        counts = apply_seed(firestore_client(project_id), load_seed_file(SEED_FILE))
+        logger.info("seeded %(tenants)s tenant(s) and %(channels)s channel(s)", counts)
         try:
             for function in FUNCTIONS:
                 process = start_function(function, env)
@@ -165,8 +171,6 @@ def main() -> int:
                 for process in processes:
                     if process.poll() is not None:
                         raise RuntimeError(f"a function exited (code {process.returncode})")
-        except KeyboardInterrupt:
-            pass
         finally:
             sys.stdout.write("\nstopping the local stack...\n")
             for process in processes:

@@ -59,6 +59,8 @@ def configure_logging(level: str | None = None) -> None:
     handler.setFormatter(CloudLoggingFormatter())
     root.handlers = [handler]
     root.setLevel(level or os.environ.get("PILOTO_LOG_LEVEL", "INFO"))
+    for chatty in ("httpx", "httpcore", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def bind_trace(header_value: str | None, project_id: str) -> None:

@@ -6,10 +6,28 @@ import base64
 import hashlib
 import hmac
 import json
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 META_PHONE_NUMBER_ID = "100000000000001"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+
+
+def fixture_text(provider: str, name: str) -> str:
+    """Return a documented payload's text, without the trailing newline editors add."""
+    return (FIXTURES / provider / name).read_text(encoding="utf-8").strip()
+
+
+def fixture_json(provider: str, name: str) -> dict[str, Any]:
+    """Return a JSON payload fixture as a dict."""
+    document: dict[str, Any] = json.loads(fixture_text(provider, f"{name}.json"))
+    return document
+
+
+def fixture_form(name: str) -> dict[str, str]:
+    """Return a Twilio form payload fixture as a dict."""
+    return dict(parse_qsl(fixture_text("twilio", f"{name}.txt"), keep_blank_values=True))
 
 
 def meta_signature(body: bytes, app_secret: str) -> str:
@@ -19,7 +37,7 @@ def meta_signature(body: bytes, app_secret: str) -> str:
 
 def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
     """Return the X-Twilio-Signature header: HMAC-SHA1 over the URL plus sorted params."""
-    payload = url + "".join(f"{key}{params[key]}" for key in sorted(params))
+    payload = url + "".join(key + params[key] for key in sorted(params))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
