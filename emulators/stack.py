@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TASKS_VENV = REPO_ROOT / ".venv-tasks"
 FIREBASE_BIN = REPO_ROOT / "emulators" / "node_modules" / ".bin" / "firebase"
+PROJECT_FIREBASE_JSON = REPO_ROOT / "firebase.json"  # its hosting rules (rewrites...) are reused
 LOOPBACK_HOST = "127.0.0.1"
 ALL_EMULATORS = ("firestore", "pubsub", "tasks", "firebase")
 READY_TIMEOUT_SECONDS = 60.0
@@ -180,7 +181,7 @@ def tasks_emulator_python() -> Path:
     if not (python.exists() and entry_point.is_file()):
         raise MissingComponent(
             f"Cloud Tasks emulator not found at {entry_point} (its own venv, pinned by "
-            "emulators/requirements-tasks.txt). Create it with: make emulators-deps"
+            "emulators/requirements-tasks.txt). Create it with: make deps"
         )
     return python
 
@@ -190,12 +191,12 @@ def firebase_cli_path() -> Path:
     if shutil.which("node") is None:
         raise MissingComponent(
             "Node.js not found on PATH; firebase-tools (Auth and Hosting emulators) runs on it. "
-            "Install Node.js 20 or newer (apt-get install nodejs), then run: make emulators-deps"
+            "Install Node.js 20 or newer (apt-get install nodejs), then run: make deps"
         )
     if not FIREBASE_BIN.exists():
         raise MissingComponent(
             f"firebase-tools not found at {FIREBASE_BIN} (pinned in emulators/package.json). "
-            "Install it with: make emulators-deps"
+            "Install it with: make deps"
         )
     return FIREBASE_BIN
 
@@ -380,9 +381,19 @@ def _firebase_config(
     }
     emulators["ui"] = {"enabled": False}
     emulators["singleProjectMode"] = True
+    hosting = _project_hosting_rules()
     # Hosting joins `public` onto the config file's directory even when it is absolute.
-    public = os.path.relpath(public_dir.resolve(), config_dir.resolve())
-    return {"emulators": emulators, "hosting": {"public": public}}
+    hosting["public"] = os.path.relpath(public_dir.resolve(), config_dir.resolve())
+    return {"emulators": emulators, "hosting": hosting}
+
+
+def _project_hosting_rules() -> dict[str, object]:
+    """Return the project's Hosting settings (rewrites, headers...) so local serving matches."""
+    try:
+        hosting = json.loads(PROJECT_FIREBASE_JSON.read_text()).get("hosting", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return dict(hosting) if isinstance(hosting, dict) else {}
 
 
 def _placeholder_public_dir(work_dir: Path) -> Path:
@@ -471,7 +482,7 @@ class LocalStack:
         return emulator_env(self.emulators.values(), self.project_id)
 
     def __enter__(self) -> LocalStack:
-        _require_components(self.only)
+        require_components(self.only)
         pid_dir = self.runtime_dir / "pids"
         pid_dir.mkdir(parents=True, exist_ok=True)
         _stop_leftovers(pid_dir)
@@ -530,7 +541,8 @@ class LocalStack:
         )
 
 
-def _require_components(names: Sequence[str]) -> None:
+def require_components(names: Sequence[str] = ALL_EMULATORS) -> None:
+    """Raise one MissingComponent listing everything the named emulators lack, with the fixes."""
     checks: dict[str, Callable[[], object]] = {
         "firestore": firestore_emulator_path,
         "pubsub": pubsub_emulator_path,

@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     )
     environment: Literal["local", "dev", "prod", "test"] = "local"
     events_topic: str = "conversation-events"
+    firestore_database: str = "(default)"
+    firestore_endpoint: str = "https://firestore.googleapis.com"
+    pubsub_endpoint: str = Field(
+        default="https://pubsub.googleapis.com",
+        description="Pub/Sub REST endpoint; use a regional one (https://REGION-pubsub...) in prod.",
+    )
+    firestore_emulator_host: str | None = Field(
+        default=None, validation_alias="FIRESTORE_EMULATOR_HOST"
+    )
+    pubsub_emulator_host: str | None = Field(default=None, validation_alias="PUBSUB_EMULATOR_HOST")
     public_base_url: str | None = Field(
         default=None,
         description=(

@@ -10,21 +10,40 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
+
 from shared.channels import adapter_for, meta
 from shared.channels.base import PayloadRejected, WebhookRejected, WebhookRequest
-from shared.events.publisher import EventSink, PublishFailed
+from shared.events.publisher import EventSink, PublishFailed, PubSubEventPublisher
+from shared.gcp.auth import AccessTokens, AccessTokenUnavailable, EmulatorTokens
+from shared.gcp.firestore_rest import FirestoreDocuments, FirestoreUnavailable
 from shared.models.channel import Channel
 from shared.secrets import SecretUnavailable, resolve_secret
-from shared.store.channels import ChannelRecordInvalid
+from shared.settings import Settings
+from shared.store.channels import (
+    CHANNELS_COLLECTION,
+    ChannelDirectory,
+    ChannelRecordInvalid,
+    channel_from_document,
+)
 
 logger = logging.getLogger("piloto.webhook")
 
 WEBHOOK_PREFIX = "/webhooks/"
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_UNAVAILABLE = (
+    PublishFailed,
+    SecretUnavailable,
+    ChannelRecordInvalid,
+    FirestoreUnavailable,
+    AccessTokenUnavailable,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +92,7 @@ class WebhookHandler:
                 extra={**context, "status": rejection.status, "reason": rejection.reason},
             )
             return _json_response(rejection.status, error=rejection.reason)
-        except (PublishFailed, SecretUnavailable, ChannelRecordInvalid) as error:
+        except _UNAVAILABLE as error:
             logger.error(
                 "webhook could not be accepted: %s",
                 error,
@@ -133,6 +152,55 @@ class WebhookHandler:
         return channel
 
 
+def build_webhook_handler(settings: Settings) -> WebhookHandler:
+    """Wire the handler to Firestore and Pub/Sub (their emulators when configured)."""
+    http = httpx.Client(
+        timeout=httpx.Timeout(settings.publish_timeout_seconds, connect=5.0),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+    )
+    tokens = AccessTokens(http)  # fetches nothing until a real Google API is called
+    firestore_tokens = EmulatorTokens() if settings.firestore_emulator_host else tokens
+    pubsub_tokens = EmulatorTokens() if settings.pubsub_emulator_host else tokens
+    documents = FirestoreDocuments(
+        http,
+        firestore_tokens,
+        project_id=settings.project_id,
+        database=settings.firestore_database,
+        base_url=(
+            f"http://{settings.firestore_emulator_host}"
+            if settings.firestore_emulator_host
+            else settings.firestore_endpoint
+        ),
+    )
+
+    def load_channel(channel_id: str) -> Channel | None:
+        document = documents.get(f"{CHANNELS_COLLECTION}/{channel_id}")
+        return None if document is None else channel_from_document(channel_id, document)
+
+    directory = ChannelDirectory(
+        load_channel,
+        ttl_seconds=settings.channel_cache_seconds,
+        missing_ttl_seconds=settings.unknown_channel_cache_seconds,
+    )
+    publisher = PubSubEventPublisher(
+        http,
+        pubsub_tokens,
+        project_id=settings.project_id,
+        topic=settings.events_topic,
+        base_url=(
+            f"http://{settings.pubsub_emulator_host}"
+            if settings.pubsub_emulator_host
+            else settings.pubsub_endpoint
+        ),
+    )
+    return WebhookHandler(
+        project_id=settings.project_id,
+        find_channel=directory.get,
+        sink=publisher,
+        max_body_bytes=settings.max_webhook_body_bytes,
+    )
+
+
 def adapter_roles(provider: str) -> tuple[str, ...]:
     """Return the secret roles the provider's adapter needs to verify requests."""
     adapter = adapter_for(provider)
@@ -143,7 +211,7 @@ def _route(path: str) -> tuple[str, str]:
     if not path.startswith(WEBHOOK_PREFIX):
         return "", ""
     parts = path.removeprefix(WEBHOOK_PREFIX).strip("/").split("/")
-    if len(parts) != 2:
+    if len(parts) != 2 or not all(_SEGMENT.match(part) for part in parts):
         return "", ""
     return parts[0], parts[1]
 

@@ -3,7 +3,7 @@
 Routes: ``POST /webhooks/{provider}/{channel_id}`` and ``GET /webhooks/meta/{channel_id}``
 (Meta's verification handshake). The work happens in ``shared.webhooks``; this module only
 turns the Flask request into a ``WebhookRequest`` and the answer into a Flask response.
-It must stay light: no LangGraph or LangChain import on this path (cold start).
+It must stay light: no LangGraph, LangChain or gRPC client import on this path (cold start).
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ import flask
 import functions_framework
 
 from shared.channels.base import WebhookRequest
-from shared.events.publisher import PubSubEventPublisher
 from shared.logs import bind_trace, configure_logging
-from shared.settings import get_settings
-from shared.store.channels import ChannelDirectory, read_channel
-from shared.store.firestore import firestore_client
-from shared.webhooks import WebhookHandler
+from shared.settings import Settings, get_settings
+from shared.webhooks import WebhookHandler, build_webhook_handler
 
 configure_logging()
 
@@ -29,36 +26,22 @@ _handler_lock = threading.Lock()
 
 
 def _get_handler() -> WebhookHandler:
-    """Build the handler on first use, inside the serving process (gRPC clients and fork)."""
+    """Build the handler on first use, inside the serving process (after gunicorn's fork)."""
     global _handler
     with _handler_lock:
         if _handler is None:
-            settings = get_settings()
-            client = firestore_client(settings.project_id)
-            directory = ChannelDirectory(
-                lambda channel_id: read_channel(client, channel_id),
-                ttl_seconds=settings.channel_cache_seconds,
-                missing_ttl_seconds=settings.unknown_channel_cache_seconds,
-            )
-            _handler = WebhookHandler(
-                project_id=settings.project_id,
-                find_channel=directory.get,
-                sink=PubSubEventPublisher(
-                    settings.project_id, settings.events_topic, settings.publish_timeout_seconds
-                ),
-                max_body_bytes=settings.max_webhook_body_bytes,
-            )
+            _handler = build_webhook_handler(get_settings())
         return _handler
 
 
-def to_webhook_request(request: flask.Request, max_body_bytes: int) -> WebhookRequest:
-    """Copy what the adapters need from a Flask request, reading at most one byte past the limit."""
-    settings = get_settings()
+def to_webhook_request(request: flask.Request, settings: Settings) -> WebhookRequest:
+    """Copy what the adapters need, reading at most one byte past the body limit."""
+    limit = settings.max_webhook_body_bytes
     declared = request.content_length
-    oversized = declared is not None and declared > max_body_bytes
-    body = b"" if oversized else request.stream.read(max_body_bytes + 1)
+    oversized = declared is not None and declared > limit
+    body = b"" if oversized else request.stream.read(limit + 1)
     url = request.url
-    if settings.public_base_url:
+    if settings.public_base_url:  # what the provider signed, not what Cloud Run sees
         query = request.query_string.decode("latin-1")
         url = settings.public_base_url.rstrip("/") + request.path + (f"?{query}" if query else "")
     return WebhookRequest(
@@ -67,7 +50,7 @@ def to_webhook_request(request: flask.Request, max_body_bytes: int) -> WebhookRe
         body=body,
         headers={key.lower(): value for key, value in request.headers.items()},
         query=request.args.to_dict(flat=True),
-        oversized=oversized or len(body) > max_body_bytes,
+        oversized=oversized or len(body) > limit,
     )
 
 
@@ -76,10 +59,7 @@ def webhook(request: flask.Request) -> Any:
     """Receive one provider webhook and answer once its events are safely on Pub/Sub."""
     settings = get_settings()
     bind_trace(request.headers.get("X-Cloud-Trace-Context"), settings.project_id)
-    handler = _get_handler()
-    answer = handler.handle(
-        to_webhook_request(request, settings.max_webhook_body_bytes), request.path
-    )
+    answer = _get_handler().handle(to_webhook_request(request, settings), request.path)
     return flask.Response(
         answer.body, status=answer.status, content_type=answer.content_type, headers=answer.headers
     )

@@ -1,15 +1,21 @@
 """Publish canonical events to Pub/Sub, ordered per contact, and wait until Pub/Sub has them.
 
 Cloud Run throttles CPU after the response is sent, so an unawaited publish can be lost: the
-webhook answers only after every future has resolved.
+webhook answers only after Pub/Sub has acknowledged every event. Publishing goes through the
+Pub/Sub REST API over a pooled ``httpx`` client: the webhook's cold start cannot afford the
+~150 ms import of the gRPC client library (see ``make bench``). For message ordering, point
+``PILOTO_PUBSUB_ENDPOINT`` at a regional endpoint in production.
 """
 
 from __future__ import annotations
 
-import threading
+import base64
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
+import httpx
+
+from shared.gcp.firestore_rest import Authorizer
 from shared.models.events import ConversationEvent
 
 
@@ -35,43 +41,54 @@ def event_attributes(event: ConversationEvent) -> dict[str, str]:
     }
 
 
+def pubsub_message(event: ConversationEvent) -> dict[str, object]:
+    """Return the REST representation of one event as a Pub/Sub message."""
+    return {
+        "data": base64.b64encode(event.model_dump_json().encode("utf-8")).decode("ascii"),
+        "attributes": event_attributes(event),
+        "orderingKey": event.ordering_key,
+    }
+
+
 class PubSubEventPublisher:
-    """Publish events to one topic with message ordering by ``tenant_id:contact``."""
+    """Publish events to one topic in a single ``topics.publish`` call per webhook request.
 
-    def __init__(self, project_id: str, topic: str, timeout_seconds: float) -> None:
-        import google.cloud.pubsub_v1 as pubsub_v1
+    All events of one request go in one call, in order, so one contact's events keep their
+    order; each carries the ordering key ``tenant_id:contact``. A transport error or a 5xx is
+    retried once; anything else fails the publish and the provider retries the webhook.
+    """
 
-        self._client: Any = pubsub_v1.PublisherClient(
-            batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.002),
-            publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
-        )
-        self._topic_path = self._client.topic_path(project_id, topic)
-        self._timeout = timeout_seconds
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        http: httpx.Client,
+        tokens: Authorizer,
+        *,
+        project_id: str,
+        topic: str,
+        base_url: str = "https://pubsub.googleapis.com",
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/topics/{topic}:publish"
 
     def publish(self, events: Sequence[ConversationEvent]) -> list[str]:
         """Publish every event and return the Pub/Sub message ids, or raise PublishFailed."""
-        pending = [
-            (
-                event,
-                self._client.publish(
-                    self._topic_path,
-                    event.model_dump_json().encode("utf-8"),
-                    ordering_key=event.ordering_key,
-                    **event_attributes(event),
-                ),
-            )
-            for event in events
-        ]
-        message_ids: list[str] = []
-        failures: list[str] = []
-        for event, future in pending:
+        body = {"messages": [pubsub_message(event) for event in events]}
+        error: str = ""
+        for _attempt in range(2):
             try:
-                message_ids.append(str(future.result(timeout=self._timeout)))
-            except Exception as error:  # any publish failure must reach the caller
-                # A failed publish pauses its ordering key until resumed.
-                self._client.resume_publish(self._topic_path, event.ordering_key)
-                failures.append(f"{event.event_id}: {type(error).__name__}: {error}")
-        if failures:
-            raise PublishFailed("; ".join(failures))
-        return message_ids
+                response = self._http.post(
+                    self._url, json=body, headers={"Authorization": self._tokens.authorization()}
+                )
+            except httpx.HTTPError as transport_error:
+                error = f"{type(transport_error).__name__}: {transport_error}"
+                continue
+            if response.status_code == 200:
+                message_ids = [str(item) for item in response.json().get("messageIds", [])]
+                if len(message_ids) != len(events):
+                    raise PublishFailed(f"Pub/Sub acknowledged {len(message_ids)} of {len(events)}")
+                return message_ids
+            error = f"{response.status_code} {response.text[:300]}"
+            if response.status_code < 500:
+                break
+        raise PublishFailed(f"publish to {self._url} failed: {error}")

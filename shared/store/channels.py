@@ -18,15 +18,18 @@ class ChannelRecordInvalid(RuntimeError):
     """The stored channel document does not describe a valid channel."""
 
 
-def read_channel(client: Any, channel_id: str) -> Channel | None:
-    """Read one channel document from Firestore; None when it does not exist."""
-    snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
-    if not snapshot.exists:
-        return None
+def channel_from_document(channel_id: str, document: dict[str, Any]) -> Channel:
+    """Validate a stored channel document, or raise ChannelRecordInvalid."""
     try:
-        return Channel.model_validate({**snapshot.to_dict(), "channel_id": channel_id})
+        return Channel.model_validate({**document, "channel_id": channel_id})
     except ValidationError as error:
         raise ChannelRecordInvalid(f"channel {channel_id} is invalid: {error}") from error
+
+
+def read_channel(client: Any, channel_id: str) -> Channel | None:
+    """Read one channel document with the Firestore client; None when it does not exist."""
+    snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
+    return channel_from_document(channel_id, snapshot.to_dict()) if snapshot.exists else None
 
 
 def write_channel(client: Any, channel: Channel) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulators.stack import Emulator, LocalStack, MissingComponent
+from emulators.stack import Emulator, LocalStack, MissingComponent, require_components
 
 PROJECT_ID = "demo-piloto-test"
 LOCATION = "us-central1"
@@ -26,17 +26,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """Start Firestore, Pub/Sub, Cloud Tasks and Firebase emulators and export their variables."""
+    missing = missing_components()
+    if missing:
+        pytest.fail(f"the local emulators are not installed:\n{missing}", pytrace=False)
     runtime_dir = tmp_path_factory.mktemp("piloto-runtime")
+    with (
+        LocalStack(PROJECT_ID, runtime_dir=runtime_dir, queues=[PRECREATED_QUEUE]) as stack,
+        pytest.MonkeyPatch.context() as environment,
+    ):
+        for name, value in stack.env().items():
+            environment.setenv(name, value)
+        yield stack
+
+
+def missing_components() -> str:
+    """Return what is missing to run the emulators and how to install it, or ''."""
     try:
-        with (
-            LocalStack(PROJECT_ID, runtime_dir=runtime_dir, queues=[PRECREATED_QUEUE]) as stack,
-            pytest.MonkeyPatch.context() as environment,
-        ):
-            for name, value in stack.env().items():
-                environment.setenv(name, value)
-            yield stack
+        require_components()
     except MissingComponent as error:
-        pytest.fail(f"the local emulators are not installed:\n{error}", pytrace=False)
+        return str(error)
+    return ""
 
 
 @pytest.fixture

@@ -179,6 +179,20 @@ def test_firebase_hosting_serves_the_site(firebase_emulator: Emulator) -> None:
     assert "Piloto" in response.text
 
 
+def test_firebase_config_keeps_project_hosting_rules_and_points_at_the_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_json = tmp_path / "firebase.json"
+    rewrites = [{"source": "**", "destination": "/index.html"}]
+    project_json.write_text(json.dumps({"hosting": {"public": "dist", "rewrites": rewrites}}))
+    monkeypatch.setattr(stack, "PROJECT_FIREBASE_JSON", project_json)
+    site = tmp_path / "site"
+
+    config = stack._firebase_config({"auth": 1, "hosting": 2}, site, tmp_path / "work")
+
+    assert config["hosting"] == {"public": "../site", "rewrites": rewrites}
+
+
 def live_members_of(process_group: int) -> list[str]:
     """Return `pid command` of every process in the group that is not a zombie."""
     listing = subprocess.run(
@@ -238,7 +252,7 @@ def test_missing_tasks_venv_says_how_to_create_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stack, "TASKS_VENV", tmp_path / ".venv-tasks")
-    with pytest.raises(MissingComponent, match="make emulators-deps"):
+    with pytest.raises(MissingComponent, match="make deps"):
         stack.start_tasks(log_dir=tmp_path)
 
 
@@ -246,7 +260,7 @@ def test_missing_firebase_tools_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stack, "FIREBASE_BIN", tmp_path / "firebase")
-    with pytest.raises(MissingComponent, match="make emulators-deps"):
+    with pytest.raises(MissingComponent, match="make deps"):
         LocalStack(PROJECT_ID, only=["tasks", "firebase"], runtime_dir=tmp_path).__enter__()
 
 

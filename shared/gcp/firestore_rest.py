@@ -1,0 +1,80 @@
+"""Read single Firestore documents over the REST API: the webhook's light, fast lookup.
+
+The full ``google-cloud-firestore`` client costs ~150 ms to import, which the webhook pays at
+every cold start; one document read does not need it. Everything that writes, queries or runs
+transactions uses the official client (``shared.store.firestore``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+
+class FirestoreUnavailable(RuntimeError):
+    """Firestore did not answer the read (network, permissions, quota)."""
+
+
+class Authorizer(Protocol):
+    """Something that returns an Authorization header value."""
+
+    def authorization(self) -> str: ...
+
+
+def decode_value(value: dict[str, Any]) -> Any:
+    """Turn one Firestore REST typed value into plain Python."""
+    if "mapValue" in value:
+        return decode_fields(value["mapValue"].get("fields", {}))
+    if "arrayValue" in value:
+        return [decode_value(item) for item in value["arrayValue"].get("values", [])]
+    if "integerValue" in value:
+        return int(value["integerValue"])
+    if "nullValue" in value:
+        return None
+    for kind in ("stringValue", "booleanValue", "doubleValue", "timestampValue", "bytesValue"):
+        if kind in value:
+            return value[kind]
+    if "referenceValue" in value:
+        return value["referenceValue"]
+    if "geoPointValue" in value:
+        return dict(value["geoPointValue"])
+    raise ValueError(f"unknown Firestore value type {sorted(value)}")
+
+
+def decode_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Turn a Firestore REST ``fields`` object into a plain dict."""
+    return {name: decode_value(value) for name, value in fields.items()}
+
+
+class FirestoreDocuments:
+    """Get documents by path from one Firestore database."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        tokens: Authorizer,
+        *,
+        project_id: str,
+        database: str = "(default)",
+        base_url: str = "https://firestore.googleapis.com",
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._documents_url = (
+            f"{base_url.rstrip('/')}/v1/projects/{project_id}/databases/{database}/documents"
+        )
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        """Return the document at ``collection/id[/...]`` as a dict, or None if it is missing."""
+        url = f"{self._documents_url}/{quote(path, safe='/')}"
+        try:
+            response = self._http.get(url, headers={"Authorization": self._tokens.authorization()})
+        except httpx.HTTPError as error:
+            raise FirestoreUnavailable(f"GET {path}: {error}") from error
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise FirestoreUnavailable(f"GET {path}: {response.status_code} {response.text[:200]}")
+        return decode_fields(response.json().get("fields", {}))
