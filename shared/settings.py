@@ -1,69 +1,106 @@
 """One typed settings object for every function, read from the environment once.
 
-Every variable is documented in the README's configuration table. ``get_settings()`` fails fast
-with a message naming the missing or invalid variable.
+Every variable is documented in the README's configuration table. ``get_settings()`` validates
+them all at once and fails fast with a message naming each missing or invalid variable.
+
+A dataclass with a small loader rather than pydantic-settings: the webhook reads settings on
+its cold-start path, where importing pydantic costs more than the whole function (``make bench``).
 """
 
 from __future__ import annotations
 
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
-from typing import Literal
-
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any, Literal
 
 
-class Settings(BaseSettings):
-    """Runtime configuration shared by all Piloto functions."""
+def _setting(
+    default: Any = MISSING, *, env: str | None = None, minimum: float | None = None
+) -> Any:
+    return field(default=default, metadata={"env": env, "minimum": minimum})
 
-    model_config = SettingsConfigDict(env_prefix="PILOTO_", extra="ignore", frozen=True)
 
-    project_id: str = Field(
-        validation_alias="GOOGLE_CLOUD_PROJECT",
-        description="The GCP project; a demo- id keeps the local stack offline.",
-    )
-    environment: Literal["local", "dev", "prod", "test"] = "local"
-    events_topic: str = "conversation-events"
-    firestore_database: str = "(default)"
-    firestore_endpoint: str = "https://firestore.googleapis.com"
-    pubsub_endpoint: str = Field(
-        default="https://pubsub.googleapis.com",
-        description="Pub/Sub REST endpoint; use a regional one (https://REGION-pubsub...) in prod.",
-    )
-    firestore_emulator_host: str | None = Field(
-        default=None, validation_alias="FIRESTORE_EMULATOR_HOST"
-    )
-    pubsub_emulator_host: str | None = Field(default=None, validation_alias="PUBSUB_EMULATOR_HOST")
-    public_base_url: str | None = Field(
-        default=None,
-        description=(
-            "The public https origin providers post to (e.g. the webhook's Cloud Run URL). "
-            "Twilio signs this URL, not the one Cloud Run sees."
-        ),
-    )
-    max_webhook_body_bytes: int = Field(default=1024 * 1024, gt=0)
-    channel_cache_seconds: float = Field(default=60.0, ge=0)
-    unknown_channel_cache_seconds: float = Field(default=10.0, ge=0)
-    publish_timeout_seconds: float = Field(default=10.0, gt=0)
-    default_phone_region: str = "BR"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Runtime configuration shared by all Piloto functions (variables: ``PILOTO_<NAME>``)."""
+
+    project_id: str = _setting(env="GOOGLE_CLOUD_PROJECT")
+    environment: Literal["local", "test", "dev", "prod"] = _setting("local")
+    events_topic: str = _setting("conversation-events")
+    firestore_database: str = _setting("(default)")
+    firestore_endpoint: str = _setting("https://firestore.googleapis.com")
+    pubsub_endpoint: str = _setting("https://pubsub.googleapis.com")
+    firestore_emulator_host: str | None = _setting(None, env="FIRESTORE_EMULATOR_HOST")
+    pubsub_emulator_host: str | None = _setting(None, env="PUBSUB_EMULATOR_HOST")
+    public_base_url: str | None = _setting(None)
+    max_webhook_body_bytes: int = _setting(1024 * 1024, minimum=1)
+    channel_cache_seconds: float = _setting(60.0, minimum=0)
+    unknown_channel_cache_seconds: float = _setting(10.0, minimum=0)
+    publish_timeout_seconds: float = _setting(10.0, minimum=0.1)
+    publish_calls_in_flight: int = _setting(2, minimum=1)
+    default_phone_region: str = _setting("BR")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO")
 
 
 class SettingsError(RuntimeError):
     """The environment does not describe a valid configuration."""
 
 
+def variable_name(setting: str) -> str:
+    """Return the environment variable that sets ``setting``."""
+    for item in fields(Settings):
+        if item.name == setting:
+            return str(item.metadata["env"] or f"PILOTO_{setting.upper()}")
+    raise KeyError(setting)
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build settings from an environment, or raise SettingsError naming every bad variable."""
+    hints = typing.get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for item in fields(Settings):
+        variable = variable_name(item.name)
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            if item.default is MISSING:
+                problems.append(f"{variable} is required")
+            continue
+        try:
+            value = _convert(raw, hints[item.name])
+        except ValueError as error:
+            problems.append(f"{variable}={raw!r}: {error}")
+            continue
+        minimum = item.metadata["minimum"]
+        if minimum is not None and value < minimum:
+            problems.append(f"{variable}={raw!r}: must be at least {minimum}")
+            continue
+        values[item.name] = value
+    if problems:
+        raise SettingsError("invalid configuration: " + "; ".join(problems))
+    return Settings(**values)
+
+
+def _convert(raw: str, kind: Any) -> Any:
+    options = typing.get_args(kind)
+    if typing.get_origin(kind) is Literal:
+        if raw not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return raw
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return _convert(raw, next(option for option in options if option is not type(None)))
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    return raw
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Load and validate the settings once, naming every missing or invalid variable."""
-    try:
-        return Settings()
-    except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            field = str(item["loc"][0]) if item["loc"] else "?"
-            variable = "GOOGLE_CLOUD_PROJECT" if field == "GOOGLE_CLOUD_PROJECT" else field
-            if not variable.isupper():
-                variable = f"PILOTO_{variable.upper()}"
-            problems.append(f"{variable}: {item['msg']}")
-        raise SettingsError("invalid configuration: " + "; ".join(problems)) from error
+    """Load and validate the settings from the process environment, once."""
+    return load_settings(os.environ)

@@ -16,22 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
-
-from shared.channels import adapter_for, meta
+from shared.channels import adapter_for
 from shared.channels.base import PayloadRejected, WebhookRejected, WebhookRequest
 from shared.events.publisher import EventSink, PublishFailed, PubSubEventPublisher
 from shared.gcp.auth import AccessTokens, AccessTokenUnavailable, EmulatorTokens
 from shared.gcp.firestore_rest import FirestoreDocuments, FirestoreUnavailable
-from shared.models.channel import Channel
+from shared.gcp.http import HttpClient
+from shared.models.channel import Channel, ChannelRecordInvalid
 from shared.secrets import SecretUnavailable, resolve_secret
 from shared.settings import Settings
-from shared.store.channels import (
-    CHANNELS_COLLECTION,
-    ChannelDirectory,
-    ChannelRecordInvalid,
-    channel_from_document,
-)
+from shared.store.channels import CHANNELS_COLLECTION, ChannelDirectory
 
 logger = logging.getLogger("piloto.webhook")
 
@@ -118,6 +112,8 @@ class WebhookHandler:
         if adapter is None or not channel_id:
             raise _NotFound(f"no webhook at /webhooks/{provider}/{channel_id}")
         if request.method == "GET" and provider == "meta":
+            from shared.channels import meta
+
             channel = self._channel(provider, channel_id)
             token = resolve_secret(channel.secrets.get("verify_token", ""), self._project_id)
             challenge = meta.answer_challenge(request.query, token)
@@ -154,10 +150,7 @@ class WebhookHandler:
 
 def build_webhook_handler(settings: Settings) -> WebhookHandler:
     """Wire the handler to Firestore and Pub/Sub (their emulators when configured)."""
-    http = httpx.Client(
-        timeout=httpx.Timeout(settings.publish_timeout_seconds, connect=5.0),
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-    )
+    http = HttpClient(timeout_seconds=settings.publish_timeout_seconds)
     tokens = AccessTokens(http)  # fetches nothing until a real Google API is called
     firestore_tokens = EmulatorTokens() if settings.firestore_emulator_host else tokens
     pubsub_tokens = EmulatorTokens() if settings.pubsub_emulator_host else tokens
@@ -175,7 +168,7 @@ def build_webhook_handler(settings: Settings) -> WebhookHandler:
 
     def load_channel(channel_id: str) -> Channel | None:
         document = documents.get(f"{CHANNELS_COLLECTION}/{channel_id}")
-        return None if document is None else channel_from_document(channel_id, document)
+        return None if document is None else Channel.from_document(channel_id, document)
 
     directory = ChannelDirectory(
         load_channel,
@@ -187,6 +180,7 @@ def build_webhook_handler(settings: Settings) -> WebhookHandler:
         pubsub_tokens,
         project_id=settings.project_id,
         topic=settings.events_topic,
+        max_calls_in_flight=settings.publish_calls_in_flight,
         base_url=(
             f"http://{settings.pubsub_emulator_host}"
             if settings.pubsub_emulator_host

@@ -19,6 +19,7 @@ Sending arrives in a later issue as ``send(...)`` in this module (``/message/sen
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,11 +152,10 @@ def _message_event(
     contact = _contact(key, key_path, profile_name)
     message = _unwrap(optional_object(data, "message", where) or {}, f"{where}.message")
     context = optional_object(data, "contextInfo", where) or _inner_context(message)
-    content = _content(message, data, where, message_id).model_copy(
-        update={
-            "reply_to": optional_text(context, "stanzaId", f"{where}.contextInfo"),
-            "referral": _referral(context, f"{where}.contextInfo"),
-        }
+    content = replace(
+        _content(message, data, where, message_id),
+        reply_to=optional_text(context, "stanzaId", f"{where}.contextInfo"),
+        referral=_referral(context, f"{where}.contextInfo"),
     )
     return message_event(
         "evolution",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -185,11 +186,10 @@ def _message(
     if contact is None:
         contact = _contact(sender, sender_user_id, None)
     context = optional_object(message, "context", where) or {}
-    content = _content(message, where).model_copy(
-        update={
-            "reply_to": optional_text(context, "id", f"{where}.context"),
-            "referral": _referral(optional_object(message, "referral", where), where),
-        }
+    content = replace(
+        _content(message, where),
+        reply_to=optional_text(context, "id", f"{where}.context"),
+        referral=_referral(optional_object(message, "referral", where), where),
     )
     return message_event(
         "meta",

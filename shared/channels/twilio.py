@@ -12,6 +12,7 @@ Sending arrives in a later issue as ``send(...)`` in this module (Messages API).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from twilio.request_validator import RequestValidator
@@ -93,11 +94,10 @@ def parse(
     contact = _contact(form.get("From", ""), form.get("WaId"), form.get("ProfileName"))
     if contact is None:
         raise PayloadRejected("From is missing")
-    content = _content(form).model_copy(
-        update={
-            "reply_to": optional_text(form, "OriginalRepliedMessageSid", _FORM),
-            "referral": _referral(form),
-        }
+    content = replace(
+        _content(form),
+        reply_to=optional_text(form, "OriginalRepliedMessageSid", _FORM),
+        referral=_referral(form),
     )
     message = message_event(
         "twilio",

@@ -20,6 +20,7 @@ Sending arrives in a later issue as ``send(...)`` in this module (``/send-text``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -158,11 +159,10 @@ def _message_event(
         channel,
         message_id=message_id,
         contact=_contact(document, phone, from_me, profile_name),
-        content=content.model_copy(
-            update={
-                "reply_to": optional_text(document, "referenceMessageId", _BODY),
-                "referral": _referral(optional_object(document, "externalAdReply", _BODY)),
-            }
+        content=replace(
+            content,
+            reply_to=optional_text(document, "referenceMessageId", _BODY),
+            referral=_referral(optional_object(document, "externalAdReply", _BODY)),
         ),
         occurred_at=timestamp_from(document.get("momment"), "body.momment"),
         received_at=received_at,

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-import httpx
+from shared.gcp.http import HttpClient, HttpFailed
 
 METADATA_TOKEN_URL = (
     "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"  # noqa: S105
@@ -28,7 +28,7 @@ class AccessTokenUnavailable(RuntimeError):
 class AccessTokens:
     """Hand out a valid bearer token, refreshing it before it expires; thread-safe."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: HttpClient) -> None:
         self._http = http
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -46,13 +46,12 @@ class AccessTokens:
     def _fetch(self) -> tuple[str, float]:
         if os.environ.get("K_SERVICE"):  # Cloud Run: the metadata server is local and fast
             try:
-                response = self._http.get(
-                    METADATA_TOKEN_URL, headers={"Metadata-Flavor": "Google"}, timeout=5.0
-                )
-                response.raise_for_status()
-                body = response.json()
+                answer = self._http.get(METADATA_TOKEN_URL, headers={"Metadata-Flavor": "Google"})
+                if answer.status != 200:
+                    raise HttpFailed(f"metadata server answered {answer.status}")
+                body = answer.json()
                 return str(body["access_token"]), float(body["expires_in"])
-            except (httpx.HTTPError, KeyError, ValueError) as error:
+            except (HttpFailed, KeyError, ValueError) as error:
                 raise AccessTokenUnavailable(f"metadata server token: {error}") from error
         return self._from_default_credentials()
 

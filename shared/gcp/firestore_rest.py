@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import httpx
+from shared.gcp.http import HttpClient, HttpFailed
 
 
 class FirestoreUnavailable(RuntimeError):
@@ -53,7 +53,7 @@ class FirestoreDocuments:
 
     def __init__(
         self,
-        http: httpx.Client,
+        http: HttpClient,
         tokens: Authorizer,
         *,
         project_id: str,
@@ -70,11 +70,11 @@ class FirestoreDocuments:
         """Return the document at ``collection/id[/...]`` as a dict, or None if it is missing."""
         url = f"{self._documents_url}/{quote(path, safe='/')}"
         try:
-            response = self._http.get(url, headers={"Authorization": self._tokens.authorization()})
-        except httpx.HTTPError as error:
+            answer = self._http.get(url, headers={"Authorization": self._tokens.authorization()})
+        except HttpFailed as error:
             raise FirestoreUnavailable(f"GET {path}: {error}") from error
-        if response.status_code == 404:
+        if answer.status == 404:
             return None
-        if response.status_code != 200:
-            raise FirestoreUnavailable(f"GET {path}: {response.status_code} {response.text[:200]}")
-        return decode_fields(response.json().get("fields", {}))
+        if answer.status != 200:
+            raise FirestoreUnavailable(f"GET {path}: {answer.status} {answer.body[:200]!r}")
+        return decode_fields(answer.json().get("fields", {}))

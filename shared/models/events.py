@@ -15,15 +15,24 @@ Four kinds exist, told apart by ``kind``:
 
 ``event_id`` is the idempotency key (provider + kind + provider message id, plus the status for
 status updates): a provider retry of the same webhook yields the same ``event_id``.
+
+The events are frozen standard-library dataclasses, not pydantic models: the webhook builds them
+on its hot path, and importing pydantic there would double its cold start (see ``make bench``).
+Consumers validate what they receive with ``event_from_json``, which uses pydantic's
+``TypeAdapter`` over these same classes, so there is one definition of the contract.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 Provider = Literal["meta", "twilio", "evolution", "zapi"]
 PROVIDERS: tuple[Provider, ...] = ("meta", "twilio", "evolution", "zapi")
@@ -59,11 +68,8 @@ class DeliveryStatus(StrEnum):
         return {"sent": 1, "delivered": 2, "read": 3, "failed": 4}[self.value]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ContactRef(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ContactRef:
     """Who the conversation is with, as the provider identified them.
 
     ``phone`` is E.164 when the provider gave a phone number; ``lid`` is WhatsApp's privacy
@@ -82,7 +88,8 @@ class ContactRef(_Frozen):
         return self.phone or self.lid or self.wa_id or "unknown"
 
 
-class Media(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Media:
     """A media attachment by reference: media itself never travels through events."""
 
     provider_media_id: str | None = None
@@ -95,7 +102,8 @@ class Media(_Frozen):
     size_bytes: int | None = None
 
 
-class Location(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Location:
     """A shared location pin."""
 
     latitude: float
@@ -105,14 +113,16 @@ class Location(_Frozen):
     url: str | None = None
 
 
-class SharedContact(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SharedContact:
     """A contact card the lead shared."""
 
     name: str | None = None
     phones: tuple[str, ...] = ()
 
 
-class InteractiveReply(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InteractiveReply:
     """The lead's tap on a button or list row the business offered."""
 
     kind: Literal["button", "list"]
@@ -121,14 +131,16 @@ class InteractiveReply(_Frozen):
     description: str | None = None
 
 
-class Reaction(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Reaction:
     """An emoji reaction to an earlier message (an empty emoji removes the reaction)."""
 
     emoji: str
     message_id: str | None = None
 
 
-class AdReferral(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AdReferral:
     """Click-to-WhatsApp ad attribution: which ad or post brought the lead."""
 
     ctwa_clid: str | None = None
@@ -140,8 +152,13 @@ class AdReferral(_Frozen):
     media_type: str | None = None
 
 
-class MessageContent(_Frozen):
-    """The content of one WhatsApp message, lead's or seller's."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MessageContent:
+    """The content of one WhatsApp message, lead's or seller's.
+
+    ``reply_to`` is the provider id of the quoted message; ``unsupported_type`` is the
+    provider's own type name when ``message_type`` is unsupported.
+    """
 
     message_type: MessageType
     text: str | None = None
@@ -150,20 +167,19 @@ class MessageContent(_Frozen):
     contacts: tuple[SharedContact, ...] = ()
     interactive: InteractiveReply | None = None
     reaction: Reaction | None = None
-    reply_to: str | None = Field(default=None, description="Provider id of the quoted message.")
+    reply_to: str | None = None
     referral: AdReferral | None = None
-    unsupported_type: str | None = Field(
-        default=None, description="The provider's own type name when message_type is unsupported."
-    )
+    unsupported_type: str | None = None
 
 
-class _EventBase(_Frozen):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _EventBase:
     event_id: str
     provider: Provider
     tenant_id: str
     channel_id: str
-    occurred_at: AwareDatetime
-    received_at: AwareDatetime
+    occurred_at: datetime
+    received_at: datetime
 
     @property
     def contact_key(self) -> str:
@@ -176,13 +192,14 @@ class _EventBase(_Frozen):
         return f"{self.tenant_id}:{self.contact_key}"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LeadMessage(_EventBase):
     """A message a lead sent to the business."""
 
-    kind: Literal["lead_message"] = "lead_message"
     message_id: str
     contact: ContactRef
     content: MessageContent
+    kind: Literal["lead_message"] = "lead_message"
 
     @property
     def contact_key(self) -> str:
@@ -190,13 +207,14 @@ class LeadMessage(_EventBase):
         return self.contact.key
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class SellerMessage(_EventBase):
     """A message the business sent from its own phone: a human seller is active."""
 
-    kind: Literal["seller_message"] = "seller_message"
     message_id: str
     contact: ContactRef
     content: MessageContent
+    kind: Literal["seller_message"] = "seller_message"
 
     @property
     def contact_key(self) -> str:
@@ -204,15 +222,16 @@ class SellerMessage(_EventBase):
         return self.contact.key
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class StatusUpdate(_EventBase):
     """The provider's report on a message the business sent."""
 
-    kind: Literal["status_update"] = "status_update"
     message_id: str
     status: DeliveryStatus
     contact: ContactRef
     error_code: str | None = None
     error_title: str | None = None
+    kind: Literal["status_update"] = "status_update"
 
     @property
     def contact_key(self) -> str:
@@ -220,12 +239,13 @@ class StatusUpdate(_EventBase):
         return self.contact.key
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ConnectionUpdate(_EventBase):
     """The connection state of the channel itself (gateway connected, disconnected, ...)."""
 
-    kind: Literal["connection_update"] = "connection_update"
     state: str
     detail: str | None = None
+    kind: Literal["connection_update"] = "connection_update"
 
     @property
     def contact_key(self) -> str:
@@ -233,9 +253,39 @@ class ConnectionUpdate(_EventBase):
         return f"channel:{self.channel_id}"
 
 
-ConversationEvent = Annotated[
-    LeadMessage | SellerMessage | StatusUpdate | ConnectionUpdate, Field(discriminator="kind")
-]
+ConversationEvent = LeadMessage | SellerMessage | StatusUpdate | ConnectionUpdate
+
+
+def to_plain(value: Any) -> Any:
+    """Return an event (or any part of one) as JSON-ready data: dicts, lists, strings, numbers."""
+    if is_dataclass(value):
+        return {item.name: to_plain(getattr(value, item.name)) for item in fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [to_plain(item) for item in value]
+    return value  # str (StrEnum included), int, float, bool, None
+
+
+def event_to_json(event: ConversationEvent) -> bytes:
+    """Serialise an event to the JSON carried by Pub/Sub messages."""
+    return json.dumps(to_plain(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@cache
+def _event_adapter() -> TypeAdapter[ConversationEvent]:
+    from pydantic import Field, TypeAdapter
+
+    return TypeAdapter(Annotated[ConversationEvent, Field(discriminator="kind")])
+
+
+def event_from_json(data: bytes | str) -> ConversationEvent:
+    """Validate a Pub/Sub message body into an event; raise ``ValueError`` when it is not one."""
+    event = _event_adapter().validate_json(data)
+    for moment in (event.occurred_at, event.received_at):
+        if moment.tzinfo is None:
+            raise ValueError("event datetimes must carry a time zone")
+    return event
 
 
 def event_id_for(provider: Provider, kind: str, provider_id: str, suffix: str = "") -> str:
@@ -246,8 +296,6 @@ def event_id_for(provider: Provider, kind: str, provider_id: str, suffix: str = 
 
 def timestamp_to_datetime(value: int | float | str) -> datetime:
     """Convert a provider Unix timestamp (seconds or milliseconds) to an aware UTC datetime."""
-    from datetime import UTC
-
     number = float(value)
     if number > 1e11:  # milliseconds
         number /= 1000.0

@@ -7,39 +7,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
 from shared.models.channel import Channel
 
 CHANNELS_COLLECTION = "channels"
 
 
-class ChannelRecordInvalid(RuntimeError):
-    """The stored channel document does not describe a valid channel."""
-
-
-def channel_from_document(channel_id: str, document: dict[str, Any]) -> Channel:
-    """Validate a stored channel document, or raise ChannelRecordInvalid."""
-    try:
-        return Channel.model_validate({**document, "channel_id": channel_id})
-    except ValidationError as error:
-        raise ChannelRecordInvalid(f"channel {channel_id} is invalid: {error}") from error
-
-
 def read_channel(client: Any, channel_id: str) -> Channel | None:
     """Read one channel document with the Firestore client; None when it does not exist."""
     snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
-    return channel_from_document(channel_id, snapshot.to_dict()) if snapshot.exists else None
+    return Channel.from_document(channel_id, snapshot.to_dict()) if snapshot.exists else None
 
 
 def write_channel(client: Any, channel: Channel) -> None:
     """Create or replace a channel document."""
-    document = channel.model_dump(mode="json", exclude={"channel_id"})
-    client.collection(CHANNELS_COLLECTION).document(channel.channel_id).set(document)
+    client.collection(CHANNELS_COLLECTION).document(channel.channel_id).set(channel.to_document())
 
 
 class ChannelDirectory:
-    """A TTL cache in front of ``read_channel``: one Firestore read per channel per TTL.
+    """A TTL cache in front of a channel loader: one Firestore read per channel per TTL.
 
     Unknown channels are cached too, for a shorter time, so a flood of requests to a made-up
     channel id does not become a flood of Firestore reads.
