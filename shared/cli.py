@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from shared.logs import configure_logging
 
@@ -44,11 +46,18 @@ def _events_pull(args: argparse.Namespace) -> int:
 
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(_project(args), args.subscription)
-    response = subscriber.pull(
-        request={"subscription": path, "max_messages": args.max}, timeout=args.wait
-    )
+    received_messages: list[Any] = []
+    deadline = time.monotonic() + args.wait
+    while not received_messages and time.monotonic() < deadline:
+        response = subscriber.pull(
+            request={"subscription": path, "max_messages": args.max},
+            timeout=max(deadline - time.monotonic(), 0.5),
+        )
+        received_messages = list(response.received_messages)
+        if not received_messages:
+            time.sleep(0.2)
     ack_ids = []
-    for received in response.received_messages:
+    for received in received_messages:
         message = received.message
         sys.stdout.write(
             json.dumps(

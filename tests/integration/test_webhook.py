@@ -35,6 +35,9 @@ from tests.support.providers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+PHONE_NUMBER_ID = fixture_json("meta", "text")["entry"][0]["changes"][0]["value"]["metadata"][
+    "phone_number_id"
+]
 
 SECRETS = {
     "PILOTO_IT_META_APP_SECRET": "it-meta-app-secret",
@@ -108,12 +111,7 @@ def webhook(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
     env = {**os.environ, **local_stack.env(), **SECRETS, "GOOGLE_CLOUD_PROJECT": project}
     seed_file = tmp_path_factory.mktemp("seed") / "seed.yaml"
     seed_file.write_text(
-        SEED
-        % {
-            "meta_phone_number_id": fixture_json("meta", "text")["entry"][0]["changes"][0]["value"][
-                "metadata"
-            ]["phone_number_id"]
-        },
+        SEED % {"meta_phone_number_id": PHONE_NUMBER_ID},
         encoding="utf-8",
     )
     seeded = subprocess.run(
@@ -375,3 +373,49 @@ def test_seed_refuses_secret_values_and_writes_nothing(
     client = firestore.Client(project=local_stack.project_id)
     assert not client.collection("tenants").document("it-leaky").get().exists
     assert not client.collection("channels").document("it-leaky-meta").get().exists
+
+
+def test_piloto_events_pull_prints_what_the_webhook_published(
+    webhook: Webhook, local_stack: LocalStack
+) -> None:
+    project = local_stack.project_id
+    subscriber = pubsub_v1.SubscriberClient()
+    tap = subscriber.subscription_path(project, f"it-tap-{uuid.uuid4().hex[:8]}")
+    subscriber.create_subscription(
+        request={
+            "name": tap,
+            "topic": f"projects/{project}/topics/{CONVERSATION_EVENTS}",
+            "enable_message_ordering": True,
+        }
+    )
+    try:
+        payload = meta_text_payload(
+            message_id="wamid.PULL1", text="Vocês abrem sábado?", phone_number_id=PHONE_NUMBER_ID
+        )
+        assert post_meta(webhook, payload).status_code == 200
+        drained = webhook.pull(expected=1)  # keep the module's own subscription empty
+        assert [json.loads(m.data)["message_id"] for m in drained] == ["wamid.PULL1"]
+        result = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/piloto"),
+                "events",
+                "pull",
+                "--subscription",
+                tap.split("/")[-1],
+            ],
+            env={**os.environ, **local_stack.env()},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        subscriber.delete_subscription(request={"subscription": tap})
+        subscriber.close()
+
+    assert result.stdout, result.stderr
+    [line] = result.stdout.splitlines()
+    printed = json.loads(line)
+    assert printed["event"]["message_id"] == "wamid.PULL1"
+    assert printed["event"]["content"]["text"] == "Vocês abrem sábado?"
+    assert printed["attributes"]["kind"] == "lead_message"
+    assert printed["ordering_key"] == "it-clinica:+5511987654321"
