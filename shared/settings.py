@@ -45,6 +45,18 @@ class Settings:
     default_phone_region: str = _setting("BR")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO")
 
+    @property
+    def firestore_base_url(self) -> str:
+        """Return where Firestore's REST API is: the emulator when one is configured."""
+        host = self.firestore_emulator_host
+        return f"http://{host}" if host else self.firestore_endpoint
+
+    @property
+    def pubsub_base_url(self) -> str:
+        """Return where Pub/Sub's REST API is: the emulator when one is configured."""
+        host = self.pubsub_emulator_host
+        return f"http://{host}" if host else self.pubsub_endpoint
+
 
 class SettingsError(RuntimeError):
     """The environment does not describe a valid configuration."""

@@ -159,11 +159,7 @@ def build_webhook_handler(settings: Settings) -> WebhookHandler:
         firestore_tokens,
         project_id=settings.project_id,
         database=settings.firestore_database,
-        base_url=(
-            f"http://{settings.firestore_emulator_host}"
-            if settings.firestore_emulator_host
-            else settings.firestore_endpoint
-        ),
+        base_url=settings.firestore_base_url,
     )
 
     def load_channel(channel_id: str) -> Channel | None:
@@ -181,11 +177,7 @@ def build_webhook_handler(settings: Settings) -> WebhookHandler:
         project_id=settings.project_id,
         topic=settings.events_topic,
         max_calls_in_flight=settings.publish_calls_in_flight,
-        base_url=(
-            f"http://{settings.pubsub_emulator_host}"
-            if settings.pubsub_emulator_host
-            else settings.pubsub_endpoint
-        ),
+        base_url=settings.pubsub_base_url,
     )
     return WebhookHandler(
         project_id=settings.project_id,

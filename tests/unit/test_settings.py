@@ -34,6 +34,8 @@ def test_values_are_converted_to_their_types() -> None:
     assert settings.environment == "prod"
     assert settings.public_base_url == "https://hooks.example.com"
     assert settings.pubsub_emulator_host == "127.0.0.1:8085"
+    assert settings.pubsub_base_url == "http://127.0.0.1:8085"
+    assert settings.firestore_base_url == "https://firestore.googleapis.com"
 
 
 def test_every_problem_is_named_at_once() -> None:
