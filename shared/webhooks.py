@@ -78,7 +78,7 @@ class WebhookHandler:
         provider, channel_id = _route(path)
         context = {"provider": provider, "channel_id": channel_id, "method": request.method}
         try:
-            response = self._handle(request, provider, channel_id)
+            response = self._handle(request, path, provider, channel_id)
         except WebhookRejected as rejection:
             logger.warning(
                 "webhook rejected: %s",
@@ -107,10 +107,14 @@ class WebhookHandler:
         )
         return response
 
-    def _handle(self, request: WebhookRequest, provider: str, channel_id: str) -> WebhookResponse:
+    def _handle(
+        self, request: WebhookRequest, path: str, provider: str, channel_id: str
+    ) -> WebhookResponse:
         adapter = adapter_for(provider)
         if adapter is None or not channel_id:
-            raise _NotFound(f"no webhook at /webhooks/{provider}/{channel_id}")
+            raise _NotFound(
+                f"no webhook at {path[:200]}; expected /webhooks/{{provider}}/{{channel_id}}"
+            )
         if request.method == "GET" and provider == "meta":
             from shared.channels import meta
 
