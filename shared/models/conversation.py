@@ -1,0 +1,100 @@
+"""Conversation state: what one turn reads (one document) and the policy judges.
+
+Firestore layout under ``tenants/{tenant_id}/``:
+
+- ``contacts/{contact_key}``: ``Contact`` (opt-out lives here: it outlives conversations).
+- ``conversations/{conversation_id}``: ``Conversation`` with a bounded window of recent messages
+  and a rolling summary, so a turn needs one read whatever the conversation's length.
+- ``conversations/{conversation_id}/messages/{message_id}``: every message, for the console.
+- ``conversations/{conversation_id}/decisions/{decision_id}``: every ``Decision`` and why.
+
+A closed conversation is never reopened: a lead writing again starts a new conversation (except
+after an opt-out, which stays silent until an explicit opt-in).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+WINDOW_SIZE = 20
+
+
+class ConversationStatus(StrEnum):
+    """Where a conversation stands."""
+
+    OPEN = "open"
+    HANDOFF = "handoff"
+    CLOSED = "closed"
+
+
+class Role(StrEnum):
+    """Who wrote a message in the conversation."""
+
+    LEAD = "lead"
+    AGENT = "agent"
+    SELLER = "seller"
+
+
+class WindowMessage(BaseModel):
+    """One recent message as the agent sees it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Role
+    text: str
+    at: AwareDatetime
+    message_id: str | None = None
+    proactive: bool = False
+
+
+class Contact(BaseModel):
+    """A lead of one tenant, across conversations."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    contact_key: str
+    phone: str | None = None
+    name: str | None = None
+    opted_out: bool = False
+    opted_out_at: AwareDatetime | None = None
+    current_conversation_id: str | None = None
+
+
+class Conversation(BaseModel):
+    """One conversation with one contact on one channel."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    conversation_id: str
+    tenant_id: str
+    channel_id: str
+    contact_key: str
+    status: ConversationStatus = ConversationStatus.OPEN
+    close_reason: str | None = None
+    mode: Literal["pilot", "copilot"] = "pilot"
+    stage: str = "new"
+    inbound_seq: int = 0
+    inbound_count: int = 0
+    outbound_count: int = 0
+    unanswered_count: int = Field(
+        default=0, description="Agent messages in a row without a lead reply, follow-ups included."
+    )
+    followups_sent: int = 0
+    rejection_acknowledged: bool = False
+    opt_out_acknowledged: bool = False
+    last_inbound_at: AwareDatetime | None = None
+    last_outbound_at: AwareDatetime | None = None
+    human_active_until: AwareDatetime | None = None
+    window: list[WindowMessage] = Field(default_factory=list)
+    summary: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    def human_is_active(self, now: datetime) -> bool:
+        """Return whether a human seller wrote recently enough to keep the agent out."""
+        return self.human_active_until is not None and now < self.human_active_until

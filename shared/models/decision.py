@@ -1,0 +1,77 @@
+"""The typed decision a turn produces: what to do, and why (the decision log's record)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Action(StrEnum):
+    """What the agent decided to do."""
+
+    SPEAK = "speak"
+    STAY_SILENT = "stay_silent"
+    WAIT = "wait"
+    HANDOFF = "handoff"
+    CLOSE = "close"
+    SCHEDULE_FOLLOWUP = "schedule_followup"
+
+
+class Reason(StrEnum):
+    """Reason codes: the fixed restraint vocabulary first, then the agent's own."""
+
+    DUPLICATE = "duplicate"
+    STALE_EVENT = "stale_event"
+    DEBOUNCED = "debounced"
+    CLOSED = "closed"
+    OPTED_OUT = "opted_out"
+    REJECTION = "rejection"
+    HUMAN_ACTIVE = "human_active"
+    QUIET_HOURS = "quiet_hours"
+    OUTSIDE_24H_WINDOW = "outside_24h_window"
+    UNANSWERED_LIMIT = "unanswered_limit"
+    HANDOFF_REQUESTED = "handoff_requested"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    COPILOT_MODE = "copilot_mode"
+    OPT_IN = "opt_in"
+    LEAD_REPLIED = "lead_replied"
+    FOLLOWUP_DUE = "followup_due"
+    MODEL_ERROR = "model_error"
+    KNOWLEDGE_GAP = "knowledge_gap"
+
+
+class OutboundMessage(BaseModel):
+    """A message the decision wants sent: free text, or an approved template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    template: str | None = None
+    template_language: str | None = None
+    template_parameters: list[str] = Field(default_factory=list)
+
+
+class Decision(BaseModel):
+    """What one turn decided and why; stored under the conversation's ``decisions``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision_id: str
+    action: Action
+    reasons: list[Reason] = Field(default_factory=list)
+    messages: list[OutboundMessage] = Field(default_factory=list)
+    suggestions: list[str] = Field(
+        default_factory=list, description="Copilot replies for the seller; never sent to the lead."
+    )
+    followup_at: AwareDatetime | None = None
+    extracted_fields: dict[str, str] = Field(default_factory=dict)
+    stage: str | None = None
+    specialist: str | None = None
+    model: str | None = None
+    offline_model: bool = False
+    latency_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    triggering_events: list[str] = Field(default_factory=list)
+    decided_at: AwareDatetime
