@@ -1,0 +1,263 @@
+"""Where a canonical event enters a tenant's conversation state, exactly once.
+
+``take_in`` runs one Firestore transaction per event: it creates the event's dedupe record
+(``tenants/{t}/events/{event_id}``), appends the message and updates the conversation and the
+contact, all or nothing. A redelivered or re-sent event finds its record and changes nothing;
+concurrent redeliveries conflict, retry, and the loser sees the record. Events older than the
+configured age are dropped without a write (a provider retrying days later must not make the
+agent reply).
+
+- lead messages: appended; the inbound sequence number grows and a debounced turn is due.
+- seller messages (the business phone): appended; a human is active for the takeover time.
+- status updates: move the delivery forward only (sent < delivered < read; failed is terminal);
+  a status for a message Piloto did not send is recorded apart and ignored.
+- connection updates: the channel's last known connection state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from google.cloud import firestore
+
+from shared.models.conversation import (
+    WINDOW_SIZE,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Role,
+    WindowMessage,
+)
+from shared.models.decision import Reason
+from shared.models.events import (
+    ConnectionUpdate,
+    ConversationEvent,
+    DeliveryStatus,
+    LeadMessage,
+    MessageContent,
+    MessageType,
+    SellerMessage,
+    StatusUpdate,
+    to_plain,
+)
+from shared.store.conversations import (
+    contact_ref,
+    conversation_ref,
+    delivery_ref,
+    event_ref,
+    message_ref,
+    tenant_ref,
+    unmatched_status_ref,
+)
+
+EVENT_RECORD_TTL = timedelta(days=30)
+# Concurrent redeliveries of one event contend for the same documents; each retry re-reads and
+# the loser finds the dedupe record. Past the attempts the error reaches Pub/Sub, which retries.
+TRANSACTION_ATTEMPTS = 20
+MEDIA_TYPES = {MessageType.AUDIO, MessageType.IMAGE, MessageType.VIDEO, MessageType.DOCUMENT}
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    """The tenant settings intake needs."""
+
+    max_event_age: timedelta
+    human_takeover: timedelta
+    mode: Literal["pilot", "copilot"] = "pilot"
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    """What intake did with one event, and whether a turn should follow."""
+
+    status: Literal["recorded", "duplicate", "stale", "ignored"]
+    reason: Reason | None = None
+    conversation_id: str | None = None
+    inbound_seq: int | None = None
+    turn_due: bool = False
+    awaits_media: bool = False
+
+
+def take_in(
+    client: Any, event: ConversationEvent, *, now: datetime, rules: IntakeRules
+) -> IntakeOutcome:
+    """Record one event exactly once and say whether a turn is due."""
+    if now - event.occurred_at > rules.max_event_age:
+        return IntakeOutcome(status="stale", reason=Reason.STALE_EVENT)
+    transaction = client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
+    outcome: IntakeOutcome = _take_in(transaction, client, event, now, rules)
+    return outcome
+
+
+@firestore.transactional
+def _take_in(
+    transaction: Any, client: Any, event: ConversationEvent, now: datetime, rules: IntakeRules
+) -> IntakeOutcome:
+    record = event_ref(client, event.tenant_id, event.event_id)
+    if record.get(transaction=transaction).exists:
+        return IntakeOutcome(status="duplicate", reason=Reason.DUPLICATE)
+    if isinstance(event, StatusUpdate):
+        return _take_in_status(transaction, client, event, now, record)
+    if isinstance(event, ConnectionUpdate):
+        transaction.create(record, _event_record(event, now, None))
+        transaction.set(
+            tenant_ref(client, event.tenant_id)
+            .collection("channel_status")
+            .document(event.channel_id),
+            {"state": event.state, "detail": event.detail, "at": event.occurred_at},
+        )
+        return IntakeOutcome(status="recorded")
+    return _take_in_message(transaction, client, event, now, rules, record)
+
+
+def _take_in_message(
+    transaction: Any,
+    client: Any,
+    event: LeadMessage | SellerMessage,
+    now: datetime,
+    rules: IntakeRules,
+    record: Any,
+) -> IntakeOutcome:
+    contact_doc = contact_ref(client, event.tenant_id, event.contact_key)
+    snapshot = contact_doc.get(transaction=transaction)
+    contact = (
+        Contact.model_validate(snapshot.to_dict())
+        if snapshot.exists
+        else Contact(contact_key=event.contact_key, phone=event.contact.phone)
+    )
+    conversation = None
+    if contact.current_conversation_id:
+        current = conversation_ref(client, event.tenant_id, contact.current_conversation_id)
+        current_snapshot = current.get(transaction=transaction)
+        if current_snapshot.exists:
+            conversation = Conversation.model_validate(current_snapshot.to_dict())
+    if conversation is None or conversation.status == ConversationStatus.CLOSED:
+        conversation = _new_conversation(event, now, rules)
+    lead = isinstance(event, LeadMessage)
+    window_entry = WindowMessage(
+        role=Role.LEAD if lead else Role.SELLER,
+        text=describe(event.content),
+        at=event.occurred_at,
+        message_id=event.message_id,
+    )
+    changes: dict[str, Any] = {
+        "window": [*conversation.window, window_entry][-WINDOW_SIZE:],
+        "updated_at": now,
+    }
+    if lead:
+        changes |= {
+            "inbound_seq": conversation.inbound_seq + 1,
+            "inbound_count": conversation.inbound_count + 1,
+            "unanswered_count": 0,
+            "last_inbound_at": max(
+                event.occurred_at, conversation.last_inbound_at or event.occurred_at
+            ),
+        }
+    else:
+        human_until = event.occurred_at + rules.human_takeover
+        changes |= {
+            "outbound_count": conversation.outbound_count + 1,
+            "last_outbound_at": event.occurred_at,
+            "human_active_until": max(human_until, conversation.human_active_until or human_until),
+        }
+    conversation = conversation.model_copy(update=changes)
+    contact = contact.model_copy(
+        update={
+            "current_conversation_id": conversation.conversation_id,
+            "name": (event.contact.profile_name if lead else None) or contact.name,
+            "phone": contact.phone or event.contact.phone,
+        }
+    )
+    transaction.create(record, _event_record(event, now, conversation.conversation_id))
+    transaction.create(
+        message_ref(client, event.tenant_id, conversation.conversation_id, event.message_id),
+        {
+            "role": window_entry.role.value,
+            "event_id": event.event_id,
+            "provider": event.provider,
+            "at": event.occurred_at,
+            "received_at": event.received_at,
+            "content": to_plain(event.content),
+        },
+    )
+    transaction.set(
+        conversation_ref(client, event.tenant_id, conversation.conversation_id),
+        conversation.model_dump(mode="python"),
+    )
+    transaction.set(contact_doc, contact.model_dump(mode="python"))
+    return IntakeOutcome(
+        status="recorded",
+        conversation_id=conversation.conversation_id,
+        inbound_seq=conversation.inbound_seq if lead else None,
+        turn_due=lead,
+        awaits_media=lead and event.content.message_type in MEDIA_TYPES,
+    )
+
+
+def _take_in_status(
+    transaction: Any, client: Any, event: StatusUpdate, now: datetime, record: Any
+) -> IntakeOutcome:
+    delivery = delivery_ref(client, event.tenant_id, event.provider, event.message_id)
+    snapshot = delivery.get(transaction=transaction)
+    transaction.create(record, _event_record(event, now, None))
+    if not snapshot.exists:
+        transaction.set(
+            unmatched_status_ref(client, event.tenant_id, event.event_id),
+            {**to_plain(event), "recorded_at": now},
+        )
+        return IntakeOutcome(status="ignored")
+    current = DeliveryStatus(snapshot.get("status") or DeliveryStatus.SENT)
+    if current is DeliveryStatus.FAILED or event.status.rank <= current.rank:
+        return IntakeOutcome(status="ignored")  # late or out of order: never move back
+    update: dict[str, Any] = {
+        "status": event.status.value,
+        f"{event.status.value}_at": event.occurred_at,
+    }
+    if event.status is DeliveryStatus.FAILED:
+        update |= {"error_code": event.error_code, "error_title": event.error_title}
+    transaction.update(delivery, update)
+    return IntakeOutcome(status="recorded")
+
+
+def _new_conversation(
+    event: LeadMessage | SellerMessage, now: datetime, rules: IntakeRules
+) -> Conversation:
+    return Conversation(
+        conversation_id=f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}",
+        tenant_id=event.tenant_id,
+        channel_id=event.channel_id,
+        contact_key=event.contact_key,
+        mode=rules.mode,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _event_record(
+    event: ConversationEvent, now: datetime, conversation_id: str | None
+) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "provider": event.provider,
+        "channel_id": event.channel_id,
+        "conversation_id": conversation_id,
+        "received_at": event.received_at,
+        "recorded_at": now,
+        "expire_at": now + EVENT_RECORD_TTL,  # Firestore TTL policy field
+    }
+
+
+def describe(content: MessageContent) -> str:
+    """Return the text the agent reads for a message: its text, or a label for what was sent."""
+    if content.text:
+        return content.text
+    if content.interactive is not None:
+        return content.interactive.title or content.interactive.id or "[resposta]"
+    if content.reaction is not None:
+        return f"[reação {content.reaction.emoji}]"
+    caption = content.media.caption if content.media is not None else None
+    label = f"[{content.message_type.value}]"
+    return f"{label} {caption}" if caption else label
