@@ -67,6 +67,9 @@ class Decision(BaseModel):
     followup_at: AwareDatetime | None = None
     extracted_fields: dict[str, str] = Field(default_factory=dict)
     stage: str | None = None
+    handoff_summary: str | None = Field(
+        default=None, description="For the human who takes over (and the model error, if any)."
+    )
     specialist: str | None = None
     model: str | None = None
     offline_model: bool = False

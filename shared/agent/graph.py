@@ -1,0 +1,342 @@
+"""The turn graph: one model call drafts the turn, a router picks the specialist, a node decides.
+
+    START → draft_turn → route_turn → qualify | sell | schedule | close | handoff → finalize → END
+                                    └──── (stay_silent, wait, schedule_followup) ───→ finalize
+
+``draft_turn`` is the only model call: a structured ``TurnDraft`` that classifies and drafts
+together. Specialists only post-process deterministically, so no second call is needed on any
+path. The graph has no side effects and reads no clock: ``TurnContext`` brings ``now`` and the
+model, and ``decide_turn`` returns a typed ``Decision`` for the caller to act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from shared.agent.context import TurnContext
+from shared.agent.llm import describe_model
+from shared.agent.prompts import (
+    HANDOFF_REPLY,
+    KNOWLEDGE_GAP_REPLY,
+    ask_for_field,
+    build_prompt,
+    missing_fields,
+)
+from shared.agent.state import InputState, OutputState, TurnDraft, TurnState
+from shared.models.conversation import Conversation
+from shared.models.decision import Action, Decision, OutboundMessage, Reason
+from shared.models.tenant import AgentSettings
+
+logger = logging.getLogger("piloto.agent")
+
+MAX_REPLIES = 3
+Route = Literal["qualify", "sell", "schedule", "close", "handoff", "finalize"]
+_AMOUNT = re.compile(r"R\$\s*(\d[\d.]*)", re.IGNORECASE)
+_NUMBER = re.compile(r"\d[\d.]*")
+_HANDOFF_REASONS = {
+    "lead_requested": [Reason.HANDOFF_REQUESTED],
+    "knowledge_gap": [Reason.KNOWLEDGE_GAP, Reason.HANDOFF_REQUESTED],
+    "sensitive_topic": [Reason.HANDOFF_REQUESTED],
+}
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_SENDS_MESSAGES = {Action.SPEAK, Action.HANDOFF, Action.CLOSE}
+_COPILOT_SILENCES = {Action.SPEAK, Action.CLOSE, Action.SCHEDULE_FOLLOWUP}
+
+
+def invented_amounts(replies: Sequence[str], business_facts: dict[str, str]) -> list[str]:
+    """Return the ``R$`` amounts in replies that no business fact states."""
+    facts_text = " ".join(business_facts.values())
+    known = {number.replace(".", "") for number in _NUMBER.findall(facts_text)}
+    return [
+        amount
+        for reply in replies
+        for amount in _AMOUNT.findall(reply)
+        if amount.rstrip(".").replace(".", "") not in known
+    ]
+
+
+def model_failure(note: str) -> TurnState:
+    """Return the plan for a turn whose model call failed: a silent handoff, recorded."""
+    return {
+        "model_error": note[:300],
+        "specialist": "handoff",
+        "action": "handoff",
+        "replies": [],
+        "reasons": [Reason.MODEL_ERROR, Reason.HANDOFF_REQUESTED],
+        "extracted_fields": {},
+        "stage": "handoff",
+    }
+
+
+def plan_from_draft(draft: TurnDraft, settings: AgentSettings, stage: str) -> TurnState:
+    """Return the working plan from a draft, keeping only known fields and stated prices."""
+    plan: TurnState = {
+        "draft": draft,
+        "specialist": draft.specialist,
+        "action": draft.action,
+        "replies": [reply.strip() for reply in draft.replies if reply.strip()][:MAX_REPLIES],
+        "reasons": [],
+        "extracted_fields": {
+            item.name: item.value.strip()[:200]
+            for item in draft.extracted_fields
+            if item.name in settings.qualification_fields and item.value.strip()
+        },
+        "stage": draft.stage or stage,
+    }
+    if draft.followup_in_minutes:
+        plan["followup_in_minutes"] = draft.followup_in_minutes
+    if invented_amounts(plan["replies"], settings.business_facts):
+        plan["specialist"], plan["action"] = "handoff", "handoff"
+        plan["replies"] = [KNOWLEDGE_GAP_REPLY]
+        plan["reasons"] = list(_HANDOFF_REASONS["knowledge_gap"])
+    elif draft.handoff_cause or draft.action == "handoff":
+        plan["specialist"], plan["action"] = "handoff", "handoff"
+    return plan
+
+
+def draft_turn(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
+    """Ask the model once for a ``TurnDraft``: classify the turn and draft the reply together."""
+    context = runtime.context
+    conversation, settings = state["conversation"], state["settings"]
+    prompt = build_prompt(conversation, state["new_messages"], settings, context.local_now)
+    try:
+        result = context.chat_model.with_structured_output(TurnDraft, include_raw=True).invoke(
+            prompt
+        )
+    except Exception as error:  # a failing model becomes a recorded handoff, never a crash
+        return model_failure(f"{type(error).__name__}: {error}")
+    outcome: dict[str, Any] = result if isinstance(result, dict) else {"parsed": result}
+    parsed = outcome.get("parsed")
+    if isinstance(parsed, TurnDraft):
+        plan = plan_from_draft(parsed, settings, conversation.stage)
+    else:
+        plan = model_failure(f"unparseable draft: {outcome.get('parsing_error')}")
+    usage: dict[str, Any] = getattr(outcome.get("raw"), "usage_metadata", None) or {}
+    plan["prompt_tokens"] = int(usage.get("input_tokens", 0))
+    plan["completion_tokens"] = int(usage.get("output_tokens", 0))
+    return plan
+
+
+def route_turn(state: TurnState) -> Route:
+    """Pick the specialist for the draft; turns that send nothing now need none."""
+    action = state["action"]
+    if action in ("handoff", "close"):
+        return action
+    if action in ("stay_silent", "wait", "schedule_followup"):
+        return "finalize"
+    return state["specialist"]
+
+
+def qualify(state: TurnState) -> TurnState:
+    """Make sure a qualifying reply asks for a missing field, one question at a time."""
+    collected = {**state["conversation"].fields, **state["extracted_fields"]}
+    missing = missing_fields(state["settings"], collected)
+    if not missing:
+        return {"stage": "qualified" if state["stage"] in ("new", "qualifying") else state["stage"]}
+    replies = list(state["replies"])
+    if not any("?" in reply for reply in replies):
+        replies.append(ask_for_field(missing[0]))
+    return {
+        "replies": replies,
+        "stage": "qualifying" if state["stage"] == "new" else state["stage"],
+    }
+
+
+def sell(state: TurnState) -> TurnState:
+    """Keep a consultative answer in the selling stage (prices were checked in the draft)."""
+    return {"stage": "selling" if state["stage"] in ("new", "qualifying") else state["stage"]}
+
+
+def schedule(state: TurnState) -> TurnState:
+    """Make sure a scheduling reply asks for a time when the draft forgot to."""
+    replies = state["replies"] or ["Claro! Qual dia e horário ficam melhores para você?"]
+    stage = state["stage"] if state["stage"] in ("scheduling", "scheduled") else "scheduling"
+    return {"replies": replies, "stage": stage}
+
+
+def close(state: TurnState) -> TurnState:
+    """Answer an objection with one message and no insisting; a closed lead is lost."""
+    stage = state["stage"] if state["stage"] in ("won", "lost") else "closing"
+    if state["action"] == "close" and stage == "closing":
+        stage = "lost"
+    return {"replies": state["replies"][:1], "stage": stage}
+
+
+def handoff(state: TurnState) -> TurnState:
+    """Hand the conversation to a human with a summary; tell the lead unless the model failed."""
+    draft = state.get("draft")
+    cause = draft.handoff_cause if draft and draft.handoff_cause else "lead_requested"
+    reasons = state["reasons"] or list(_HANDOFF_REASONS[cause])
+    replies = state["replies"][:1]
+    if not replies and "model_error" not in state:
+        replies = [KNOWLEDGE_GAP_REPLY if Reason.KNOWLEDGE_GAP in reasons else HANDOFF_REPLY]
+    conversation = state["conversation"]
+    collected = {**conversation.fields, **state["extracted_fields"]}
+    lines = [
+        f"Motivo: {', '.join(reason.value for reason in reasons)}",
+        f"Etapa: {state['stage']}",
+        "Dados: " + ("; ".join(f"{k}={v}" for k, v in collected.items()) or "nenhum"),
+        "Faltando: " + (", ".join(missing_fields(state["settings"], collected)) or "nada"),
+        f"Resumo: {conversation.summary[:500] or '-'}",
+        "Lead disse: " + (" | ".join(state["new_messages"][-3:])[:500] or "-"),
+    ]
+    if "model_error" in state:
+        lines.append(f"Erro do modelo: {state['model_error']}")
+    return {
+        "action": "handoff",
+        "reasons": reasons,
+        "replies": replies,
+        "stage": "handoff",
+        "handoff_summary": "\n".join(lines),
+    }
+
+
+def finalize(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
+    """Turn the plan into the typed ``Decision``; in copilot mode replies become suggestions."""
+    context = runtime.context
+    action = Action(state["action"])
+    trigger = Reason.LEAD_REPLIED if state["new_messages"] else Reason.FOLLOWUP_DUE
+    reasons = [*state.get("reasons", []), trigger]
+    replies = state.get("replies", []) if action in _SENDS_MESSAGES else []
+    followup_at = None
+    if minutes := state.get("followup_in_minutes"):
+        followup_at = context.now + timedelta(minutes=minutes)
+    elif action is Action.SCHEDULE_FOLLOWUP:
+        followup_at = context.now + _first_followup(state["settings"])
+    suggestions: list[str] = []
+    if context.mode == "copilot":
+        suggestions, replies = replies, []
+        reasons.append(Reason.COPILOT_MODE)
+        if action in _COPILOT_SILENCES:
+            action, followup_at = Action.STAY_SILENT, None
+    model, offline = describe_model(context.chat_model)
+    decision = Decision(
+        decision_id=context.decision_id,
+        action=action,
+        reasons=list(dict.fromkeys(reasons)),
+        messages=[OutboundMessage(text=reply) for reply in replies],
+        suggestions=suggestions,
+        followup_at=followup_at,
+        extracted_fields=state.get("extracted_fields", {}),
+        stage=state.get("stage"),
+        specialist=state.get("specialist"),
+        model=model,
+        offline_model=offline,
+        prompt_tokens=state.get("prompt_tokens", 0),
+        completion_tokens=state.get("completion_tokens", 0),
+        triggering_events=list(context.triggering_events),
+        decided_at=context.now,
+    )
+    return {"decision": decision}
+
+
+def _first_followup(settings: AgentSettings) -> timedelta:
+    """Return the tenant's first follow-up delay (``30m``, ``1h``, ``3d``), one day by default."""
+    if not settings.followups:
+        return timedelta(days=1)
+    first = settings.followups[0]
+    return timedelta(**{_UNITS[first[-1]]: int(first[:-1])})
+
+
+def build_graph() -> CompiledStateGraph[TurnState, TurnContext, InputState, OutputState]:
+    """Return the compiled turn graph (named ``piloto-turn``)."""
+    builder = StateGraph(
+        TurnState, context_schema=TurnContext, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("draft_turn", draft_turn)
+    for name, node in (("qualify", qualify), ("sell", sell), ("schedule", schedule),
+                       ("close", close), ("handoff", handoff)):  # fmt: skip
+        builder.add_node(name, node)
+        builder.add_edge(name, "finalize")
+    builder.add_node("finalize", finalize)
+    builder.add_edge(START, "draft_turn")
+    builder.add_conditional_edges("draft_turn", route_turn)
+    builder.add_edge("finalize", END)
+    return builder.compile(name="piloto-turn")
+
+
+@cache
+def turn_graph() -> CompiledStateGraph[TurnState, TurnContext, InputState, OutputState]:
+    """Return the process-wide compiled turn graph."""
+    return build_graph()
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """A turn's decision and, for a handoff, the summary for the human who takes over."""
+
+    decision: Decision
+    handoff_summary: str | None = None
+
+
+def fallback_decision(context: TurnContext, note: str) -> Decision:
+    """Return the safe decision when the turn itself failed: hand off, with the model's label."""
+    model, offline = describe_model(context.chat_model)
+    return Decision(
+        decision_id=context.decision_id,
+        action=Action.HANDOFF,
+        reasons=[Reason.MODEL_ERROR, Reason.HANDOFF_REQUESTED],
+        specialist="handoff",
+        stage="handoff",
+        model=model,
+        offline_model=offline,
+        triggering_events=list(context.triggering_events),
+        decided_at=context.now,
+    )
+
+
+def run_turn(
+    conversation: Conversation,
+    new_messages: Sequence[str],
+    settings: AgentSettings,
+    context: TurnContext,
+) -> TurnOutcome:
+    """Decide one turn and time it; any failure becomes a handoff decision, never an exception."""
+    started = time.perf_counter()
+    state: InputState = {
+        "conversation": conversation,
+        "new_messages": list(new_messages),
+        "settings": settings,
+    }
+    try:
+        output = turn_graph().invoke(state, context=context)
+        outcome = TurnOutcome(output["decision"], output.get("handoff_summary"))
+    except Exception as error:  # the turn must always leave a decision record
+        note = f"{type(error).__name__}: {error}"[:300]
+        outcome = TurnOutcome(fallback_decision(context, note), f"Erro do turno: {note}")
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    decision = outcome.decision.model_copy(
+        update={"latency_ms": latency_ms, "handoff_summary": outcome.handoff_summary}
+    )
+    if Reason.MODEL_ERROR in decision.reasons:
+        logger.warning(
+            "turn fell back to a handoff",
+            extra={
+                "tenant_id": context.tenant_id,
+                "conversation_id": context.conversation_id,
+                "decision_id": context.decision_id,
+                "handoff_summary": outcome.handoff_summary,
+            },
+        )
+    return TurnOutcome(decision, outcome.handoff_summary)
+
+
+def decide_turn(
+    conversation: Conversation,
+    new_messages: Sequence[str],
+    settings: AgentSettings,
+    context: TurnContext,
+) -> Decision:
+    """Return the typed decision for one turn (see ``run_turn`` for the handoff summary too)."""
+    return run_turn(conversation, new_messages, settings, context).decision
