@@ -44,6 +44,12 @@ class Settings:
     publish_calls_in_flight: int = _setting(2, minimum=1)
     default_phone_region: str = _setting("BR")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO")
+    max_event_age_seconds: float = _setting(6 * 3600.0, minimum=1)
+    tasks_queue: str | None = _setting(None)
+    tasks_service_account: str | None = _setting(None)
+    tasks_emulator_host: str | None = _setting(None, env="CLOUD_TASKS_EMULATOR_HOST")
+    turn_url: str | None = _setting(None)
+    outbound_topic: str = _setting("outbound-messages")
 
     @property
     def firestore_base_url(self) -> str:
