@@ -3,22 +3,29 @@
 ``on_event`` (functions/agent, Pub/Sub push): validate the event, take it in exactly once
 (``shared.intake``) and, for a lead message, schedule the debounced turn on Cloud Tasks at
 now + the tenant's ``debounce_seconds``, carrying the inbound sequence number it answers.
+
+``build_turn_runner`` (functions/turn, the Cloud Tasks target) wires ``shared.turns`` to
+Firestore, the LangGraph turn and the ``outbound-messages`` topic.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.events.tasks import TaskScheduler, TurnRequest
 from shared.intake import IntakeOutcome, IntakeRules, take_in
+from shared.models.conversation import Conversation
+from shared.models.decision import Decision
 from shared.models.events import event_from_json
 from shared.models.tenant import AgentSettings
 from shared.settings import Settings
 from shared.store.conversations import tenant_ref
+from shared.turns import TurnRunner
 
 logger = logging.getLogger("piloto.engine")
 
@@ -100,3 +107,92 @@ def build_engine(settings: Settings) -> Engine:
     return Engine(
         settings=settings, firestore=firestore_client(settings.project_id), scheduler=scheduler
     )
+
+
+class TenantSettingsCache:
+    """Agent settings and time zone per tenant, read once per instance per TTL."""
+
+    def __init__(self, client: Any, ttl_seconds: float = 60.0) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, tuple[AgentSettings, str]]] = {}
+
+    def get(self, tenant_id: str) -> tuple[AgentSettings, str]:
+        """Return the tenant's agent settings and time zone."""
+        import time
+
+        cached = self._entries.get(tenant_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        tenant = tenant_ref(self._client, tenant_id).get()
+        timezone = (tenant.to_dict() or {}).get("timezone") if tenant.exists else None
+        value = (read_agent_settings(self._client, tenant_id), timezone or "America/Sao_Paulo")
+        self._entries[tenant_id] = (time.monotonic() + self._ttl, value)
+        return value
+
+
+def build_turn_runner(settings: Settings) -> TurnRunner:
+    """Wire due turns to Firestore, the LangGraph turn and the outbound-messages topic."""
+    import google.cloud.pubsub_v1 as pubsub_v1
+
+    from shared.agent.context import TurnContext
+    from shared.agent.graph import decide_turn
+    from shared.agent.llm import chat_model_from_env
+    from shared.store.firestore import firestore_client
+
+    client = firestore_client(settings.project_id)
+    chat_model = chat_model_from_env()
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(settings.project_id, settings.outbound_topic)
+    tenants = TenantSettingsCache(client)
+
+    def decide(
+        conversation: Conversation,
+        texts: Sequence[str],
+        agent: AgentSettings,
+        decision_id: str,
+        now: datetime,
+    ) -> Decision:
+        _, timezone = tenants.get(conversation.tenant_id)
+        context = TurnContext(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.conversation_id,
+            decision_id=decision_id,
+            now=now,
+            chat_model=chat_model,
+            mode=conversation.mode if agent.mode == "pilot" else "copilot",
+            timezone=timezone,
+        )
+        return decide_turn(conversation, texts, agent, context)
+
+    def deliver(conversation: Conversation, decision: Decision) -> None:
+        futures = [
+            publisher.publish(
+                topic,
+                outbound_message_json(conversation, decision, index),
+                key=f"{decision.decision_id}:{index}",
+                tenant_id=conversation.tenant_id,
+            )
+            for index in range(len(decision.messages))
+        ]
+        for future in futures:
+            future.result(timeout=settings.publish_timeout_seconds)
+
+    return TurnRunner(firestore=client, decide=decide, load_settings=tenants.get, deliver=deliver)
+
+
+def outbound_message_json(conversation: Conversation, decision: Decision, index: int) -> bytes:
+    """Return the outbound-messages body for one message of a decision (the sender's input)."""
+    return json.dumps(
+        {
+            "key": f"{decision.decision_id}:{index}",
+            "tenant_id": conversation.tenant_id,
+            "conversation_id": conversation.conversation_id,
+            "channel_id": conversation.channel_id,
+            "contact_key": conversation.contact_key,
+            "decision_id": decision.decision_id,
+            "index": index,
+            "message": decision.messages[index].model_dump(mode="json"),
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")

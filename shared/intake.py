@@ -7,7 +7,9 @@ concurrent redeliveries conflict, retry, and the loser sees the record. Events o
 configured age are dropped without a write (a provider retrying days later must not make the
 agent reply).
 
-- lead messages: appended; the inbound sequence number grows and a debounced turn is due.
+- lead messages: appended; the inbound sequence number grows and a debounced turn is due. A
+  closed conversation is never reopened: the lead's next message starts a new one, except after
+  an opt-out, whose messages join the closed conversation in silence until an explicit opt-in.
 - seller messages (the business phone): appended; a human is active for the takeover time.
 - status updates: move the delivery forward only (sent < delivered < read; failed is terminal);
   a status for a message Piloto did not send is recorded apart and ignored.
@@ -43,6 +45,7 @@ from shared.models.events import (
     StatusUpdate,
     to_plain,
 )
+from shared.policy import starts_new_conversation
 from shared.store.conversations import (
     contact_ref,
     conversation_ref,
@@ -134,9 +137,20 @@ def _take_in_message(
         current_snapshot = current.get(transaction=transaction)
         if current_snapshot.exists:
             conversation = Conversation.model_validate(current_snapshot.to_dict())
-    if conversation is None or conversation.status == ConversationStatus.CLOSED:
-        conversation = _new_conversation(event, now, rules)
     lead = isinstance(event, LeadMessage)
+    starts_new = (
+        starts_new_conversation(conversation, contact, describe(event.content))
+        if lead
+        else conversation is not None and conversation.status == ConversationStatus.CLOSED
+    )
+    if starts_new or conversation is None:
+        previous = conversation
+        conversation = _new_conversation(event, now, rules)
+        if previous is not None and previous.human_is_active(event.occurred_at):
+            # a seller who took over is still in charge when the lead starts a new conversation
+            conversation = conversation.model_copy(
+                update={"human_active_until": previous.human_active_until}
+            )
     window_entry = WindowMessage(
         role=Role.LEAD if lead else Role.SELLER,
         text=describe(event.content),

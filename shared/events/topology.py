@@ -21,7 +21,7 @@ class Subscription:
     ordered: bool = True
 
 
-TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS,)
+TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES)
 
 # A pull "tap" on conversation-events lets a developer see what the webhook published
 # (`piloto events pull`); the agent's push subscription arrives with the engine.

@@ -166,6 +166,22 @@ def test_after_a_close_the_lead_starts_a_new_conversation(client: Any, tenant: s
     assert conversation_of(client, tenant)["inbound_seq"] == 1
 
 
+def test_after_an_opt_out_messages_join_the_closed_conversation_until_an_opt_in(
+    client: Any, tenant: str
+) -> None:
+    first = take_in(client, lead(tenant, "wamid.1", "pare"), now=NOW, rules=RULES)
+    conversation_ref(client, tenant, first.conversation_id).update(
+        {"status": "closed", "close_reason": "opted_out"}
+    )
+    contact_ref(client, tenant, PHONE).update({"opted_out": True})
+
+    silent = take_in(client, lead(tenant, "wamid.2", "oi?"), now=NOW, rules=RULES)
+    back = take_in(client, lead(tenant, "wamid.3", "VOLTAR"), now=NOW, rules=RULES)
+
+    assert silent.conversation_id == first.conversation_id
+    assert back.conversation_id != first.conversation_id
+
+
 def test_the_window_stays_bounded(client: Any, tenant: str) -> None:
     for index in range(25):
         moment = NOW + timedelta(seconds=index)

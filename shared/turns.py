@@ -1,0 +1,231 @@
+"""Where a debounced turn decides: restraint first, then the graph, then the record.
+
+``run_turn`` (functions/turn, a Cloud Tasks target) reads the conversation once. If a newer
+inbound arrived since the task was scheduled, it does nothing: the later task answers everything
+at once. Otherwise the restraint policy judges the turn before any model call; only when it
+leaves the choice open does the LangGraph turn run, and its messages still pass the policy's
+verdict. One transaction then stores the decision and updates the conversation (unless a newer
+inbound arrived meanwhile), and the messages to send are handed to ``outbound-messages``, keyed
+``decision_id:index``, where the sender re-checks the policy at send time.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.events.tasks import TurnRequest
+from shared.models.conversation import (
+    WINDOW_SIZE,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Role,
+    WindowMessage,
+)
+from shared.models.decision import Action, Decision, OutboundMessage, Reason
+from shared.models.tenant import AgentSettings
+from shared.policy import PolicyContext, Verdict, before_turn
+from shared.store.conversations import contact_ref, conversation_ref
+
+logger = logging.getLogger("piloto.turns")
+
+REJECTION_ACKNOWLEDGEMENT = "Entendido! Obrigado pelo retorno. Se precisar, é só chamar por aqui."
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What a turn did."""
+
+    status: str  # "decided", "superseded", "missing"
+    decision: Decision | None = None
+
+
+def new_lead_messages(conversation: Conversation) -> list[WindowMessage]:
+    """Return the lead's messages since the business last wrote (what this turn answers)."""
+    messages: list[WindowMessage] = []
+    for message in reversed(conversation.window):
+        if message.role is not Role.LEAD:
+            break
+        messages.append(message)
+    return list(reversed(messages))
+
+
+def forced_decision(
+    verdict: Verdict, settings: AgentSettings, decision_id: str, now: datetime
+) -> Decision:
+    """Return the decision the guards took alone, with the one acknowledgement they allow."""
+    messages: list[OutboundMessage] = []
+    if verdict.acknowledge_opt_out and settings.opt_out_acknowledgement:
+        messages.append(OutboundMessage(text=settings.opt_out_acknowledgement))
+    if verdict.acknowledge_rejection:
+        messages.append(OutboundMessage(text=REJECTION_ACKNOWLEDGEMENT))
+    return Decision(
+        decision_id=decision_id,
+        action=verdict.action or Action.STAY_SILENT,
+        reasons=list(verdict.reasons),
+        messages=messages,
+        specialist="restraint",
+        decided_at=now,
+    )
+
+
+def restrain(decision: Decision, verdict: Verdict) -> Decision:
+    """Keep only what the verdict permits from the graph's decision; say why in its reasons."""
+    allowed = [message for message in decision.messages if verdict.permits(message)]
+    reasons = list(dict.fromkeys([*decision.reasons, *verdict.reasons]))
+    if len(allowed) == len(decision.messages):
+        return decision.model_copy(update={"reasons": reasons})
+    suggestions = decision.suggestions
+    if verdict.may_suggest:
+        suggestions = [*suggestions, *(m.text for m in decision.messages if m.text)]
+    action = decision.action if decision.action is not Action.SPEAK else Action.STAY_SILENT
+    return decision.model_copy(
+        update={
+            "messages": allowed,
+            "reasons": reasons,
+            "suggestions": suggestions,
+            "action": action,
+        }
+    )
+
+
+@dataclass
+class TurnRunner:
+    """Runs due turns against Firestore with a decide function (the LangGraph turn)."""
+
+    firestore: Any
+    decide: Callable[[Conversation, Sequence[str], AgentSettings, str, datetime], Decision]
+    load_settings: Callable[[str], tuple[AgentSettings, str]]
+    deliver: Callable[[Conversation, Decision], None]
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def run(self, turn: TurnRequest) -> TurnResult:
+        """Decide one due turn, or do nothing when a newer inbound supersedes it."""
+        now = self.now()
+        conversation_doc = conversation_ref(self.firestore, turn.tenant_id, turn.conversation_id)
+        snapshot = conversation_doc.get()
+        if not snapshot.exists:
+            logger.error(
+                "turn for a missing conversation", extra={"conversation_id": turn.conversation_id}
+            )
+            return TurnResult(status="missing")
+        conversation = Conversation.model_validate(snapshot.to_dict())
+        if conversation.inbound_seq > turn.inbound_seq:
+            return TurnResult(status="superseded")  # the later task answers everything at once
+        contact_doc = contact_ref(self.firestore, turn.tenant_id, conversation.contact_key)
+        contact_snapshot = contact_doc.get()
+        contact = (
+            Contact.model_validate(contact_snapshot.to_dict())
+            if contact_snapshot.exists
+            else Contact(contact_key=conversation.contact_key)
+        )
+        settings, timezone = self.load_settings(turn.tenant_id)
+        answering = new_lead_messages(conversation)
+        texts = [message.text for message in answering]
+        context = PolicyContext(
+            conversation=conversation,
+            contact=contact,
+            settings=settings,
+            now=now,
+            timezone=timezone,
+        )
+        verdict = before_turn(context, texts)
+        decision_id = f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
+        if verdict.action is not None:
+            decision = forced_decision(verdict, settings, decision_id, now)
+        else:
+            decision = restrain(
+                self.decide(conversation, texts, settings, decision_id, now), verdict
+            )
+        decision = decision.model_copy(
+            update={"triggering_events": [m.message_id for m in answering if m.message_id]}
+        )
+        stored = _store(self.firestore, turn, conversation.contact_key, verdict, decision, now)
+        if stored is None:
+            return TurnResult(status="superseded")
+        if decision.messages:
+            self.deliver(stored, decision)
+        return TurnResult(status="decided", decision=decision)
+
+
+def _store(
+    client: Any,
+    turn: TurnRequest,
+    contact_key: str,
+    verdict: Verdict,
+    decision: Decision,
+    now: datetime,
+) -> Conversation | None:
+    """Store the decision and the conversation's new state, unless a newer inbound arrived."""
+    conversation_doc = conversation_ref(client, turn.tenant_id, turn.conversation_id)
+    contact_doc = contact_ref(client, turn.tenant_id, contact_key)
+
+    @firestore.transactional
+    def store(transaction: Any) -> Conversation | None:
+        current = Conversation.model_validate(
+            conversation_doc.get(transaction=transaction).to_dict()
+        )
+        if current.inbound_seq > turn.inbound_seq:
+            return None
+        updated = apply_decision(current, decision, now)
+        transaction.set(
+            conversation_doc.collection("decisions").document(decision.decision_id),
+            decision.model_dump(mode="python"),
+        )
+        transaction.set(conversation_doc, updated.model_dump(mode="python"))
+        if verdict.persist_opt_out or verdict.persist_opt_in:
+            transaction.set(
+                contact_doc,
+                {
+                    "opted_out": verdict.persist_opt_out,
+                    "opted_out_at": now if verdict.persist_opt_out else None,
+                },
+                merge=True,
+            )
+        return updated
+
+    result: Conversation | None = store(client.transaction())
+    return result
+
+
+def apply_decision(conversation: Conversation, decision: Decision, now: datetime) -> Conversation:
+    """Return the conversation after the decision: messages in the window, counters, status."""
+    sent = [message.text or f"[template {message.template}]" for message in decision.messages]
+    window = [
+        *conversation.window,
+        *(WindowMessage(role=Role.AGENT, text=text, at=now) for text in sent),
+    ][-WINDOW_SIZE:]
+    update: dict[str, Any] = {
+        "window": window,
+        "updated_at": now,
+        "fields": {**conversation.fields, **decision.extracted_fields},
+        "stage": decision.stage or conversation.stage,
+    }
+    if sent:
+        update |= {
+            "outbound_count": conversation.outbound_count + len(sent),
+            "unanswered_count": conversation.unanswered_count + 1,
+            "last_outbound_at": now,
+        }
+    if decision.action is Action.CLOSE:
+        reason = next(
+            (r for r in decision.reasons if r in (Reason.OPTED_OUT, Reason.REJECTION)), None
+        )
+        update |= {
+            "status": ConversationStatus.CLOSED,
+            "close_reason": (reason or "closed_by_agent"),
+        }
+        if reason is Reason.OPTED_OUT and sent:
+            update["opt_out_acknowledged"] = True
+        if reason is Reason.REJECTION and sent:
+            update["rejection_acknowledged"] = True
+    elif decision.action is Action.HANDOFF:
+        update["status"] = ConversationStatus.HANDOFF
+    return conversation.model_copy(update=update)

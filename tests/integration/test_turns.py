@@ -1,0 +1,177 @@
+"""Turns on the Firestore emulator with the offline model: speak, stop, stay silent, and why."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+
+from emulators.stack import LocalStack
+from shared.agent.context import TurnContext
+from shared.agent.graph import decide_turn
+from shared.agent.offline import OfflineChatModel
+from shared.events.tasks import TurnRequest
+from shared.intake import IntakeRules, take_in
+from shared.models.conversation import Conversation
+from shared.models.decision import Decision
+from shared.models.events import ContactRef, LeadMessage, MessageContent, MessageType
+from shared.models.tenant import AgentSettings
+from shared.store.conversations import contact_ref, conversation_ref
+from shared.turns import TurnRunner
+
+NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)  # 13:00 in São Paulo
+PHONE = "+5511987654321"
+SETTINGS = AgentSettings(
+    business_facts={"limpeza_de_pele": "Limpeza de pele profunda: R$ 180, 60 minutos"},
+    qualification_fields=["nome", "procedimento_de_interesse"],
+)
+RULES = IntakeRules(max_event_age=timedelta(hours=6), human_takeover=timedelta(minutes=30))
+
+
+class World:
+    """A tenant on the emulator, a clock, and what the runner handed to the sender."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.tenant = f"t-{uuid.uuid4().hex[:8]}"
+        self.now = NOW
+        self.delivered: list[Decision] = []
+        self.runner = TurnRunner(
+            firestore=client,
+            decide=self._decide,
+            load_settings=lambda tenant: (SETTINGS, "America/Sao_Paulo"),
+            deliver=lambda conversation, decision: self.delivered.append(decision),
+            now=lambda: self.now,
+        )
+        self.sequence = 0
+
+    def _decide(
+        self,
+        conversation: Conversation,
+        texts: Sequence[str],
+        settings: AgentSettings,
+        decision_id: str,
+        now: datetime,
+    ) -> Decision:
+        context = TurnContext(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.conversation_id,
+            decision_id=decision_id,
+            now=now,
+            chat_model=OfflineChatModel(),
+        )
+        return decide_turn(conversation, texts, settings, context)
+
+    def lead(self, text: str) -> TurnRequest:
+        self.sequence += 1
+        event = LeadMessage(
+            event_id=f"meta:lead_message:wamid.{self.sequence}",
+            provider="meta",
+            tenant_id=self.tenant,
+            channel_id="ch-meta",
+            occurred_at=self.now,
+            received_at=self.now,
+            message_id=f"wamid.{self.sequence}",
+            contact=ContactRef(phone=PHONE, profile_name="Mariana"),
+            content=MessageContent(message_type=MessageType.TEXT, text=text),
+        )
+        outcome = take_in(self.client, event, now=self.now, rules=RULES)
+        assert outcome.conversation_id and outcome.inbound_seq
+        return TurnRequest(self.tenant, outcome.conversation_id, outcome.inbound_seq)
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        document: dict[str, Any] = (
+            conversation_ref(self.client, self.tenant, conversation_id).get().to_dict()
+        )
+        return document
+
+
+@pytest.fixture
+def world(local_stack: LocalStack) -> World:
+    return World(firestore.Client(project=local_stack.project_id))
+
+
+def test_a_price_question_is_answered_from_the_facts_and_recorded(world: World) -> None:
+    turn = world.lead("Oi, quanto custa a limpeza de pele?")
+    world.now += timedelta(seconds=5)
+
+    result = world.runner.run(turn)
+
+    assert result.status == "decided"
+    decision = result.decision
+    assert decision is not None
+    assert decision.action == "speak"
+    assert "180" in (decision.messages[0].text or "")
+    assert decision.offline_model is True
+    assert decision.triggering_events == ["wamid.1"]
+    stored = (
+        conversation_ref(world.client, world.tenant, turn.conversation_id)
+        .collection("decisions")
+        .document(decision.decision_id)
+        .get()
+        .to_dict()
+    )
+    assert stored["action"] == "speak"
+    assert stored["model"] == "offline-keywords-v1"
+    conversation = world.conversation(turn.conversation_id)
+    assert conversation["window"][-1]["role"] == "agent"
+    assert conversation["unanswered_count"] == 1
+    assert [d.decision_id for d in world.delivered] == [decision.decision_id]
+
+
+def test_a_burst_is_answered_once_by_the_last_turn(world: World) -> None:
+    first = world.lead("oi")
+    second = world.lead("tudo bem?")
+    third = world.lead("quanto custa a limpeza de pele?")
+    world.now += timedelta(seconds=5)
+
+    results = [world.runner.run(turn) for turn in (first, second, third)]
+
+    assert [r.status for r in results] == ["superseded", "superseded", "decided"]
+    assert len(world.delivered) == 1
+    assert results[2].decision is not None
+    assert results[2].decision.triggering_events == ["wamid.1", "wamid.2", "wamid.3"]
+
+
+def test_an_opt_out_closes_with_one_acknowledgement_then_silence(world: World) -> None:
+    world.runner.run(world.lead("Oi, quanto custa a limpeza de pele?"))
+    world.now += timedelta(minutes=2)
+    opt_out = world.lead("Não quero mais, pare de mandar mensagem")
+
+    stop = world.runner.run(opt_out)
+
+    assert stop.decision is not None
+    assert stop.decision.action == "close"
+    assert "opted_out" in stop.decision.reasons
+    assert len(stop.decision.messages) == 1  # the single acknowledgement
+    conversation = world.conversation(opt_out.conversation_id)
+    assert conversation["status"] == "closed"
+    assert conversation["close_reason"] == "opted_out"
+    assert contact_ref(world.client, world.tenant, PHONE).get().get("opted_out") is True
+
+    world.now += timedelta(days=1)
+    later = world.runner.run(world.lead("oi? ainda estão aí?"))
+
+    assert later.decision is not None
+    assert later.decision.action == "stay_silent"
+    assert later.decision.messages == []
+    assert "opted_out" in later.decision.reasons
+    assert len(world.delivered) == 2  # the answer and the acknowledgement, nothing after
+
+
+def test_a_human_seller_keeps_the_agent_silent_and_the_record_says_why(world: World) -> None:
+    turn = world.lead("Quanto custa a limpeza de pele?")
+    conversation_ref(world.client, world.tenant, turn.conversation_id).update(
+        {"human_active_until": world.now + timedelta(minutes=30)}
+    )
+
+    result = world.runner.run(turn)
+
+    assert result.decision is not None
+    assert result.decision.messages == []
+    assert "human_active" in result.decision.reasons
+    assert world.delivered == []
