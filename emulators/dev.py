@@ -45,7 +45,10 @@ class LocalFunction:
 
 FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("webhook", "functions/webhook/main.py", "http", "PILOTO_DEV_WEBHOOK_PORT", 8001),
+    LocalFunction("agent", "functions/agent/main.py", "cloudevent", "PILOTO_DEV_AGENT_PORT", 8002),
+    LocalFunction("turn", "functions/turn/main.py", "http", "PILOTO_DEV_TURN_PORT", 8003),
 )
+TURNS_QUEUE = "projects/{project}/locations/southamerica-east1/queues/turns"
 
 
 def load_env_file() -> dict[str, str]:
@@ -142,13 +145,22 @@ def main() -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signal_number, lambda *_: stop_requested.set())
     processes: list[subprocess.Popen[bytes]] = []
+    turns_queue = TURNS_QUEUE.format(project=project_id)
     with LocalStack(
         project_id,
         runtime_dir=RUNTIME,
         ports=ports,
         hosting_public_dir=ROOT / "console" / "public",
+        queues=[turns_queue],
     ) as stack:
-        env = {**os.environ, **env_file, **stack.env()}
+        turn_port = _port(env_file, "PILOTO_DEV_TURN_PORT", 8003)
+        env = {
+            **os.environ,
+            **env_file,
+            **stack.env(),
+            "PILOTO_TASKS_QUEUE": turns_queue,
+            "PILOTO_TURN_URL": f"http://127.0.0.1:{turn_port}/",
+        }
         os.environ.update(env)
         push_endpoints = {
             function.name: "http://127.0.0.1:"
@@ -188,6 +200,10 @@ def _print_urls(env: dict[str, str], ports: dict[str, int]) -> None:
         "  webhooks   " + f"{webhook}/webhooks/<provider>/<channel_id>",
         "             demo channels: meta/demo-meta twilio/demo-twilio evolution/demo-evolution"
         " zapi/demo-zapi",
+        f"  agent      http://127.0.0.1:{_port(env, 'PILOTO_DEV_AGENT_PORT', 8002)}/"
+        "  (Pub/Sub push from conversation-events)",
+        f"  turn       http://127.0.0.1:{_port(env, 'PILOTO_DEV_TURN_PORT', 8003)}/"
+        "  (Cloud Tasks target of debounced turns)",
         f"  console    http://127.0.0.1:{ports['hosting']}/  (Firebase Hosting emulator)",
         f"  auth       http://127.0.0.1:{ports['auth']}/  (Firebase Auth emulator)",
         f"  firestore  127.0.0.1:{ports['firestore']}    pubsub 127.0.0.1:{ports['pubsub']}"

@@ -43,7 +43,7 @@ REJECTION_ACKNOWLEDGEMENT = "Entendido! Obrigado pelo retorno. Se precisar, é s
 class TurnResult:
     """What a turn did."""
 
-    status: str  # "decided", "superseded", "missing"
+    status: str  # "decided", "superseded", "already_decided", "missing"
     decision: Decision | None = None
 
 
@@ -119,6 +119,8 @@ class TurnRunner:
         conversation = Conversation.model_validate(snapshot.to_dict())
         if conversation.inbound_seq > turn.inbound_seq:
             return TurnResult(status="superseded")  # the later task answers everything at once
+        if conversation.answered_seq >= turn.inbound_seq:
+            return TurnResult(status="already_decided")  # a redelivered task: nothing to redo
         contact_doc = contact_ref(self.firestore, turn.tenant_id, conversation.contact_key)
         contact_snapshot = contact_doc.get()
         contact = (
@@ -172,9 +174,11 @@ def _store(
         current = Conversation.model_validate(
             conversation_doc.get(transaction=transaction).to_dict()
         )
-        if current.inbound_seq > turn.inbound_seq:
+        if current.inbound_seq > turn.inbound_seq or current.answered_seq >= turn.inbound_seq:
             return None
-        updated = apply_decision(current, decision, now)
+        updated = apply_decision(current, decision, now).model_copy(
+            update={"answered_seq": turn.inbound_seq}
+        )
         transaction.set(
             conversation_doc.collection("decisions").document(decision.decision_id),
             decision.model_dump(mode="python"),

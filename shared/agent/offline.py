@@ -95,7 +95,11 @@ def _best_fact(facts: dict[str, str], text: str, *, price: bool) -> tuple[str, s
 
 
 def _say_fact(key: str, value: str) -> str:
-    return f"{key[:1].upper()}{key[1:]}: {value}"
+    """Say a fact; its value alone when it already names what it is about."""
+    topic = key.replace("_", " ").strip()
+    if normalize(topic) in normalize(value):
+        return value.rstrip(".")
+    return f"{topic[:1].upper()}{topic[1:]}: {value.rstrip('.')}"
 
 
 def offline_draft(system: str, human: str) -> TurnDraft:

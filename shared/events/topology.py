@@ -23,9 +23,11 @@ class Subscription:
 
 TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES)
 
-# A pull "tap" on conversation-events lets a developer see what the webhook published
-# (`piloto events pull`); the agent's push subscription arrives with the engine.
+# The agent function takes every conversation event in; a pull "tap" on the same topic lets a
+# developer see what the webhook published (`piloto events pull`). The sender's subscription
+# on outbound-messages arrives with the sending issue.
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    Subscription(name="conversation-events-agent", topic=CONVERSATION_EVENTS, push_to="agent"),
     Subscription(name="conversation-events-tap", topic=CONVERSATION_EVENTS, push_to=None),
 )
 

@@ -78,6 +78,9 @@ class Conversation(BaseModel):
     mode: Literal["pilot", "copilot"] = "pilot"
     stage: str = "new"
     inbound_seq: int = 0
+    answered_seq: int = Field(
+        default=0, description="The inbound sequence the last decided turn answered."
+    )
     inbound_count: int = 0
     outbound_count: int = 0
     unanswered_count: int = Field(

@@ -123,6 +123,20 @@ def test_a_price_question_is_answered_from_the_facts_and_recorded(world: World) 
     assert [d.decision_id for d in world.delivered] == [decision.decision_id]
 
 
+def test_a_redelivered_turn_task_decides_nothing_twice(world: World) -> None:
+    turn = world.lead("Oi, quanto custa a limpeza de pele?")
+
+    first = world.runner.run(turn)
+    again = world.runner.run(turn)
+
+    assert (first.status, again.status) == ("decided", "already_decided")
+    assert len(world.delivered) == 1
+    decisions = conversation_ref(world.client, world.tenant, turn.conversation_id).collection(
+        "decisions"
+    )
+    assert len(list(decisions.stream())) == 1
+
+
 def test_a_burst_is_answered_once_by_the_last_turn(world: World) -> None:
     first = world.lead("oi")
     second = world.lead("tudo bem?")
