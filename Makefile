@@ -13,7 +13,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 PYTEST_FLAGS ?= -q
 
-.PHONY: help deps dev test lint format typecheck unit integration bench events clean
+.PHONY: help deps dev test lint format typecheck unit integration bench events decisions clean
 
 help:
 	@echo "make dev          start the local stack with the demo tenant (Ctrl-C stops it)"
@@ -76,3 +76,8 @@ clean:
 events: $(PY_STAMP)
 	@set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a; \
 	PUBSUB_EMULATOR_HOST=127.0.0.1:$$PILOTO_DEV_PUBSUB_PORT $(BIN)/piloto events pull
+
+# Print the latest decisions with a contact of the demo tenant, and why: make decisions CONTACT=+5511987654321
+decisions: $(PY_STAMP)
+	@set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a; \
+	FIRESTORE_EMULATOR_HOST=127.0.0.1:$$PILOTO_DEV_FIRESTORE_PORT $(BIN)/piloto decisions demo-clinica $(CONTACT)

@@ -80,6 +80,44 @@ def _events_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decisions(args: argparse.Namespace) -> int:
+    from shared.store.conversations import contact_ref, conversation_ref
+    from shared.store.firestore import firestore_client
+
+    client = firestore_client(_project(args))
+    contact = contact_ref(client, args.tenant, args.contact).get()
+    conversation_id = contact.get("current_conversation_id") if contact.exists else None
+    if not conversation_id:
+        sys.stderr.write(f"no conversation with {args.contact} in tenant {args.tenant}\n")
+        return 1
+    conversation = conversation_ref(client, args.tenant, conversation_id)
+    decisions = conversation.collection("decisions").order_by("decided_at").limit_to_last(args.last)
+    for snapshot in decisions.get():
+        decision = snapshot.to_dict()
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "decided_at": decision["decided_at"].isoformat(),
+                    "action": decision["action"],
+                    "reasons": decision["reasons"],
+                    "messages": [m.get("text") or m.get("template") for m in decision["messages"]],
+                    "suggestions": decision.get("suggestions", []),
+                    "specialist": decision.get("specialist"),
+                    "model": decision.get("model"),
+                    "offline_model": decision.get("offline_model"),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+    status = conversation.get().to_dict() or {}
+    sys.stdout.write(
+        f"conversation {conversation_id}: {status.get('status')}"
+        f" (close reason: {status.get('close_reason')})\n"
+    )
+    return 0
+
+
 def _pubsub_setup(args: argparse.Namespace) -> int:
     from shared.events.topology import ensure_topology
 
@@ -107,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--wait", type=float, default=5.0, help="seconds to wait for events")
     pull.add_argument("--no-ack", action="store_true", help="leave the events on the subscription")
     pull.set_defaults(run=_events_pull)
+
+    decisions = commands.add_parser(
+        "decisions", help="print the latest decisions with a contact, and why they were taken"
+    )
+    decisions.add_argument("tenant", help="tenant id, e.g. demo-clinica")
+    decisions.add_argument("contact", help="contact key: the E.164 phone, e.g. +5511987654321")
+    decisions.add_argument("--last", type=int, default=10)
+    decisions.set_defaults(run=_decisions)
 
     pubsub = commands.add_parser("pubsub", help="Pub/Sub topology")
     pubsub_commands = pubsub.add_subparsers(dest="pubsub_command", required=True)

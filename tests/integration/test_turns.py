@@ -189,3 +189,29 @@ def test_a_human_seller_keeps_the_agent_silent_and_the_record_says_why(world: Wo
     assert result.decision.messages == []
     assert "human_active" in result.decision.reasons
     assert world.delivered == []
+
+
+def test_piloto_decisions_answers_why(world: World, local_stack: LocalStack) -> None:
+    import os
+    import subprocess
+    import sys
+
+    world.runner.run(world.lead("Oi, quanto custa a limpeza de pele?"))
+    world.now += timedelta(minutes=1)
+    world.runner.run(world.lead("pare"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "decisions", world.tenant, PHONE],
+        env={**os.environ, **local_stack.env()},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    lines = result.stdout.splitlines()
+    assert [line.split('"action": ')[1].split(",")[0] for line in lines[:2]] == [
+        '"speak"',
+        '"close"',
+    ]
+    assert '"opted_out"' in lines[1]
+    assert lines[-1].endswith("closed (close reason: opted_out)")
