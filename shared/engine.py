@@ -21,7 +21,7 @@ from shared.events.tasks import TaskScheduler, TurnRequest
 from shared.intake import IntakeOutcome, IntakeRules, take_in
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision
-from shared.models.events import event_from_json
+from shared.models.events import ConversationEvent, event_from_json
 from shared.models.tenant import AgentSettings
 from shared.settings import Settings
 from shared.store.conversations import tenant_ref
@@ -42,11 +42,12 @@ def read_agent_settings(client: Any, tenant_id: str) -> AgentSettings:
 
 @dataclass
 class Engine:
-    """The engine wired to Firestore and Cloud Tasks."""
+    """Intake wired to Firestore and to whatever schedules turns (Cloud Tasks in production)."""
 
-    settings: Settings
     firestore: Any
-    scheduler: TaskScheduler | None
+    max_event_age: timedelta
+    schedule_turn: Callable[[TurnRequest, datetime], None]
+    load_agent: Callable[[str], AgentSettings]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def on_event(self, data: bytes) -> IntakeOutcome | None:
@@ -56,14 +57,18 @@ class Engine:
         except ValueError as error:
             logger.error("dropped a message that is not an event: %s", error)
             return None
+        return self.take_in_event(event)
+
+    def take_in_event(self, event: ConversationEvent) -> IntakeOutcome:
+        """Take one event in exactly once and schedule the debounced turn it makes due."""
         now = self.now()
-        agent = read_agent_settings(self.firestore, event.tenant_id)
+        agent = self.load_agent(event.tenant_id)
         outcome = take_in(
             self.firestore,
             event,
             now=now,
             rules=IntakeRules(
-                max_event_age=timedelta(seconds=self.settings.max_event_age_seconds),
+                max_event_age=self.max_event_age,
                 human_takeover=timedelta(minutes=agent.human_takeover_minutes),
                 mode=agent.mode,
             ),
@@ -79,33 +84,37 @@ class Engine:
             },
         )
         if outcome.turn_due and outcome.conversation_id and outcome.inbound_seq:
-            self._schedule_turn(
+            # Media processing (transcription, description) will run here before the turn.
+            self.schedule_turn(
                 TurnRequest(event.tenant_id, outcome.conversation_id, outcome.inbound_seq),
                 now + timedelta(seconds=agent.debounce_seconds),
             )
         return outcome
-
-    def _schedule_turn(self, turn: TurnRequest, at: datetime) -> None:
-        if self.scheduler is None or not self.settings.turn_url:
-            raise RuntimeError("set PILOTO_TASKS_QUEUE and PILOTO_TURN_URL to schedule turns")
-        self.scheduler.schedule_turn(self.settings.turn_url, turn, at)
 
 
 def build_engine(settings: Settings) -> Engine:
     """Wire the engine to Firestore and Cloud Tasks (their emulators when configured)."""
     from shared.store.firestore import firestore_client
 
-    scheduler = (
-        TaskScheduler(
-            queue_path=settings.tasks_queue,
-            emulator_host=settings.tasks_emulator_host,
-            service_account_email=settings.tasks_service_account,
-        )
-        if settings.tasks_queue
-        else None
+    if not settings.tasks_queue or not settings.turn_url:
+        raise RuntimeError("set PILOTO_TASKS_QUEUE and PILOTO_TURN_URL: turns are scheduled there")
+    scheduler = TaskScheduler(
+        queue_path=settings.tasks_queue,
+        emulator_host=settings.tasks_emulator_host,
+        service_account_email=settings.tasks_service_account,
     )
+    turn_url = settings.turn_url
+    client = firestore_client(settings.project_id)
+    tenants = TenantSettingsCache(client)
+
+    def schedule_turn(turn: TurnRequest, at: datetime) -> None:
+        scheduler.schedule_turn(turn_url, turn, at)
+
     return Engine(
-        settings=settings, firestore=firestore_client(settings.project_id), scheduler=scheduler
+        firestore=client,
+        max_event_age=timedelta(seconds=settings.max_event_age_seconds),
+        schedule_turn=schedule_turn,
+        load_agent=lambda tenant_id: tenants.get(tenant_id)[0],
     )
 
 
