@@ -118,6 +118,48 @@ def _decisions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import contextlib
+    import tempfile
+
+    from shared.simulator.run import simulate
+    from shared.simulator.scenario import ScenarioError, load_scenario
+
+    try:
+        scenarios = [load_scenario(Path(file)) for file in args.files]
+    except ScenarioError as error:
+        sys.stderr.write(f"piloto simulate: {error}\n")
+        return 2
+    with contextlib.ExitStack() as stack:
+        if args.emulators:
+            if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
+                sys.stderr.write(
+                    "piloto simulate --emulators: FIRESTORE_EMULATOR_HOST is not set\n"
+                )
+                return 2
+            project = _project(args)
+        else:  # a private Firestore emulator for this run
+            from emulators.stack import LocalStack
+
+            project = "demo-piloto-simulate"
+            runtime = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            local = stack.enter_context(
+                LocalStack(project, only=("firestore",), runtime_dir=runtime)
+            )
+            os.environ.update(local.env())
+        from google.cloud import firestore
+
+        client = firestore.Client(project=project)
+        failures = [
+            failure for scenario in scenarios for failure in simulate(scenario, client, sys.stdout)
+        ]
+    for failure in failures:
+        sys.stderr.write(f"FAILED {failure}\n")
+    passed = len(scenarios) - len({failure.split(": step")[0] for failure in failures})
+    sys.stderr.write(f"{passed} of {len(scenarios)} scenario(s) passed\n")
+    return 1 if failures else 0
+
+
 def _pubsub_setup(args: argparse.Namespace) -> int:
     from shared.events.topology import ensure_topology
 
@@ -153,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     decisions.add_argument("contact", help="contact key: the E.164 phone, e.g. +5511987654321")
     decisions.add_argument("--last", type=int, default=10)
     decisions.set_defaults(run=_decisions)
+
+    simulate = commands.add_parser(
+        "simulate", help="run scenario files through the engine; non-zero exit when one fails"
+    )
+    simulate.add_argument("files", nargs="+", help="scenario YAML files (tests/scenarios/*.yaml)")
+    simulate.add_argument(
+        "--emulators",
+        action="store_true",
+        help="use the running emulators (FIRESTORE_EMULATOR_HOST) instead of a private one",
+    )
+    simulate.set_defaults(run=_simulate)
 
     pubsub = commands.add_parser("pubsub", help="Pub/Sub topology")
     pubsub_commands = pubsub.add_subparsers(dest="pubsub_command", required=True)

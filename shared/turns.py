@@ -76,6 +76,21 @@ def forced_decision(
     )
 
 
+def with_suggestions(decision: Decision, drafted: Decision) -> Decision:
+    """Attach the model's draft to a guard's decision as suggestions for the seller."""
+    suggestions = drafted.suggestions or [m.text for m in drafted.messages if m.text]
+    return decision.model_copy(
+        update={
+            "suggestions": suggestions,
+            "model": drafted.model,
+            "offline_model": drafted.offline_model,
+            "prompt_tokens": drafted.prompt_tokens,
+            "completion_tokens": drafted.completion_tokens,
+            "extracted_fields": drafted.extracted_fields,
+        }
+    )
+
+
 def restrain(decision: Decision, verdict: Verdict) -> Decision:
     """Keep only what the verdict permits from the graph's decision; say why in its reasons."""
     allowed = [message for message in decision.messages if verdict.permits(message)]
@@ -142,6 +157,10 @@ class TurnRunner:
         decision_id = f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
         if verdict.action is not None:
             decision = forced_decision(verdict, settings, decision_id, now)
+            if verdict.may_suggest:  # copilot or a human in charge: draft for the seller
+                decision = with_suggestions(
+                    decision, self.decide(conversation, texts, settings, decision_id, now)
+                )
         else:
             decision = restrain(
                 self.decide(conversation, texts, settings, decision_id, now), verdict

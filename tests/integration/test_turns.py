@@ -191,6 +191,19 @@ def test_a_human_seller_keeps_the_agent_silent_and_the_record_says_why(world: Wo
     assert world.delivered == []
 
 
+def test_a_human_in_charge_gets_suggestions_and_the_lead_gets_nothing(world: World) -> None:
+    turn = world.lead("Quanto custa a limpeza de pele?")
+    conversation_ref(world.client, world.tenant, turn.conversation_id).update({"mode": "copilot"})
+
+    result = world.runner.run(turn)
+
+    assert result.decision is not None
+    assert result.decision.messages == []
+    assert "copilot_mode" in result.decision.reasons
+    assert any("180" in suggestion for suggestion in result.decision.suggestions)
+    assert world.delivered == []
+
+
 def test_piloto_decisions_answers_why(world: World, local_stack: LocalStack) -> None:
     import os
     import subprocess
