@@ -68,6 +68,7 @@ test: deps lint
 bench: deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench.webhook
+	$(BIN)/python -m tests.bench.engine
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules .piloto .pytest_cache .mypy_cache .ruff_cache

@@ -2,10 +2,13 @@
 
 ``take_in`` runs one Firestore transaction per event: it creates the event's dedupe record
 (``tenants/{t}/events/{event_id}``), appends the message and updates the conversation and the
-contact, all or nothing. A redelivered or re-sent event finds its record and changes nothing;
-concurrent redeliveries conflict, retry, and the loser sees the record. Events older than the
-configured age are dropped without a write (a provider retrying days later must not make the
-agent reply).
+contact, all or nothing. A redelivered or re-sent event fails the record's ``create()`` at
+commit and changes nothing; concurrent redeliveries conflict, retry, and the loser fails the
+same way (a recent message is recognised in the conversation's window before any write, which
+keeps concurrent redeliveries short). The common path reads two documents: the contact and its
+current conversation.
+Events older than the configured age are dropped without a write (a provider retrying days
+later must not make the agent reply).
 
 - lead messages: appended; the inbound sequence number grows and a debounced turn is due. A
   closed conversation is never reopened: the lead's next message starts a new one, except after
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from shared.models.conversation import (
@@ -91,7 +95,10 @@ def take_in(
     if now - event.occurred_at > rules.max_event_age:
         return IntakeOutcome(status="stale", reason=Reason.STALE_EVENT)
     transaction = client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
-    outcome: IntakeOutcome = _take_in(transaction, client, event, now, rules)
+    try:
+        outcome: IntakeOutcome = _take_in(transaction, client, event, now, rules)
+    except AlreadyExists:  # the event's record was created first by an earlier delivery
+        return IntakeOutcome(status="duplicate", reason=Reason.DUPLICATE)
     return outcome
 
 
@@ -99,9 +106,8 @@ def take_in(
 def _take_in(
     transaction: Any, client: Any, event: ConversationEvent, now: datetime, rules: IntakeRules
 ) -> IntakeOutcome:
+    # No read of the dedupe record: its create() fails the commit when the event was taken in.
     record = event_ref(client, event.tenant_id, event.event_id)
-    if record.get(transaction=transaction).exists:
-        return IntakeOutcome(status="duplicate", reason=Reason.DUPLICATE)
     if isinstance(event, StatusUpdate):
         return _take_in_status(transaction, client, event, now, record)
     if isinstance(event, ConnectionUpdate):
@@ -137,6 +143,10 @@ def _take_in_message(
         current_snapshot = current.get(transaction=transaction)
         if current_snapshot.exists:
             conversation = Conversation.model_validate(current_snapshot.to_dict())
+    if conversation is not None and any(
+        entry.message_id == event.message_id for entry in conversation.window
+    ):  # a redelivery of a recent message: found without reading its record
+        return IntakeOutcome(status="duplicate", reason=Reason.DUPLICATE)
     lead = isinstance(event, LeadMessage)
     starts_new = (
         starts_new_conversation(conversation, contact, describe(event.content))
@@ -160,6 +170,7 @@ def _take_in_message(
     changes: dict[str, Any] = {
         "window": [*conversation.window, window_entry][-WINDOW_SIZE:],
         "updated_at": now,
+        "contact_opted_out": contact.opted_out,  # so the turn needs no contact read
     }
     if lead:
         changes |= {

@@ -4,9 +4,10 @@
 inbound arrived since the task was scheduled, it does nothing: the later task answers everything
 at once. Otherwise the restraint policy judges the turn before any model call; only when it
 leaves the choice open does the LangGraph turn run, and its messages still pass the policy's
-verdict. One transaction then stores the decision and updates the conversation (unless a newer
-inbound arrived meanwhile), and the messages to send are handed to ``outbound-messages``, keyed
-``decision_id:index``, where the sender re-checks the policy at send time.
+verdict. One batch then stores the decision and updates the conversation, on condition that
+the conversation is as the turn read it (otherwise the turn starts over), and the messages to
+send are handed to ``outbound-messages``, keyed ``decision_id:index``, where the sender
+re-checks the policy at send time. A turn reads one document: its conversation.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from google.cloud import firestore
+from google.api_core.exceptions import FailedPrecondition
 
 from shared.events.tasks import TurnRequest
 from shared.models.conversation import (
@@ -36,6 +37,7 @@ from shared.store.conversations import contact_ref, conversation_ref
 
 logger = logging.getLogger("piloto.turns")
 
+ATTEMPTS = 3
 REJECTION_ACKNOWLEDGEMENT = "Entendido! Obrigado pelo retorno. Se precisar, é só chamar por aqui."
 
 
@@ -123,9 +125,18 @@ class TurnRunner:
 
     def run(self, turn: TurnRequest) -> TurnResult:
         """Decide one due turn, or do nothing when a newer inbound supersedes it."""
+        for _attempt in range(ATTEMPTS):
+            result = self._attempt(turn)
+            if result is not None:
+                return result
+        # The conversation kept changing under the turn: fail so Cloud Tasks retries later.
+        raise RuntimeError(f"conversation {turn.conversation_id} kept changing during its turn")
+
+    def _attempt(self, turn: TurnRequest) -> TurnResult | None:
+        """Run the turn once; None when the conversation changed before the decision was stored."""
         now = self.now()
         conversation_doc = conversation_ref(self.firestore, turn.tenant_id, turn.conversation_id)
-        snapshot = conversation_doc.get()
+        snapshot = conversation_doc.get()  # the turn's only read
         if not snapshot.exists:
             logger.error(
                 "turn for a missing conversation", extra={"conversation_id": turn.conversation_id}
@@ -136,12 +147,8 @@ class TurnRunner:
             return TurnResult(status="superseded")  # the later task answers everything at once
         if conversation.answered_seq >= turn.inbound_seq:
             return TurnResult(status="already_decided")  # a redelivered task: nothing to redo
-        contact_doc = contact_ref(self.firestore, turn.tenant_id, conversation.contact_key)
-        contact_snapshot = contact_doc.get()
-        contact = (
-            Contact.model_validate(contact_snapshot.to_dict())
-            if contact_snapshot.exists
-            else Contact(contact_key=conversation.contact_key)
+        contact = Contact(
+            contact_key=conversation.contact_key, opted_out=conversation.contact_opted_out
         )
         settings, timezone = self.load_settings(turn.tenant_id)
         answering = new_lead_messages(conversation)
@@ -168,54 +175,57 @@ class TurnRunner:
         decision = decision.model_copy(
             update={"triggering_events": [m.message_id for m in answering if m.message_id]}
         )
-        stored = _store(self.firestore, turn, conversation.contact_key, verdict, decision, now)
-        if stored is None:
-            return TurnResult(status="superseded")
+        updated = apply_decision(conversation, decision, now).model_copy(
+            update={"answered_seq": turn.inbound_seq}
+        )
+        if verdict.persist_opt_out or verdict.persist_opt_in:
+            updated = updated.model_copy(update={"contact_opted_out": verdict.persist_opt_out})
+        if not _store(self.firestore, turn, snapshot.update_time, verdict, decision, updated, now):
+            return None
         if decision.messages:
-            self.deliver(stored, decision)
+            self.deliver(updated, decision)
         return TurnResult(status="decided", decision=decision)
 
 
 def _store(
     client: Any,
     turn: TurnRequest,
-    contact_key: str,
+    read_at: Any,
     verdict: Verdict,
     decision: Decision,
+    updated: Conversation,
     now: datetime,
-) -> Conversation | None:
-    """Store the decision and the conversation's new state, unless a newer inbound arrived."""
+) -> bool:
+    """Store the decision and the conversation's new state in one batch, if it is unchanged.
+
+    The conversation's update carries a precondition on the update time the turn read, so a
+    message that arrived meanwhile fails the whole batch (no re-read needed on the common path).
+    """
     conversation_doc = conversation_ref(client, turn.tenant_id, turn.conversation_id)
-    contact_doc = contact_ref(client, turn.tenant_id, contact_key)
-
-    @firestore.transactional
-    def store(transaction: Any) -> Conversation | None:
-        current = Conversation.model_validate(
-            conversation_doc.get(transaction=transaction).to_dict()
+    batch = client.batch()
+    batch.create(
+        conversation_doc.collection("decisions").document(decision.decision_id),
+        decision.model_dump(mode="python"),
+    )
+    batch.update(
+        conversation_doc,
+        updated.model_dump(mode="python"),
+        option=client.write_option(last_update_time=read_at),
+    )
+    if verdict.persist_opt_out or verdict.persist_opt_in:
+        batch.set(
+            contact_ref(client, turn.tenant_id, updated.contact_key),
+            {
+                "opted_out": verdict.persist_opt_out,
+                "opted_out_at": now if verdict.persist_opt_out else None,
+            },
+            merge=True,
         )
-        if current.inbound_seq > turn.inbound_seq or current.answered_seq >= turn.inbound_seq:
-            return None
-        updated = apply_decision(current, decision, now).model_copy(
-            update={"answered_seq": turn.inbound_seq}
-        )
-        transaction.set(
-            conversation_doc.collection("decisions").document(decision.decision_id),
-            decision.model_dump(mode="python"),
-        )
-        transaction.set(conversation_doc, updated.model_dump(mode="python"))
-        if verdict.persist_opt_out or verdict.persist_opt_in:
-            transaction.set(
-                contact_doc,
-                {
-                    "opted_out": verdict.persist_opt_out,
-                    "opted_out_at": now if verdict.persist_opt_out else None,
-                },
-                merge=True,
-            )
-        return updated
-
-    result: Conversation | None = store(client.transaction())
-    return result
+    try:
+        batch.commit()
+    except FailedPrecondition:
+        return False
+    return True
 
 
 def apply_decision(conversation: Conversation, decision: Decision, now: datetime) -> Conversation:

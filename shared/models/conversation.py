@@ -87,6 +87,9 @@ class Conversation(BaseModel):
         default=0, description="Agent messages in a row without a lead reply, follow-ups included."
     )
     followups_sent: int = 0
+    contact_opted_out: bool = Field(
+        default=False, description="Copy of Contact.opted_out, kept in step by intake and turns."
+    )
     rejection_acknowledged: bool = False
     opt_out_acknowledged: bool = False
     last_inbound_at: AwareDatetime | None = None
