@@ -166,6 +166,7 @@ def _take_in_message(
         text=describe(event.content),
         at=event.occurred_at,
         message_id=event.message_id,
+        seq=conversation.inbound_seq + 1 if lead else None,
     )
     changes: dict[str, Any] = {
         "window": [*conversation.window, window_entry][-WINDOW_SIZE:],

@@ -50,13 +50,16 @@ class TurnResult:
 
 
 def new_lead_messages(conversation: Conversation) -> list[WindowMessage]:
-    """Return the lead's messages since the business last wrote (what this turn answers)."""
-    messages: list[WindowMessage] = []
-    for message in reversed(conversation.window):
-        if message.role is not Role.LEAD:
-            break
-        messages.append(message)
-    return list(reversed(messages))
+    """Return the lead's messages no turn has judged yet (what this turn answers).
+
+    By inbound sequence, not by position: a seller writing after a lead's "pare" must not hide
+    the opt-out from the turn.
+    """
+    return [
+        message
+        for message in conversation.window
+        if message.role is Role.LEAD and (message.seq or 0) > conversation.answered_seq
+    ]
 
 
 def forced_decision(

@@ -48,6 +48,7 @@ class WindowMessage(BaseModel):
     text: str
     at: AwareDatetime
     message_id: str | None = None
+    seq: int | None = Field(default=None, description="The inbound sequence of a lead message.")
     proactive: bool = False
 
 
