@@ -30,7 +30,6 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from shared.models.conversation import (
-    WINDOW_SIZE,
     Contact,
     Conversation,
     ConversationStatus,
@@ -169,7 +168,7 @@ def _take_in_message(
         seq=conversation.inbound_seq + 1 if lead else None,
     )
     changes: dict[str, Any] = {
-        "window": [*conversation.window, window_entry][-WINDOW_SIZE:],
+        **conversation.with_messages(window_entry),
         "updated_at": now,
         "contact_opted_out": contact.opted_out,  # so the turn needs no contact read
     }

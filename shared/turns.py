@@ -13,6 +13,7 @@ re-checks the policy at send time. A turn reads one document: its conversation.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from google.api_core.exceptions import FailedPrecondition
 
 from shared.events.tasks import TurnRequest
 from shared.models.conversation import (
-    WINDOW_SIZE,
     Contact,
     Conversation,
     ConversationStatus,
@@ -137,6 +137,7 @@ class TurnRunner:
 
     def _attempt(self, turn: TurnRequest) -> TurnResult | None:
         """Run the turn once; None when the conversation changed before the decision was stored."""
+        started = time.perf_counter()
         now = self.now()
         conversation_doc = conversation_ref(self.firestore, turn.tenant_id, turn.conversation_id)
         snapshot = conversation_doc.get()  # the turn's only read
@@ -176,7 +177,11 @@ class TurnRunner:
                 self.decide(conversation, texts, settings, decision_id, now), verdict
             )
         decision = decision.model_copy(
-            update={"triggering_events": [m.message_id for m in answering if m.message_id]}
+            update={
+                "triggering_events": [m.message_id for m in answering if m.message_id],
+                "latency_ms": decision.latency_ms
+                or round((time.perf_counter() - started) * 1000, 3),
+            }
         )
         updated = apply_decision(conversation, decision, now).model_copy(
             update={"answered_seq": turn.inbound_seq}
@@ -234,12 +239,10 @@ def _store(
 def apply_decision(conversation: Conversation, decision: Decision, now: datetime) -> Conversation:
     """Return the conversation after the decision: messages in the window, counters, status."""
     sent = [message.text or f"[template {message.template}]" for message in decision.messages]
-    window = [
-        *conversation.window,
-        *(WindowMessage(role=Role.AGENT, text=text, at=now) for text in sent),
-    ][-WINDOW_SIZE:]
     update: dict[str, Any] = {
-        "window": window,
+        **conversation.with_messages(
+            *(WindowMessage(role=Role.AGENT, text=text, at=now) for text in sent)
+        ),
         "updated_at": now,
         "fields": {**conversation.fields, **decision.extracted_fields},
         "stage": decision.stage or conversation.stage,

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 WINDOW_SIZE = 20
+SUMMARY_LIMIT = 2000
 
 
 class ConversationStatus(StrEnum):
@@ -101,6 +102,17 @@ class Conversation(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     created_at: AwareDatetime
     updated_at: AwareDatetime
+
+    def with_messages(self, *messages: WindowMessage) -> dict[str, object]:
+        """Return the window and summary after appending messages: what leaves the window is
+        folded into the rolling summary (a bounded digest, newest kept), so a turn reads one
+        document whatever the conversation's length."""
+        window = [*self.window, *messages]
+        dropped, kept = window[:-WINDOW_SIZE], window[-WINDOW_SIZE:]
+        summary = self.summary
+        for message in dropped:
+            summary = f"{summary}\n{message.role.value}: {message.text[:160]}".strip()
+        return {"window": kept, "summary": summary[-SUMMARY_LIMIT:]}
 
     def human_is_active(self, now: datetime) -> bool:
         """Return whether a human seller wrote recently enough to keep the agent out."""

@@ -201,6 +201,8 @@ def test_the_window_stays_bounded(client: Any, tenant: str) -> None:
     conversation = conversation_of(client, tenant)
     assert len(conversation["window"]) == 20
     assert conversation["window"][-1]["text"] == "m24"
+    assert conversation["window"][0]["text"] == "m5"
+    assert conversation["summary"].splitlines() == [f"lead: m{index}" for index in range(5)]
     assert conversation["inbound_count"] == 25
 
 

@@ -188,6 +188,7 @@ def test_a_human_seller_keeps_the_agent_silent_and_the_record_says_why(world: Wo
     assert result.decision is not None
     assert result.decision.messages == []
     assert "human_active" in result.decision.reasons
+    assert result.decision.latency_ms is not None
     assert world.delivered == []
 
 
