@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,8 +144,7 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
     """Wire due turns to Firestore, the LangGraph turn and the outbound-messages topic."""
     import google.cloud.pubsub_v1 as pubsub_v1
 
-    from shared.agent.context import TurnContext
-    from shared.agent.graph import decide_turn
+    from shared.agent.graph import graph_decider
     from shared.agent.llm import chat_model_from_env
     from shared.store.firestore import firestore_client
 
@@ -155,24 +154,7 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
     topic = publisher.topic_path(settings.project_id, settings.outbound_topic)
     tenants = TenantSettingsCache(client)
 
-    def decide(
-        conversation: Conversation,
-        texts: Sequence[str],
-        agent: AgentSettings,
-        decision_id: str,
-        now: datetime,
-    ) -> Decision:
-        _, timezone = tenants.get(conversation.tenant_id)
-        context = TurnContext(
-            tenant_id=conversation.tenant_id,
-            conversation_id=conversation.conversation_id,
-            decision_id=decision_id,
-            now=now,
-            chat_model=chat_model,
-            mode=conversation.mode if agent.mode == "pilot" else "copilot",
-            timezone=timezone,
-        )
-        return decide_turn(conversation, texts, agent, context)
+    decide = graph_decider(chat_model, lambda tenant_id: tenants.get(tenant_id)[1])
 
     def deliver(conversation: Conversation, decision: Decision) -> None:
         futures = [

@@ -20,13 +20,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models.channel import Channel
 from shared.models.events import Provider
 from shared.models.tenant import AgentSettings, Tenant
 from shared.store.channels import write_channel
+from shared.yaml_files import load_yaml_model
 
 
 class SeedError(ValueError):
@@ -63,18 +63,7 @@ class SeedFile(BaseModel):
 
 def load_seed_file(path: Path) -> SeedFile:
     """Read and validate a seed file, or raise SeedError naming what is wrong."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise SeedError(f"{path}: {error}") from error
-    try:
-        seed = SeedFile.model_validate(document)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise SeedError(f"{path}: {details}") from error
+    seed = load_yaml_model(path, SeedFile, SeedError)
     for tenant in seed.tenants:
         for channel in tenant.channels:
             for role, reference in channel.secrets.items():

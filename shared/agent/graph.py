@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
@@ -340,3 +341,29 @@ def decide_turn(
 ) -> Decision:
     """Return the typed decision for one turn (see ``run_turn`` for the handoff summary too)."""
     return run_turn(conversation, new_messages, settings, context).decision
+
+
+def graph_decider(
+    chat_model: BaseChatModel, timezone_of: Callable[[str], str]
+) -> Callable[[Conversation, Sequence[str], AgentSettings, str, datetime], Decision]:
+    """Return the ``decide`` a turn runner calls: this graph, with a model and tenant time zones."""
+
+    def decide(
+        conversation: Conversation,
+        texts: Sequence[str],
+        settings: AgentSettings,
+        decision_id: str,
+        now: datetime,
+    ) -> Decision:
+        context = TurnContext(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.conversation_id,
+            decision_id=decision_id,
+            now=now,
+            chat_model=chat_model,
+            mode=conversation.mode if settings.mode == "pilot" else "copilot",
+            timezone=timezone_of(conversation.tenant_id),
+        )
+        return decide_turn(conversation, texts, settings, context)
+
+    return decide

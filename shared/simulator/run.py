@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from shared.agent.context import TurnContext
-from shared.agent.graph import decide_turn
+from shared.agent.graph import graph_decider
 from shared.agent.offline import OfflineChatModel
 from shared.channels import adapter_for
 from shared.engine import Engine
@@ -77,7 +76,7 @@ class Simulation:
         )
         self.runner = TurnRunner(
             firestore=self.firestore,
-            decide=self._decide,
+            decide=graph_decider(OfflineChatModel(), lambda tenant_id: tenant.timezone),
             load_settings=lambda tenant_id: (self.settings, tenant.timezone),
             deliver=self._deliver,
             now=lambda: self.clock,
@@ -149,25 +148,6 @@ class Simulation:
             if result.decision is not None:
                 self._report(index, result.decision)
         self.clock = until
-
-    def _decide(
-        self,
-        conversation: Conversation,
-        texts: Any,
-        settings: AgentSettings,
-        decision_id: str,
-        now: datetime,
-    ) -> Decision:
-        context = TurnContext(
-            tenant_id=conversation.tenant_id,
-            conversation_id=conversation.conversation_id,
-            decision_id=decision_id,
-            now=now,
-            chat_model=OfflineChatModel(),
-            mode=conversation.mode if settings.mode == "pilot" else "copilot",
-            timezone=self.scenario.tenant.timezone,
-        )
-        return decide_turn(conversation, texts, settings, context)
 
     def _deliver(self, conversation: Conversation, decision: Decision) -> None:
         self.sent_since_expect += len(decision.messages)

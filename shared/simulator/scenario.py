@@ -7,19 +7,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from shared.models.events import Provider
 from shared.models.tenant import AgentSettings
+from shared.yaml_files import load_yaml_model
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -107,18 +106,7 @@ class Scenario(BaseModel):
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file, or raise ScenarioError naming the problem."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ScenarioError(f"{path}: {error}") from error
-    try:
-        return Scenario.model_validate(document)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise ScenarioError(f"{path}: {details}") from error
+    return load_yaml_model(path, Scenario, ScenarioError)
 
 
 def compare(actual: int, expected: int | str) -> bool:

@@ -24,8 +24,7 @@ from google.cloud.firestore_v1 import base_batch
 from google.cloud.firestore_v1.document import DocumentReference
 
 from emulators.stack import LocalStack
-from shared.agent.context import TurnContext
-from shared.agent.graph import decide_turn
+from shared.agent.graph import graph_decider
 from shared.agent.offline import OfflineChatModel
 from shared.engine import Engine
 from shared.events.tasks import TurnRequest
@@ -81,6 +80,8 @@ def measure(client: Any, history: int) -> dict[str, float]:
     due: list[TurnRequest] = []
     model_seconds = 0.0
 
+    graph = graph_decider(OfflineChatModel(), lambda tenant_id: "America/Sao_Paulo")
+
     def decide(
         conversation: Conversation,
         texts: Sequence[str],
@@ -90,14 +91,7 @@ def measure(client: Any, history: int) -> dict[str, float]:
     ) -> Decision:
         nonlocal model_seconds
         started = time.perf_counter()
-        context = TurnContext(
-            tenant_id=tenant,
-            conversation_id=conversation.conversation_id,
-            decision_id=decision_id,
-            now=now,
-            chat_model=OfflineChatModel(),
-        )
-        decision = decide_turn(conversation, texts, settings, context)
+        decision = graph(conversation, texts, settings, decision_id, now)
         model_seconds += time.perf_counter() - started
         return decision
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,12 +10,10 @@ import pytest
 from google.cloud import firestore
 
 from emulators.stack import LocalStack
-from shared.agent.context import TurnContext
-from shared.agent.graph import decide_turn
+from shared.agent.graph import graph_decider
 from shared.agent.offline import OfflineChatModel
 from shared.events.tasks import TurnRequest
 from shared.intake import IntakeRules, take_in
-from shared.models.conversation import Conversation
 from shared.models.decision import Decision
 from shared.models.events import ContactRef, LeadMessage, MessageContent, MessageType
 from shared.models.tenant import AgentSettings
@@ -42,29 +39,12 @@ class World:
         self.delivered: list[Decision] = []
         self.runner = TurnRunner(
             firestore=client,
-            decide=self._decide,
+            decide=graph_decider(OfflineChatModel(), lambda tenant: "America/Sao_Paulo"),
             load_settings=lambda tenant: (SETTINGS, "America/Sao_Paulo"),
             deliver=lambda conversation, decision: self.delivered.append(decision),
             now=lambda: self.now,
         )
         self.sequence = 0
-
-    def _decide(
-        self,
-        conversation: Conversation,
-        texts: Sequence[str],
-        settings: AgentSettings,
-        decision_id: str,
-        now: datetime,
-    ) -> Decision:
-        context = TurnContext(
-            tenant_id=conversation.tenant_id,
-            conversation_id=conversation.conversation_id,
-            decision_id=decision_id,
-            now=now,
-            chat_model=OfflineChatModel(),
-        )
-        return decide_turn(conversation, texts, settings, context)
 
     def lead(self, text: str) -> TurnRequest:
         self.sequence += 1
