@@ -119,9 +119,6 @@ def _decisions(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    import contextlib
-    import tempfile
-
     from shared.simulator.run import simulate
     from shared.simulator.scenario import ScenarioError, load_scenario
 
@@ -130,29 +127,21 @@ def _simulate(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         sys.stderr.write(f"piloto simulate: {error}\n")
         return 2
-    with contextlib.ExitStack() as stack:
-        if args.emulators:
-            if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
-                sys.stderr.write(
-                    "piloto simulate --emulators: FIRESTORE_EMULATOR_HOST is not set\n"
-                )
-                return 2
-            project = _project(args)
-        else:  # a private Firestore emulator for this run
-            from emulators.stack import LocalStack
-
-            project = "demo-piloto-simulate"
-            runtime = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            local = stack.enter_context(
-                LocalStack(project, only=("firestore",), runtime_dir=runtime)
-            )
-            os.environ.update(local.env())
+    client: Any
+    if args.emulators:
+        if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
+            sys.stderr.write("piloto simulate --emulators: FIRESTORE_EMULATOR_HOST is not set\n")
+            return 2
         from google.cloud import firestore
 
-        client = firestore.Client(project=project)
-        failures = [
-            failure for scenario in scenarios for failure in simulate(scenario, client, sys.stdout)
-        ]
+        client = firestore.Client(project=_project(args))
+    else:
+        from shared.store.memory import MemoryFirestore
+
+        client = MemoryFirestore()
+    failures = [
+        failure for scenario in scenarios for failure in simulate(scenario, client, sys.stdout)
+    ]
     for failure in failures:
         sys.stderr.write(f"FAILED {failure}\n")
     passed = len(scenarios) - len({failure.split(": step")[0] for failure in failures})
@@ -203,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--emulators",
         action="store_true",
-        help="use the running emulators (FIRESTORE_EMULATOR_HOST) instead of a private one",
+        help="keep state in the running Firestore emulator (FIRESTORE_EMULATOR_HOST) "
+        "instead of the in-process store",
     )
     simulate.set_defaults(run=_simulate)
 

@@ -2,8 +2,9 @@
 
 The clock is the scenario's: ``wait`` advances it and runs every turn that falls due, in order.
 Turn tasks live in an in-process queue with their due time (as Cloud Tasks would hold them);
-messages the decisions send are counted at the sending seam. Conversation state lives in
-Firestore: a private emulator started for the run, or the running one with ``--emulators``.
+messages the decisions send are counted at the sending seam. Conversation state lives in the
+in-process store (``shared.store.memory``, held to the same contract tests as Firestore) or,
+with ``--emulators``, in the Firestore emulator.
 """
 
 from __future__ import annotations

@@ -70,3 +70,15 @@ def tasks_emulator(local_stack: LocalStack) -> Emulator:
 def firebase_emulator(local_stack: LocalStack) -> Emulator:
     """Return the running Firebase emulator (Auth on `port`, Hosting in `extra_ports`)."""
     return local_stack.emulators["firebase"]
+
+
+@pytest.fixture(params=["emulator", "memory"])
+def store(request: pytest.FixtureRequest, local_stack: LocalStack) -> object:
+    """The Firestore emulator and the simulator's in-process store, for the same contract tests."""
+    if request.param == "memory":
+        from shared.store.memory import MemoryFirestore
+
+        return MemoryFirestore()
+    from google.cloud import firestore
+
+    return firestore.Client(project=local_stack.project_id)

@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from google.cloud import firestore
 
-from emulators.stack import LocalStack
 from shared.intake import IntakeRules, take_in
 from shared.models.conversation import ConversationStatus
 from shared.models.events import (
@@ -30,8 +28,9 @@ PHONE = "+5511987654321"
 
 
 @pytest.fixture
-def client(local_stack: LocalStack) -> Any:
-    return firestore.Client(project=local_stack.project_id)
+def client(store: Any) -> Any:
+    """Intake runs against both stores: the emulator and the simulator's in-process one."""
+    return store
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from google.cloud import firestore
 
 from emulators.stack import LocalStack
 from shared.simulator.run import simulate
@@ -26,9 +25,9 @@ def test_there_are_at_least_fifteen_scenarios() -> None:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.stem)
-def test_scenario(path: Path, local_stack: LocalStack) -> None:
+def test_scenario(path: Path, store: object) -> None:
     out = io.StringIO()
-    failures = simulate(load_scenario(path), firestore.Client(project=local_stack.project_id), out)
+    failures = simulate(load_scenario(path), store, out)
 
     assert failures == [], out.getvalue()
     assert out.getvalue(), "a scenario that decided nothing tests nothing"
@@ -48,9 +47,10 @@ def test_the_command_fails_on_a_broken_expectation(local_stack: LocalStack, tmp_
     )
     env = {**os.environ, **local_stack.env()}
 
-    def run(*files: Path) -> subprocess.CompletedProcess[str]:
+    def run(*files: Path, emulators: bool = True) -> subprocess.CompletedProcess[str]:
+        flags = ["--emulators"] if emulators else []
         return subprocess.run(
-            [sys.executable, "-m", "shared.cli", "simulate", "--emulators", *map(str, files)],
+            [sys.executable, "-m", "shared.cli", "simulate", *flags, *map(str, files)],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -59,11 +59,14 @@ def test_the_command_fails_on_a_broken_expectation(local_stack: LocalStack, tmp_
         )
 
     broken = run(scenario, SCENARIOS[0])
+    in_process = run(*SCENARIOS, emulators=False)
     typo = run(unknown_key)
 
     assert broken.returncode == 1
     assert "FAILED broken: step 3: sent 1, expected 0" in broken.stderr
     assert "FAILED broken: step 3: conversation closed, expected open" in broken.stderr
     assert "1 of 2 scenario(s) passed" in broken.stderr
+    assert in_process.returncode == 0, in_process.stderr
+    assert f"{len(SCENARIOS)} of {len(SCENARIOS)} scenario(s) passed" in in_process.stderr
     assert typo.returncode == 2
     assert "steps.0.expect.snt" in typo.stderr

@@ -71,8 +71,9 @@ class World:
 
 
 @pytest.fixture
-def world(local_stack: LocalStack) -> World:
-    return World(firestore.Client(project=local_stack.project_id))
+def world(store: Any) -> World:
+    """Turns run against both stores: the emulator and the simulator's in-process one."""
+    return World(store)
 
 
 def test_a_price_question_is_answered_from_the_facts_and_recorded(world: World) -> None:
@@ -185,7 +186,8 @@ def test_a_human_in_charge_gets_suggestions_and_the_lead_gets_nothing(world: Wor
     assert world.delivered == []
 
 
-def test_piloto_decisions_answers_why(world: World, local_stack: LocalStack) -> None:
+def test_piloto_decisions_answers_why(local_stack: LocalStack) -> None:
+    world = World(firestore.Client(project=local_stack.project_id))
     import os
     import subprocess
     import sys
