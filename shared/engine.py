@@ -49,6 +49,8 @@ class Engine:
     schedule_turn: Callable[[TurnRequest, datetime], None]
     load_agent: Callable[[str], AgentSettings]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    prepare_media: Callable[[ConversationEvent], None] = lambda event: None
+    """The seam where voice notes and media will be transcribed or described before the turn."""
 
     def on_event(self, data: bytes) -> IntakeOutcome | None:
         """Take in one Pub/Sub message; None (acknowledged, logged) when it is not an event."""
@@ -84,7 +86,8 @@ class Engine:
             },
         )
         if outcome.turn_due and outcome.conversation_id and outcome.inbound_seq:
-            # Media processing (transcription, description) will run here before the turn.
+            if outcome.awaits_media:
+                self.prepare_media(event)
             self.schedule_turn(
                 TurnRequest(event.tenant_id, outcome.conversation_id, outcome.inbound_seq),
                 now + timedelta(seconds=agent.debounce_seconds),

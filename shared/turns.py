@@ -38,7 +38,6 @@ from shared.store.conversations import contact_ref, conversation_ref
 logger = logging.getLogger("piloto.turns")
 
 ATTEMPTS = 3
-REJECTION_ACKNOWLEDGEMENT = "Entendido! Obrigado pelo retorno. Se precisar, é só chamar por aqui."
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,15 @@ def forced_decision(
     messages: list[OutboundMessage] = []
     if verdict.acknowledge_opt_out and settings.opt_out_acknowledgement:
         messages.append(OutboundMessage(text=settings.opt_out_acknowledgement))
-    if verdict.acknowledge_rejection:
-        messages.append(OutboundMessage(text=REJECTION_ACKNOWLEDGEMENT))
+    if verdict.acknowledge_rejection and settings.rejection_acknowledgement:
+        messages.append(OutboundMessage(text=settings.rejection_acknowledgement))
+    if (
+        verdict.action is Action.HANDOFF
+        and verdict.may_send_text
+        and settings.handoff_acknowledgement
+        and Reason.HANDOFF_REQUESTED in verdict.reasons
+    ):
+        messages.append(OutboundMessage(text=settings.handoff_acknowledgement))
     return Decision(
         decision_id=decision_id,
         action=verdict.action or Action.STAY_SILENT,

@@ -48,6 +48,12 @@ class AgentSettings(BaseModel):
     opt_out_acknowledgement: str | None = (
         "Tudo bem, não vamos mais enviar mensagens. Se mudar de ideia, é só escrever VOLTAR."
     )
+    rejection_acknowledgement: str | None = (
+        "Entendido! Obrigado pelo retorno. Se precisar, é só chamar por aqui."
+    )
+    handoff_acknowledgement: str | None = (
+        "Claro! Vou chamar uma pessoa da nossa equipe para continuar com você."
+    )
 
     @field_validator("followups")
     @classmethod
