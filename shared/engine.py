@@ -148,11 +148,11 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
     import google.cloud.pubsub_v1 as pubsub_v1
 
     from shared.agent.graph import graph_decider
-    from shared.agent.llm import chat_model_from_env
+    from shared.agent.llm import chat_model_from_settings
     from shared.store.firestore import firestore_client
 
     client = firestore_client(settings.project_id)
-    chat_model = chat_model_from_env()
+    chat_model = chat_model_from_settings(settings)
     publisher = pubsub_v1.PublisherClient()
     topic = publisher.topic_path(settings.project_id, settings.outbound_topic)
     tenants = TenantSettingsCache(client)

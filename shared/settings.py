@@ -50,6 +50,10 @@ class Settings:
     tasks_emulator_host: str | None = _setting(None, env="CLOUD_TASKS_EMULATOR_HOST")
     turn_url: str | None = _setting(None)
     outbound_topic: str = _setting("outbound-messages")
+    llm: Literal["offline", "vertex"] = _setting("offline")
+    gemini_model: str = _setting("gemini-2.5-flash")
+    vertex_location: str = _setting("us-central1")
+    llm_timeout_seconds: float = _setting(20.0, minimum=1)
 
     @property
     def firestore_base_url(self) -> str:

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from shared.agent.graph import decide_turn
-from shared.agent.llm import ModelConfigError, chat_model_from_env, describe_model
+from shared.agent.llm import chat_model_from_settings, describe_model
 from shared.agent.offline import OFFLINE_MODEL_NAME, OfflineChatModel, normalize
 from shared.agent.prompts import ask_for_field, build_prompt
 from shared.agent.state import TurnDraft
 from shared.models.conversation import Conversation, Role
 from shared.models.decision import Action, Decision, Reason
 from shared.models.tenant import AgentSettings
+from shared.settings import SettingsError, load_settings
 from tests.unit.agent import NOW, make_context, make_conversation, make_settings
 
 
@@ -155,14 +156,20 @@ def test_normalize_drops_accents_case_and_punctuation() -> None:
 
 
 def test_the_model_factory_is_offline_unless_vertex_is_asked_for() -> None:
-    model = chat_model_from_env({})
+    model = chat_model_from_settings(load_settings({"GOOGLE_CLOUD_PROJECT": "demo-p"}))
     assert isinstance(model, OfflineChatModel)
     assert describe_model(model) == (OFFLINE_MODEL_NAME, True)
 
 
 def test_the_model_factory_builds_gemini_on_vertex_ai() -> None:
-    model = chat_model_from_env(
-        {"PILOTO_LLM": "vertex", "GOOGLE_CLOUD_PROJECT": "piloto-demo", "PILOTO_GEMINI_MODEL": "x"}
+    model = chat_model_from_settings(
+        load_settings(
+            {
+                "PILOTO_LLM": "vertex",
+                "GOOGLE_CLOUD_PROJECT": "piloto-demo",
+                "PILOTO_GEMINI_MODEL": "x",
+            }
+        )
     )
     assert type(model).__name__ == "ChatGoogleGenerativeAI"
     assert describe_model(model) == ("x", False)
@@ -170,10 +177,6 @@ def test_the_model_factory_builds_gemini_on_vertex_ai() -> None:
     assert getattr(model, "location", None) == "us-central1"
 
 
-@pytest.mark.parametrize(
-    ("environ", "variable"),
-    [({"PILOTO_LLM": "vertex"}, "GOOGLE_CLOUD_PROJECT"), ({"PILOTO_LLM": "gpt"}, "PILOTO_LLM")],
-)
-def test_the_model_factory_names_what_is_wrong(environ: dict[str, str], variable: str) -> None:
-    with pytest.raises(ModelConfigError, match=variable):
-        chat_model_from_env(environ)
+def test_an_unknown_model_choice_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match="PILOTO_LLM='gpt': must be one of offline, vertex"):
+        load_settings({"PILOTO_LLM": "gpt", "GOOGLE_CLOUD_PROJECT": "demo-p"})
