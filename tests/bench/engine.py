@@ -30,9 +30,10 @@ from shared.engine import Engine
 from shared.events.tasks import TurnRequest
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision
-from shared.models.events import ContactRef, LeadMessage, MessageContent, MessageType
+from shared.models.events import LeadMessage
 from shared.models.tenant import AgentSettings
 from shared.turns import TurnRunner
+from tests.support.events import lead_message
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "demo-piloto-bench-engine"
@@ -111,17 +112,7 @@ def measure(client: Any, history: int) -> dict[str, float]:
     )
 
     def lead(index: int, text: str) -> LeadMessage:
-        return LeadMessage(
-            event_id=f"meta:lead_message:wamid.{index}",
-            provider="meta",
-            tenant_id=tenant,
-            channel_id="ch",
-            occurred_at=clock,
-            received_at=clock,
-            message_id=f"wamid.{index}",
-            contact=ContactRef(phone="+5511987654321"),
-            content=MessageContent(message_type=MessageType.TEXT, text=text),
-        )
+        return lead_message(tenant, f"wamid.{index}", text, clock)
 
     for index in range(history):  # the history: messages taken in, no turns run
         engine.take_in_event(lead(index, f"mensagem {index}"))

@@ -28,13 +28,10 @@ from google.cloud import firestore
 from emulators.stack import LocalStack, free_port
 from shared.events.tasks import TurnRequest
 from shared.models.events import (
-    ContactRef,
-    LeadMessage,
-    MessageContent,
-    MessageType,
     event_to_json,
 )
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
+from tests.support.events import lead_message
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "southamerica-east1"
@@ -142,17 +139,7 @@ def test_a_lead_message_is_taken_in_once_and_its_turn_comes_due(
         {"debounce_seconds": 2, "mode": "pilot"}
     )
     now = datetime.now(UTC)
-    event = LeadMessage(
-        event_id=f"meta:lead_message:wamid.{tenant}",
-        provider="meta",
-        tenant_id=tenant,
-        channel_id="ch-meta",
-        occurred_at=now,
-        received_at=now,
-        message_id=f"wamid.{tenant}",
-        contact=ContactRef(phone="+5511987654321", profile_name="Mariana"),
-        content=MessageContent(message_type=MessageType.TEXT, text="Quanto custa?"),
-    )
+    event = lead_message(tenant, f"wamid.{tenant}", "Quanto custa?", now)
     publisher = pubsub_v1.PublisherClient()
     for _ in range(2):  # the provider delivered it twice: one message, one turn
         publisher.publish(agent_topic, event_to_json(event)).result(timeout=10)

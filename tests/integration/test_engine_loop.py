@@ -25,13 +25,10 @@ from google.cloud import firestore
 from emulators.stack import LocalStack, free_port
 from shared.events.tasks import TaskScheduler
 from shared.models.events import (
-    ContactRef,
-    LeadMessage,
-    MessageContent,
-    MessageType,
     event_to_json,
 )
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
+from tests.support.events import lead_message
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,19 +122,7 @@ def test_a_lead_message_becomes_a_recorded_decision_and_an_outbound_message(
         }
     )
     now = datetime.now(UTC)
-    event = LeadMessage(
-        event_id=f"meta:lead_message:wamid.{tenant}",
-        provider="meta",
-        tenant_id=tenant,
-        channel_id="ch-meta",
-        occurred_at=now,
-        received_at=now,
-        message_id=f"wamid.{tenant}",
-        contact=ContactRef(phone="+5511987654321", profile_name="Mariana"),
-        content=MessageContent(
-            message_type=MessageType.TEXT, text="Quanto custa a limpeza de pele?"
-        ),
-    )
+    event = lead_message(tenant, f"wamid.{tenant}", "Quanto custa a limpeza de pele?", now)
     pubsub_v1.PublisherClient().publish(loop["events_topic"], event_to_json(event)).result(
         timeout=10
     )

@@ -21,6 +21,7 @@ from shared.models.events import (
     StatusUpdate,
 )
 from shared.store.conversations import contact_ref, conversation_ref, delivery_ref, tenant_ref
+from tests.support.events import lead_message
 
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 RULES = IntakeRules(max_event_age=timedelta(hours=6), human_takeover=timedelta(minutes=30))
@@ -39,17 +40,7 @@ def tenant() -> str:
 
 
 def lead(tenant: str, message_id: str, text: str = "oi", at: datetime = NOW) -> LeadMessage:
-    return LeadMessage(
-        event_id=f"meta:lead_message:{message_id}",
-        provider="meta",
-        tenant_id=tenant,
-        channel_id="ch-meta",
-        occurred_at=at,
-        received_at=at,
-        message_id=message_id,
-        contact=ContactRef(phone=PHONE, wa_id=PHONE[1:], profile_name="Mariana"),
-        content=MessageContent(message_type=MessageType.TEXT, text=text),
-    )
+    return lead_message(tenant, message_id, text, at, phone=PHONE)
 
 
 def conversation_of(client: Any, tenant: str) -> dict[str, Any]:

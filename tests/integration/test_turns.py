@@ -15,10 +15,10 @@ from shared.agent.offline import OfflineChatModel
 from shared.events.tasks import TurnRequest
 from shared.intake import IntakeRules, take_in
 from shared.models.decision import Decision
-from shared.models.events import ContactRef, LeadMessage, MessageContent, MessageType
 from shared.models.tenant import AgentSettings
 from shared.store.conversations import contact_ref, conversation_ref
 from shared.turns import TurnRunner
+from tests.support.events import lead_message
 
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)  # 13:00 in São Paulo
 PHONE = "+5511987654321"
@@ -48,17 +48,7 @@ class World:
 
     def lead(self, text: str) -> TurnRequest:
         self.sequence += 1
-        event = LeadMessage(
-            event_id=f"meta:lead_message:wamid.{self.sequence}",
-            provider="meta",
-            tenant_id=self.tenant,
-            channel_id="ch-meta",
-            occurred_at=self.now,
-            received_at=self.now,
-            message_id=f"wamid.{self.sequence}",
-            contact=ContactRef(phone=PHONE, profile_name="Mariana"),
-            content=MessageContent(message_type=MessageType.TEXT, text=text),
-        )
+        event = lead_message(self.tenant, f"wamid.{self.sequence}", text, self.now, phone=PHONE)
         outcome = take_in(self.client, event, now=self.now, rules=RULES)
         assert outcome.conversation_id and outcome.inbound_seq
         return TurnRequest(self.tenant, outcome.conversation_id, outcome.inbound_seq)

@@ -14,22 +14,15 @@ import pytest
 
 from shared.events.publisher import PublishFailed, PubSubEventPublisher
 from shared.gcp.http import HttpAnswer, HttpFailed
-from shared.models.events import ContactRef, LeadMessage, MessageContent, MessageType
+from shared.models.events import LeadMessage
+from tests.support.events import lead_message as build_lead
 
 MOMENT = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 
 
 def lead_message(index: int) -> LeadMessage:
-    return LeadMessage(
-        event_id=f"meta:lead_message:wamid.{index}",
-        provider="meta",
-        tenant_id="tenant-a",
-        channel_id="ch-meta",
-        occurred_at=MOMENT,
-        received_at=MOMENT,
-        message_id=f"wamid.{index}",
-        contact=ContactRef(phone=f"+55119{index:08d}"),
-        content=MessageContent(message_type=MessageType.TEXT, text=f"oi {index}"),
+    return build_lead(
+        "tenant-a", f"wamid.{index}", f"oi {index}", MOMENT, phone=f"+55119{index:08d}"
     )
 
 
