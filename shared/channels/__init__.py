@@ -1,8 +1,7 @@
-"""Provider adapters: one module per WhatsApp provider, each with ``verify`` and ``parse``.
+"""Provider adapters: one module per WhatsApp provider, with ``verify``, ``parse`` and ``send``.
 
 ``adapter_for(provider)`` returns the module for a provider name, imported on first use so a
-webhook instance loads only the providers it serves. Sending arrives in a later issue as
-``send(...)`` beside ``parse`` in the same modules (see ``shared/channels/base.py``).
+webhook instance loads only the providers it serves (see ``shared/channels/base.py``).
 """
 
 from __future__ import annotations

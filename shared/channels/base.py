@@ -8,8 +8,9 @@ An adapter module exposes:
   raise ``PayloadRejected`` when the body is not the provider's format. A well-formed payload
   that carries nothing Piloto uses returns an empty list.
 - ``SECRET_ROLES``: the secret roles ``verify`` needs (resolved before calling it).
-
-Sending (a later issue) will add ``send(channel, secrets, outbound)`` to the same modules.
+- ``send(client, channel, secrets, to_phone, message)``: send one ``OutboundRequest`` through
+  the provider's API (base URL from the channel's config, so the simulator can stand in) and
+  return the provider's message id; retries and error classes live in ``sending.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from shared.models.channel import Channel
@@ -40,6 +41,11 @@ from shared.models.events import (
     timestamp_to_datetime,
 )
 from shared.secrets import SecretUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.channels.sending import OutboundRequest, SendResult
 
 
 class WebhookRejected(Exception):
@@ -124,6 +130,15 @@ class ProviderAdapter(Protocol):
     def parse(
         self, request: WebhookRequest, channel: Channel, received_at: datetime
     ) -> list[ConversationEvent]: ...
+
+    def send(
+        self,
+        client: httpx.Client,
+        channel: Channel,
+        secrets: Mapping[str, str],
+        to_phone: str,
+        message: OutboundRequest,
+    ) -> SendResult: ...
 
 
 # Helpers the adapters share: constant-time credentials and JSON access that names the path

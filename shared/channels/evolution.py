@@ -13,7 +13,9 @@ Nothing is signed: the instance ``apikey``, sent in the body and (by version and
 configuration) in an ``apikey`` header, is the credential. A chat addressed by WhatsApp's
 privacy id (``...@lid``) takes its phone from ``remoteJidAlt`` or ``senderPn`` when present.
 
-Sending arrives in a later issue as ``send(...)`` in this module (``/message/sendText``).
+``send`` posts to ``/message/sendText/{instance}``, ``/message/sendMedia/{instance}`` (voice
+notes to ``/message/sendWhatsAppAudio/{instance}``) and ``/message/sendButtons/{instance}``
+with the ``apikey`` header. Templates are a Cloud API concept this gateway does not have.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import (
     PayloadRejected,
@@ -45,6 +47,26 @@ from shared.channels.base import (
     timestamp_from,
 )
 from shared.channels.phones import contact_from_identifiers, phones_from_vcard
+from shared.channels.sending import (
+    DEFAULT_RETRY_POLICY,
+    OutboundButtons,
+    OutboundMedia,
+    OutboundRequest,
+    OutboundTemplate,
+    OutboundText,
+    ProviderCall,
+    ProviderError,
+    RetryPolicy,
+    SendResult,
+    base_url,
+    config_text,
+    deliver,
+    digits_recipient,
+    error_by_status,
+    json_body,
+    sending_secret,
+    unsupported,
+)
 from shared.models.channel import Channel
 from shared.models.events import (
     AdReferral,
@@ -86,6 +108,9 @@ _WRAPPERS = (
     "viewOnceMessageV2Extension",
     "documentWithCaptionMessage",
 )
+
+if TYPE_CHECKING:
+    import httpx
 _MEDIA_TYPES = {
     "imageMessage": MessageType.IMAGE,
     "audioMessage": MessageType.AUDIO,
@@ -423,3 +448,73 @@ def _date_time(document: dict[str, Any]) -> datetime | None:
     except ValueError as error:
         raise PayloadRejected(f"body.date_time is not an ISO 8601 time: {raw!r}") from error
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# Sending.
+
+
+def send(
+    client: httpx.Client,
+    channel: Channel,
+    secrets: Mapping[str, str],
+    to_phone: str,
+    message: OutboundRequest,
+    *,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> SendResult:
+    """Send one message through the channel's Evolution instance and return ``key.id``."""
+    if isinstance(message, OutboundTemplate):
+        raise unsupported("evolution", "template")
+    apikey = sending_secret(secrets, "apikey")
+    instance = config_text(channel, "instance")
+    endpoint, body = _endpoint_and_body(message)
+    call = ProviderCall(
+        provider="evolution",
+        channel_id=channel.channel_id,
+        url=f"{base_url(channel)}/message/{endpoint}/{instance}",
+        headers={"apikey": apikey},
+        json={"number": digits_recipient(to_phone), **body},
+    )
+    return deliver(
+        client,
+        call,
+        message_id_from=lambda document: document["key"]["id"],
+        error_from=_send_error,
+        policy=policy,
+    )
+
+
+def _endpoint_and_body(
+    message: OutboundText | OutboundMedia | OutboundButtons,
+) -> tuple[str, dict[str, Any]]:
+    if isinstance(message, OutboundText):
+        return "sendText", {"text": message.body}
+    if isinstance(message, OutboundMedia):
+        if message.kind == "audio":
+            return "sendWhatsAppAudio", {"audio": message.url}
+        media: dict[str, Any] = {"mediatype": message.kind, "media": message.url}
+        optional = {
+            "mimetype": message.mime_type,
+            "caption": message.caption,
+            "fileName": message.filename,
+        }
+        media.update({key: value for key, value in optional.items() if value})
+        return "sendMedia", media
+    buttons = [
+        {"type": "reply", "displayText": button.title, "id": button.id}
+        for button in message.buttons
+    ]
+    return "sendButtons", {
+        "title": message.body,
+        "description": message.footer or "",
+        "buttons": buttons,
+    }
+
+
+def _send_error(response: httpx.Response) -> ProviderError:
+    """Read ``{"status", "error", "response": {"message": [...]}}``."""
+    document = json_body(response)
+    detail = document.get("response")
+    messages = detail.get("message") if isinstance(detail, dict) else None
+    reason = str(messages or document.get("error") or response.reason_phrase)
+    return error_by_status(response, None, reason)

@@ -6,7 +6,8 @@ Meta signs the raw body with the app secret (``X-Hub-Signature-256: sha256=<hex>
 message is matched to its contact by ``wa_id`` (or BSUID ``user_id``), never by position.
 Subscribing the URL is the GET handshake answered by ``answer_challenge``.
 
-Sending arrives in a later issue as ``send(...)`` in this module (Graph API ``/messages``).
+``send`` posts to the Graph API ``/{version}/{phone_number_id}/messages`` with the channel's
+access token: text, approved templates, media by link and reply buttons.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import (
     PayloadRejected,
@@ -38,6 +39,25 @@ from shared.channels.base import (
     timestamp_from,
 )
 from shared.channels.phones import to_e164
+from shared.channels.sending import (
+    DEFAULT_RETRY_POLICY,
+    OutboundButtons,
+    OutboundMedia,
+    OutboundRequest,
+    OutboundTemplate,
+    OutboundText,
+    ProviderCall,
+    ProviderError,
+    RetryPolicy,
+    SendResult,
+    base_url,
+    config_text,
+    deliver,
+    digits_recipient,
+    error_by_status,
+    json_body,
+    sending_secret,
+)
 from shared.models.channel import Channel
 from shared.models.events import (
     AdReferral,
@@ -56,6 +76,9 @@ from shared.models.events import (
     StatusUpdate,
 )
 from shared.secrets import SecretUnavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 SECRET_ROLES: tuple[str, ...] = ("app_secret",)
 
@@ -342,3 +365,97 @@ def _status_update(
         error_code=optional_code(error, "code", f"{where}.errors[0]"),
         error_title=optional_text(error, "title", f"{where}.errors[0]"),
     )
+
+
+# Sending: Graph API /messages
+
+META_BASE_URL = "https://graph.facebook.com"
+DEFAULT_GRAPH_VERSION = "v21.0"
+_THROUGHPUT_CODES = frozenset({4, 80007, 130429, 131056})  # app, account, number, pair limits
+_PERMANENT_CODES = frozenset({100, 131009, 131026, 131047, 131051, 132000, 132001})
+
+
+def send(
+    client: httpx.Client,
+    channel: Channel,
+    secrets: Mapping[str, str],
+    to_phone: str,
+    message: OutboundRequest,
+    *,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> SendResult:
+    """Send one message from the channel's number and return Meta's ``wamid``."""
+    access_token = sending_secret(secrets, "access_token")
+    phone_number_id = config_text(channel, "phone_number_id")
+    version = config_text(channel, "graph_version", DEFAULT_GRAPH_VERSION)
+    call = ProviderCall(
+        provider="meta",
+        channel_id=channel.channel_id,
+        url=f"{base_url(channel, META_BASE_URL)}/{version}/{phone_number_id}/messages",
+        headers={"Authorization": f"Bearer {access_token}"},
+        json={
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": digits_recipient(to_phone),
+            **_message_body(message),
+        },
+    )
+    return deliver(
+        client,
+        call,
+        message_id_from=lambda document: document["messages"][0]["id"],
+        error_from=_send_error,
+        policy=policy,
+    )
+
+
+def _message_body(message: OutboundRequest) -> dict[str, Any]:
+    if isinstance(message, OutboundText):
+        return {"type": "text", "text": {"preview_url": False, "body": message.body}}
+    if isinstance(message, OutboundTemplate):
+        template: dict[str, Any] = {"name": message.name, "language": {"code": message.language}}
+        if message.parameters:
+            parameters = [{"type": "text", "text": value} for value in message.parameters]
+            template["components"] = [{"type": "body", "parameters": parameters}]
+        return {"type": "template", "template": template}
+    if isinstance(message, OutboundMedia):
+        return {"type": message.kind, message.kind: _media_object(message)}
+    return {"type": "interactive", "interactive": _buttons_object(message)}
+
+
+def _media_object(media: OutboundMedia) -> dict[str, str]:
+    media_object = {"link": media.url}
+    if media.caption and media.kind != "audio":
+        media_object["caption"] = media.caption
+    if media.filename and media.kind == "document":
+        media_object["filename"] = media.filename
+    return media_object
+
+
+def _buttons_object(message: OutboundButtons) -> dict[str, Any]:
+    interactive: dict[str, Any] = {
+        "type": "button",
+        "body": {"text": message.body},
+        "action": {
+            "buttons": [
+                {"type": "reply", "reply": {"id": button.id, "title": button.title}}
+                for button in message.buttons
+            ]
+        },
+    }
+    if message.footer:
+        interactive["footer"] = {"text": message.footer}
+    return interactive
+
+
+def _send_error(response: httpx.Response) -> ProviderError:
+    """Read ``{"error": {"code", "message", "error_data", "fbtrace_id"}}``."""
+    error = json_body(response).get("error")
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code")
+    reason = str(error.get("message") or response.reason_phrase)
+    if isinstance(code, int) and code in _THROUGHPUT_CODES:
+        return ProviderError(str(code), True, reason)
+    if isinstance(code, int) and code in _PERMANENT_CODES:
+        return ProviderError(str(code), False, reason)
+    return error_by_status(response, str(code) if isinstance(code, int) else None, reason)

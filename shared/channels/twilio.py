@@ -6,14 +6,17 @@ Twilio POSTs ``application/x-www-form-urlencoded`` forms of two kinds: an incomi
 callback (``MessageStatus`` plus ``ErrorCode``). ``X-Twilio-Signature`` signs the public URL
 Twilio called plus the sorted form fields with the account's auth token.
 
-Sending arrives in a later issue as ``send(...)`` in this module (Messages API).
+``send`` posts to the Messages API (``/2010-04-01/Accounts/{sid}/Messages.json``, basic auth
+with the account SID and auth token): text, media by link, and templates by ContentSid.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from twilio.request_validator import RequestValidator
 
@@ -29,6 +32,25 @@ from shared.channels.base import (
     status_event,
 )
 from shared.channels.phones import jid_user, to_e164
+from shared.channels.sending import (
+    DEFAULT_RETRY_POLICY,
+    OutboundMedia,
+    OutboundRequest,
+    OutboundTemplate,
+    OutboundText,
+    ProviderCall,
+    ProviderError,
+    RetryPolicy,
+    SendResult,
+    base_url,
+    config_text,
+    deliver,
+    e164_recipient,
+    error_by_status,
+    json_body,
+    sending_secret,
+    unsupported,
+)
 from shared.models.channel import Channel
 from shared.models.events import (
     AdReferral,
@@ -42,6 +64,9 @@ from shared.models.events import (
     MessageType,
     StatusUpdate,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 SECRET_ROLES: tuple[str, ...] = ("auth_token",)
 
@@ -211,3 +236,73 @@ def _referral(form: Mapping[str, str]) -> AdReferral | None:
         media_type=optional_text(form, "ReferralMediaType", _FORM)
         or optional_text(form, "ReferralMediaContentType", _FORM),
     )
+
+
+# Sending. Error codes: https://www.twilio.com/docs/api/errors
+
+TWILIO_BASE_URL = "https://api.twilio.com"
+_THROUGHPUT_CODES = frozenset({20429})
+_PERMANENT_CODES = frozenset({21211, 21408, 21610, 21614, 63016})  # 63016: outside the window
+
+
+def send(
+    client: httpx.Client,
+    channel: Channel,
+    secrets: Mapping[str, str],
+    to_phone: str,
+    message: OutboundRequest,
+    *,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> SendResult:
+    """Send one message through the Messages API and return its ``SM...`` sid."""
+    auth_token = sending_secret(secrets, "auth_token")
+    account_sid = config_text(channel, "account_sid")
+    form = {"To": f"whatsapp:{e164_recipient(to_phone)}", **_sender(channel)}
+    form.update(_message_fields(message))
+    call = ProviderCall(
+        provider="twilio",
+        channel_id=channel.channel_id,
+        url=f"{base_url(channel, TWILIO_BASE_URL)}/2010-04-01/Accounts/{account_sid}/Messages.json",
+        form=form,
+        auth=(account_sid, auth_token),
+    )
+    return deliver(
+        client,
+        call,
+        message_id_from=lambda body: body["sid"],
+        error_from=_send_error,
+        policy=policy,
+    )
+
+
+def _sender(channel: Channel) -> dict[str, str]:
+    """Send from the channel's Messaging Service when configured, else from its number."""
+    service = channel.config.get("messaging_service_sid")
+    if service:
+        return {"MessagingServiceSid": str(service)}
+    business_phone = channel.business_phone or config_text(channel, "business_phone")
+    return {"From": f"whatsapp:{e164_recipient(business_phone)}"}
+
+
+def _message_fields(message: OutboundRequest) -> dict[str, str]:
+    if isinstance(message, OutboundText):
+        return {"Body": message.body}
+    if isinstance(message, OutboundTemplate):
+        # Twilio's WhatsApp templates are Content API items; their variables are numbered.
+        variables = {str(index): value for index, value in enumerate(message.parameters, 1)}
+        return {"ContentSid": message.name, "ContentVariables": json.dumps(variables)}
+    if isinstance(message, OutboundMedia):
+        return {"MediaUrl": message.url, **({"Body": message.caption} if message.caption else {})}
+    raise unsupported("twilio", "buttons")  # quick replies need a Content API template
+
+
+def _send_error(response: httpx.Response) -> ProviderError:
+    """Read ``{"code", "message", "more_info", "status"}``."""
+    document = json_body(response)
+    code = document.get("code")
+    reason = str(document.get("message") or response.reason_phrase)
+    if isinstance(code, int) and code in _THROUGHPUT_CODES:
+        return ProviderError(str(code), True, reason)
+    if isinstance(code, int) and code in _PERMANENT_CODES:
+        return ProviderError(str(code), False, reason)
+    return error_by_status(response, str(code) if isinstance(code, int) else None, reason)

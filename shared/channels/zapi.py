@@ -14,15 +14,20 @@ Nothing is signed: the account security token arrives in the ``Client-Token`` he
 ``momment`` is in milliseconds. ``phone`` may be WhatsApp's privacy id (``...@lid``), with the
 stable ``chatLid`` beside it.
 
-Sending arrives in a later issue as ``send(...)`` in this module (``/send-text``).
+``send`` posts to ``/instances/{id}/token/{instance_token}/send-text`` (and ``send-image``,
+``send-audio``, ``send-video``, ``send-document/{extension}``, ``send-button-list``) with the
+``Client-Token`` header. Templates are a Cloud API concept this gateway does not have.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from shared.channels.base import (
     PayloadRejected,
@@ -45,6 +50,27 @@ from shared.channels.base import (
     timestamp_from,
 )
 from shared.channels.phones import contact_from_identifiers, phones_from_vcard, to_e164
+from shared.channels.sending import (
+    DEFAULT_RETRY_POLICY,
+    OutboundButtons,
+    OutboundMedia,
+    OutboundRequest,
+    OutboundTemplate,
+    OutboundText,
+    ProviderCall,
+    ProviderError,
+    RetryPolicy,
+    SendFailed,
+    SendResult,
+    base_url,
+    config_text,
+    deliver,
+    digits_recipient,
+    error_by_status,
+    json_body,
+    sending_secret,
+    unsupported,
+)
 from shared.models.channel import Channel
 from shared.models.events import (
     AdReferral,
@@ -63,6 +89,9 @@ from shared.models.events import (
     SharedContact,
     StatusUpdate,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 SECRET_ROLES: tuple[str, ...] = ("client_token",)
 
@@ -381,3 +410,82 @@ def _connection_update(
         received_at=received_at,
         detail=None if connected else optional_text(document, "error", _BODY),
     )
+
+
+# Sending.
+
+ZAPI_BASE_URL = "https://api.z-api.io"
+
+
+def send(
+    client: httpx.Client,
+    channel: Channel,
+    secrets: Mapping[str, str],
+    to_phone: str,
+    message: OutboundRequest,
+    *,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> SendResult:
+    """Send one message through the channel's Z-API instance and return its ``messageId``."""
+    if isinstance(message, OutboundTemplate):
+        raise unsupported("zapi", "template")
+    instance_token = sending_secret(secrets, "instance_token")
+    client_token = sending_secret(secrets, "client_token")
+    instance_id = config_text(channel, "instance_id")
+    endpoint, body = _endpoint_and_body(message)
+    instance_url = f"{base_url(channel, ZAPI_BASE_URL)}/instances/{instance_id}"
+    call = ProviderCall(
+        provider="zapi",
+        channel_id=channel.channel_id,
+        url=f"{instance_url}/token/{instance_token}/{endpoint}",
+        headers={"Client-Token": client_token},
+        json={"phone": digits_recipient(to_phone), **body},
+    )
+    return deliver(
+        client,
+        call,
+        message_id_from=lambda document: document["messageId"],
+        error_from=_send_error,
+        policy=policy,
+    )
+
+
+def _endpoint_and_body(
+    message: OutboundText | OutboundMedia | OutboundButtons,
+) -> tuple[str, dict[str, Any]]:
+    if isinstance(message, OutboundText):
+        return "send-text", {"message": message.body}
+    if isinstance(message, OutboundButtons):
+        buttons = [{"id": button.id, "label": button.title} for button in message.buttons]
+        return "send-button-list", {"message": message.body, "buttonList": {"buttons": buttons}}
+    body: dict[str, Any] = {message.kind: message.url}
+    if message.caption and message.kind != "audio":
+        body["caption"] = message.caption
+    if message.kind != "document":
+        return f"send-{message.kind}", body
+    if message.filename:
+        body["fileName"] = message.filename
+    return f"send-document/{_document_extension(message)}", body
+
+
+def _document_extension(media: OutboundMedia) -> str:
+    """Return the extension Z-API wants in the URL, from the file name, link or MIME type."""
+    for name in (media.filename, urlsplit(media.url).path):
+        suffix = PurePosixPath(name or "").suffix.lstrip(".").lower()
+        if suffix.isalnum():
+            return suffix
+    guessed = mimetypes.guess_extension(media.mime_type or "") or ""
+    if guessed:
+        return guessed.lstrip(".")
+    raise SendFailed(
+        "a document needs a file name, link or MIME type with an extension",
+        code="unknown_extension",
+        permanent=True,
+    )
+
+
+def _send_error(response: httpx.Response) -> ProviderError:
+    """Read ``{"error": ..., "message": ...}``."""
+    document = json_body(response)
+    reason = str(document.get("message") or document.get("error") or response.reason_phrase)
+    return error_by_status(response, None, reason)

@@ -12,9 +12,11 @@ Secret roles per provider:
 - evolution: ``apikey`` (the header Evolution API sends and expects).
 - zapi: ``client_token`` (the Client-Token header), ``instance_token`` (part of the send URL).
 
-``config`` holds provider settings that are not secret: meta ``phone_number_id`` and
-``api_base_url``; twilio ``account_sid`` and ``webhook_url`` (the public URL Twilio signs);
-evolution ``instance`` and ``api_base_url``; zapi ``instance_id`` and ``api_base_url``.
+``config`` holds provider settings that are not secret: meta ``phone_number_id``,
+``graph_version`` (default v21.0) and ``api_base_url``; twilio ``account_sid``, ``webhook_url``
+(the public URL Twilio signs) and ``messaging_service_sid`` or ``business_phone`` to send from;
+evolution ``instance`` and ``api_base_url`` (required: it is self-hosted); zapi ``instance_id``
+and ``api_base_url``. ``api_base_url`` points sending at the provider simulator locally.
 
 A plain dataclass, like the events, because the webhook reads it on its hot path.
 """

@@ -346,6 +346,8 @@ def test_webhook_module_stays_light_for_cold_starts() -> None:
     code = (
         "import sys, runpy; sys.path.insert(0, '.');"
         "runpy.run_path('functions/webhook/main.py');"
+        "import shared.channels.meta, shared.channels.twilio, shared.channels.evolution,"
+        " shared.channels.zapi;"  # what the first requests import
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('langgraph', 'langchain', 'langchain_core', 'langchain_google_genai', 'pydantic',"
         " 'grpc', 'httpx') or m.startswith(('google.cloud.firestore', 'google.cloud.pubsub')));"
