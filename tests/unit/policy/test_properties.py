@@ -194,13 +194,25 @@ class Oracle:
     last_lead_at: datetime | None = None
     unanswered: int = 0
     rejections_acknowledged: set[str] = field(default_factory=set)
+    opt_in_pending: bool = False
 
     def lead(self, label: Label, now: datetime) -> None:
         self.last_lead_at, self.unanswered = now, 0
-        if label == "opt_out" and not self.opted_out:
-            self.opted_out, self.opt_out_acknowledgements = True, 0
-        elif label == "opt_in":
-            self.opted_out = False
+        if label == "opt_out":
+            if self.opt_in_pending:  # opted back in, then out again: a new opt-out
+                self.opt_out_acknowledgements = 0
+            self.opt_in_pending = False
+            if not self.opted_out:
+                self.opted_out, self.opt_out_acknowledgements = True, 0
+        elif label == "opt_in" and self.opted_out:
+            # An opt-in counts once a turn has read it (the engine persists it there); until
+            # then the opt-out still holds, and its one acknowledgement may still go out.
+            self.opt_in_pending = True
+
+    def judged(self) -> None:
+        """A turn read the pending messages: an opt-in among them now lifts the opt-out."""
+        if self.opt_in_pending:
+            self.opted_out, self.opt_in_pending = False, False
 
     def check_send(
         self,
@@ -334,6 +346,7 @@ class Engine:
             and not self.conversation.human_is_active(self.now)
         )
         verdict = before_turn(self.context(proactive=False), texts)
+        self.oracle.judged()
         self.apply(verdict)
         if all_clear:
             assert verdict.action is None and verdict.may_send_text, "a plain reply was refused"
