@@ -21,6 +21,8 @@ help:
 	@echo "make bench        webhook benchmark against the bare functions-framework floor"
 	@echo "make lint         ruff check + ruff format --check + mypy"
 	@echo "make format       apply ruff fixes and formatting"
+	@echo "make events       print what the local webhook published (with make dev running)"
+	@echo "make decisions CONTACT=+55...  the demo tenant's latest decisions with a contact, and why"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -24,6 +24,7 @@ from shared.models.decision import Decision
 from shared.models.events import ConversationEvent, event_from_json
 from shared.models.tenant import AgentSettings
 from shared.settings import Settings
+from shared.store.cache import TTLCache
 from shared.store.conversations import tenant_ref
 from shared.turns import TurnRunner
 
@@ -126,21 +127,18 @@ class TenantSettingsCache:
 
     def __init__(self, client: Any, ttl_seconds: float = 60.0) -> None:
         self._client = client
-        self._ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, tuple[AgentSettings, str]]] = {}
+        self._cache = TTLCache(self._load, ttl_seconds=ttl_seconds, missing_ttl_seconds=0)
 
     def get(self, tenant_id: str) -> tuple[AgentSettings, str]:
         """Return the tenant's agent settings and time zone."""
-        import time
+        value = self._cache.get(tenant_id)
+        assert value is not None  # the loader always returns settings (defaults when unset)
+        return value
 
-        cached = self._entries.get(tenant_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+    def _load(self, tenant_id: str) -> tuple[AgentSettings, str]:
         tenant = tenant_ref(self._client, tenant_id).get()
         timezone = (tenant.to_dict() or {}).get("timezone") if tenant.exists else None
-        value = (read_agent_settings(self._client, tenant_id), timezone or "America/Sao_Paulo")
-        self._entries[tenant_id] = (time.monotonic() + self._ttl, value)
-        return value
+        return read_agent_settings(self._client, tenant_id), timezone or "America/Sao_Paulo"
 
 
 def build_turn_runner(settings: Settings) -> TurnRunner:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.gcp.firestore_rest import Authorizer
+from shared.gcp.auth import Authorizer
 from shared.gcp.http import HttpClient, HttpFailed
 from shared.models.events import ConversationEvent, event_to_json
 

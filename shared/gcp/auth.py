@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from shared.gcp.http import HttpClient, HttpFailed
 
@@ -19,6 +19,12 @@ METADATA_TOKEN_URL = (
 )
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _REFRESH_MARGIN_SECONDS = 120.0
+
+
+class Authorizer(Protocol):
+    """Something that returns the value of an Authorization header for a Google API."""
+
+    def authorization(self) -> str: ...
 
 
 class AccessTokenUnavailable(RuntimeError):

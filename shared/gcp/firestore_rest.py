@@ -7,20 +7,15 @@ transactions uses the official client (``shared.store.firestore``).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
+from shared.gcp.auth import Authorizer
 from shared.gcp.http import HttpClient, HttpFailed
 
 
 class FirestoreUnavailable(RuntimeError):
     """Firestore did not answer the read (network, permissions, quota)."""
-
-
-class Authorizer(Protocol):
-    """Something that returns an Authorization header value."""
-
-    def authorization(self) -> str: ...
 
 
 def decode_value(value: dict[str, Any]) -> Any:
