@@ -49,6 +49,10 @@ class Settings:
     tasks_service_account: str | None = _setting(None)
     tasks_emulator_host: str | None = _setting(None, env="CLOUD_TASKS_EMULATOR_HOST")
     turn_url: str | None = _setting(None)
+    followup_url: str | None = _setting(None)
+    clock_speed: float = _setting(1.0, minimum=1)
+    """Divides follow-up and seller-inactivity delays (a demo sees a 1-day follow-up in 1 minute)."""
+    send_max_wait_seconds: float = _setting(20.0, minimum=0)
     outbound_topic: str = _setting("outbound-messages")
     llm: Literal["offline", "vertex"] = _setting("offline")
     gemini_model: str = _setting("gemini-2.5-flash")

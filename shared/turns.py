@@ -67,9 +67,13 @@ def forced_decision(
     """Return the decision the guards took alone, with the one acknowledgement they allow."""
     messages: list[OutboundMessage] = []
     if verdict.acknowledge_opt_out and settings.opt_out_acknowledgement:
-        messages.append(OutboundMessage(text=settings.opt_out_acknowledgement))
+        messages.append(
+            OutboundMessage(text=settings.opt_out_acknowledgement, acknowledgement="opt_out")
+        )
     if verdict.acknowledge_rejection and settings.rejection_acknowledgement:
-        messages.append(OutboundMessage(text=settings.rejection_acknowledgement))
+        messages.append(
+            OutboundMessage(text=settings.rejection_acknowledgement, acknowledgement="rejection")
+        )
     if (
         verdict.action is Action.HANDOFF
         and verdict.may_send_text
@@ -267,10 +271,6 @@ def apply_decision(conversation: Conversation, decision: Decision, now: datetime
             "status": ConversationStatus.CLOSED,
             "close_reason": (reason or "closed_by_agent"),
         }
-        if reason is Reason.OPTED_OUT and sent:
-            update["opt_out_acknowledged"] = True
-        if reason is Reason.REJECTION and sent:
-            update["rejection_acknowledged"] = True
     elif decision.action is Action.HANDOFF:
         update["status"] = ConversationStatus.HANDOFF
     return conversation.model_copy(update=update)

@@ -89,6 +89,16 @@ class Conversation(BaseModel):
         default=0, description="Agent messages in a row without a lead reply, follow-ups included."
     )
     followups_sent: int = 0
+    followup_generation: int = Field(
+        default=0,
+        description="Bumped whenever follow-ups are (re)scheduled: an older task is a no-op.",
+    )
+    followup_step: int = Field(default=0, description="Cadence steps already taken.")
+    followup_due_at: AwareDatetime | None = None
+    needs_human: bool = Field(
+        default=False, description="Something the agent cannot fix happened (see attention)."
+    )
+    attention_reason: str | None = None
     contact_opted_out: bool = Field(
         default=False, description="Copy of Contact.opted_out, kept in step by intake and turns."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -39,6 +40,8 @@ class Reason(StrEnum):
     FOLLOWUP_DUE = "followup_due"
     MODEL_ERROR = "model_error"
     KNOWLEDGE_GAP = "knowledge_gap"
+    NO_RESPONSE = "no_response"
+    SEND_FAILED = "send_failed"
 
 
 class OutboundMessage(BaseModel):
@@ -50,6 +53,14 @@ class OutboundMessage(BaseModel):
     template: str | None = None
     template_language: str | None = None
     template_parameters: list[str] = Field(default_factory=list)
+    proactive: bool = Field(
+        default=False, description="A follow-up the agent starts, not a reply to the lead."
+    )
+    acknowledgement: Literal["opt_out", "rejection"] | None = Field(
+        default=None,
+        description="The one message an opt-out or a rejection allows (the sender sets the "
+        "conversation's *_acknowledged flag when it goes out).",
+    )
 
 
 class Decision(BaseModel):
