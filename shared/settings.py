@@ -50,6 +50,8 @@ class Settings:
     tasks_emulator_host: str | None = _setting(None, env="CLOUD_TASKS_EMULATOR_HOST")
     turn_url: str | None = _setting(None)
     followup_url: str | None = _setting(None)
+    followup_queue: str | None = _setting(None)
+    """Cloud Tasks queue of follow-ups and seller-inactivity checks (default: the turns queue)."""
     clock_speed: float = _setting(1.0, minimum=1)
     """Divides follow-up and seller-inactivity delays (a demo sees a 1-day follow-up in 1 minute)."""
     send_max_wait_seconds: float = _setting(20.0, minimum=0)
