@@ -47,6 +47,7 @@ FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("webhook", "functions/webhook/main.py", "http", "PILOTO_DEV_WEBHOOK_PORT", 8001),
     LocalFunction("agent", "functions/agent/main.py", "cloudevent", "PILOTO_DEV_AGENT_PORT", 8002),
     LocalFunction("turn", "functions/turn/main.py", "http", "PILOTO_DEV_TURN_PORT", 8003),
+    LocalFunction("sender", "functions/sender/main.py", "http", "PILOTO_DEV_SENDER_PORT", 8004),
 )
 TURNS_QUEUE = "projects/{project}/locations/southamerica-east1/queues/turns"
 
@@ -204,6 +205,8 @@ def _print_urls(env: dict[str, str], ports: dict[str, int]) -> None:
         "  (Pub/Sub push from conversation-events)",
         f"  turn       http://127.0.0.1:{_port(env, 'PILOTO_DEV_TURN_PORT', 8003)}/"
         "  (Cloud Tasks target of debounced turns)",
+        f"  sender     http://127.0.0.1:{_port(env, 'PILOTO_DEV_SENDER_PORT', 8004)}/"
+        "  (Pub/Sub push from outbound-messages)",
         f"  console    http://127.0.0.1:{ports['hosting']}/  (Firebase Hosting emulator)",
         f"  auth       http://127.0.0.1:{ports['auth']}/  (Firebase Auth emulator)",
         f"  firestore  127.0.0.1:{ports['firestore']}    pubsub 127.0.0.1:{ports['pubsub']}"

@@ -13,9 +13,13 @@ later must not make the agent reply).
 - lead messages: appended; the inbound sequence number grows and a debounced turn is due. A
   closed conversation is never reopened: the lead's next message starts a new one, except after
   an opt-out, whose messages join the closed conversation in silence until an explicit opt-in.
-- seller messages (the business phone): appended; a human is active for the takeover time.
-- status updates: move the delivery forward only (sent < delivered < read; failed is terminal);
-  a status for a message Piloto did not send is recorded apart and ignored.
+- seller messages (the business phone): appended; a human is active for the takeover time. The
+  gateways also report Piloto's own sends as "fromMe": those echoes are recognised (by the
+  delivery the sender recorded, or by text against the agent's recent messages) and ignored.
+- status updates: move the delivery, and the sender's ledger record, forward only (sent <
+  delivered < read; failed is terminal and flags the conversation for a human); a status for a
+  message Piloto did not send (yet) is recorded apart, and kept as an early delivery record the
+  sender completes if the status overtook the provider's answer to the send.
 - connection updates: the channel's last known connection state.
 """
 
@@ -55,11 +59,13 @@ from shared.store.conversations import (
     delivery_ref,
     event_ref,
     message_ref,
+    outbound_ledger_ref,
     tenant_ref,
     unmatched_status_ref,
 )
 
 EVENT_RECORD_TTL = timedelta(days=30)
+OWN_ECHO_WINDOW = timedelta(minutes=10)
 # Concurrent redeliveries of one event contend for the same documents; each retry re-reads and
 # the loser finds the dedupe record. Past the attempts the error reaches Pub/Sub, which retries.
 TRANSACTION_ATTEMPTS = 20
@@ -147,6 +153,10 @@ def _take_in_message(
     ):  # a redelivery of a recent message: found without reading its record
         return IntakeOutcome(status="duplicate", reason=Reason.DUPLICATE)
     lead = isinstance(event, LeadMessage)
+    if isinstance(event, SellerMessage) and _is_own_echo(transaction, client, event, conversation):
+        # The gateways report what Piloto sent as "fromMe" too: that is not a seller writing.
+        transaction.create(record, _event_record(event, now, contact.current_conversation_id))
+        return IntakeOutcome(status="ignored", conversation_id=contact.current_conversation_id)
     starts_new = (
         starts_new_conversation(conversation, contact, describe(event.content))
         if lead
@@ -228,23 +238,67 @@ def _take_in_status(
     delivery = delivery_ref(client, event.tenant_id, event.provider, event.message_id)
     snapshot = delivery.get(transaction=transaction)
     transaction.create(record, _event_record(event, now, None))
-    if not snapshot.exists:
-        transaction.set(
-            unmatched_status_ref(client, event.tenant_id, event.event_id),
-            {**to_plain(event), "recorded_at": now},
-        )
-        return IntakeOutcome(status="ignored")
-    current = DeliveryStatus(snapshot.get("status") or DeliveryStatus.SENT)
-    if current is DeliveryStatus.FAILED or event.status.rank <= current.rank:
-        return IntakeOutcome(status="ignored")  # late or out of order: never move back
     update: dict[str, Any] = {
         "status": event.status.value,
         f"{event.status.value}_at": event.occurred_at,
     }
     if event.status is DeliveryStatus.FAILED:
         update |= {"error_code": event.error_code, "error_title": event.error_title}
+    if not snapshot.exists:
+        # Not (yet) a message Piloto sent: kept apart, and as an early delivery record that the
+        # sender completes if the status overtook the provider's answer to the send.
+        transaction.set(
+            unmatched_status_ref(client, event.tenant_id, event.event_id),
+            {**to_plain(event), "recorded_at": now},
+        )
+        transaction.set(delivery, {**update, "outbound_key": None})
+        return IntakeOutcome(status="ignored")
+    stored = snapshot.to_dict() or {}
+    current = DeliveryStatus(stored.get("status") or DeliveryStatus.SENT)
+    if current is DeliveryStatus.FAILED or event.status.rank <= current.rank:
+        return IntakeOutcome(status="ignored")  # late or out of order: never move back
     transaction.update(delivery, update)
+    outbound_key = stored.get("outbound_key")
+    if outbound_key:  # the sender's ledger record follows the delivery
+        transaction.update(
+            outbound_ledger_ref(client, event.tenant_id, outbound_key),
+            {**update, "updated_at": now},
+        )
+    conversation_id = stored.get("conversation_id")
+    if event.status is DeliveryStatus.FAILED and conversation_id:
+        transaction.set(
+            conversation_ref(client, event.tenant_id, conversation_id),
+            {
+                "needs_human": True,
+                "attention_reason": f"delivery_failed:{event.error_code or 'unknown'}",
+            },
+            merge=True,
+        )
     return IntakeOutcome(status="recorded")
+
+
+def _is_own_echo(
+    transaction: Any, client: Any, event: SellerMessage, conversation: Conversation | None
+) -> bool:
+    """Return whether a "fromMe" message is Piloto's own send coming back from the gateway.
+
+    By provider id once the sender recorded the delivery; by text against the agent's recent
+    messages when the echo overtook the provider's answer to the send.
+    """
+    delivery = delivery_ref(client, event.tenant_id, event.provider, event.message_id).get(
+        transaction=transaction
+    )
+    if delivery.exists and (delivery.to_dict() or {}).get("outbound_key"):
+        return True
+    if conversation is None:
+        return False
+    text = describe(event.content)
+    return any(
+        entry.role is Role.AGENT
+        and entry.text == text
+        and abs(event.occurred_at - entry.at) <= OWN_ECHO_WINDOW
+        for entry in conversation.window
+    )
 
 
 def _new_conversation(

@@ -45,7 +45,7 @@ from shared.secrets import SecretUnavailable
 if TYPE_CHECKING:
     import httpx
 
-    from shared.channels.sending import OutboundRequest, SendResult
+    from shared.channels.sending import OutboundRequest, RetryPolicy, SendResult
 
 
 class WebhookRejected(Exception):
@@ -138,6 +138,8 @@ class ProviderAdapter(Protocol):
         secrets: Mapping[str, str],
         to_phone: str,
         message: OutboundRequest,
+        *,
+        policy: RetryPolicy = ...,
     ) -> SendResult: ...
 
 

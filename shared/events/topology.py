@@ -24,11 +24,12 @@ class Subscription:
 TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES)
 
 # The agent function takes every conversation event in; a pull "tap" on the same topic lets a
-# developer see what the webhook published (`piloto events pull`). The sender's subscription
-# on outbound-messages arrives with the sending issue.
+# developer see what the webhook published (`piloto events pull`). The sender takes every
+# message a decision wants sent, in order per conversation.
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription(name="conversation-events-agent", topic=CONVERSATION_EVENTS, push_to="agent"),
     Subscription(name="conversation-events-tap", topic=CONVERSATION_EVENTS, push_to=None),
+    Subscription(name="outbound-messages-sender", topic=OUTBOUND_MESSAGES, push_to="sender"),
 )
 
 
@@ -36,7 +37,8 @@ def ensure_topology(project_id: str, push_endpoints: dict[str, str]) -> list[str
     """Create every topic and subscription that does not exist yet; return what was created.
 
     ``push_endpoints`` maps a subscription's ``push_to`` name to the URL of the function that
-    serves it (local functions-framework ports in development).
+    serves it (local functions-framework ports in development); a push subscription whose
+    function has no URL there is skipped and reported.
     """
     import google.cloud.pubsub_v1 as pubsub_v1
     from google.api_core import exceptions
@@ -58,6 +60,9 @@ def ensure_topology(project_id: str, push_endpoints: dict[str, str]) -> list[str
             "ack_deadline_seconds": 60,
         }
         if subscription.push_to is not None:
+            if subscription.push_to not in push_endpoints:
+                created.append(f"nothing for {subscription.name}: no {subscription.push_to} URL")
+                continue
             request["push_config"] = {"push_endpoint": push_endpoints[subscription.push_to]}
         try:
             subscriber.create_subscription(request=request)

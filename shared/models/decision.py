@@ -56,7 +56,7 @@ class OutboundMessage(BaseModel):
     proactive: bool = Field(
         default=False, description="A follow-up the agent starts, not a reply to the lead."
     )
-    acknowledgement: Literal["opt_out", "rejection"] | None = Field(
+    acknowledgement: Literal["opt_out", "rejection", "handoff"] | None = Field(
         default=None,
         description="The one message an opt-out or a rejection allows (the sender sets the "
         "conversation's *_acknowledged flag when it goes out).",

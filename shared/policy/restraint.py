@@ -81,7 +81,17 @@ def at_send(
     ``acknowledgement`` for the one message an opt-out or a rejection allows; it goes out only
     after the caller stored the close (``close_reason`` = the reason code) and, for an opt-out,
     ``Contact.opted_out``, and only while the conversation's ``*_acknowledged`` flag is unset.
+    The ``handoff`` acknowledgement tells the lead a person takes over: the handoff its decision
+    stored does not hold it back (a seller who wrote since, or an opt-out, still does).
     """
+    conversation = context.conversation
+    if (
+        acknowledgement == "handoff"
+        and conversation is not None
+        and conversation.status == ConversationStatus.HANDOFF
+    ):
+        open_again = conversation.model_copy(update={"status": ConversationStatus.OPEN})
+        context = replace(context, conversation=open_again)
     stopped = _stop_rules(context, acknowledgement)
     if stopped is not None:
         return stopped

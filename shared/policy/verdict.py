@@ -12,8 +12,9 @@ from shared.models.tenant import AgentSettings
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
-Acknowledgement = Literal["opt_out", "rejection"]
-"""The one message allowed after an opt-out or a rejection, which the stop rules let through."""
+Acknowledgement = Literal["opt_out", "rejection", "handoff"]
+"""The one message allowed after an opt-out or a rejection, which the stop rules let through,
+or the one telling the lead a person will take over (sent as the conversation is handed off)."""
 
 
 @dataclass(frozen=True, kw_only=True)

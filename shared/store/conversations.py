@@ -43,6 +43,11 @@ def delivery_ref(client: Any, tenant_id: str, provider: str, message_id: str) ->
     )
 
 
+def outbound_ledger_ref(client: Any, tenant_id: str, key: str) -> Any:
+    """Return the sender's ledger record of one outbound message: ``tenants/{t}/outbound/{key}``."""
+    return tenant_ref(client, tenant_id).collection("outbound").document(_safe_id(key))
+
+
 def unmatched_status_ref(client: Any, tenant_id: str, event_id: str) -> Any:
     """Return where a status for a message Piloto does not know is recorded (and ignored)."""
     return (

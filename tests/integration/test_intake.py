@@ -244,4 +244,74 @@ def test_a_status_for_an_unknown_message_is_recorded_and_ignored(client: Any, te
     unmatched = list(tenant_ref(client, tenant).collection("unmatched_statuses").stream())
     assert len(unmatched) == 1
     assert unmatched[0].get("message_id") == "wamid.never-sent"
-    assert not delivery_ref(client, tenant, "meta", "wamid.never-sent").get().exists
+    early = delivery_ref(client, tenant, "meta", "wamid.never-sent").get().to_dict()
+    assert early["status"] == "read"  # kept for the sender, should the status have overtaken it
+    assert early["outbound_key"] is None
+
+
+def test_statuses_move_the_senders_ledger_and_a_failure_flags_the_conversation(
+    client: Any, tenant: str
+) -> None:
+    opened = take_in(client, lead(tenant, "wamid.1"), now=NOW, rules=RULES)
+    ledger = tenant_ref(client, tenant).collection("outbound").document("d1:0")
+    ledger.set({"status": "sent"})
+    for message_id in ("wamid.out1", "wamid.out2"):
+        delivery_ref(client, tenant, "meta", message_id).set(
+            {
+                "status": "sent",
+                "outbound_key": "d1:0" if message_id == "wamid.out1" else None,
+                "conversation_id": opened.conversation_id,
+            }
+        )
+
+    take_in(client, status(tenant, "wamid.out1", DeliveryStatus.DELIVERED, 1), now=NOW, rules=RULES)
+    assert ledger.get().get("status") == "delivered"
+    assert not conversation_of(client, tenant)["needs_human"]
+
+    take_in(client, status(tenant, "wamid.out2", DeliveryStatus.FAILED, 2), now=NOW, rules=RULES)
+    conversation = conversation_of(client, tenant)
+    assert conversation["needs_human"]
+    assert conversation["attention_reason"] == "delivery_failed:131047"
+
+
+def seller_message(tenant: str, message_id: str, text: str, at: datetime) -> SellerMessage:
+    return SellerMessage(
+        event_id=f"evolution:seller_message:{message_id}",
+        provider="evolution",
+        tenant_id=tenant,
+        channel_id="ch-evo",
+        occurred_at=at,
+        received_at=at,
+        message_id=message_id,
+        contact=ContactRef(phone=PHONE),
+        content=MessageContent(message_type=MessageType.TEXT, text=text),
+    )
+
+
+def test_the_gateways_echo_of_pilotos_own_send_is_not_a_seller(client: Any, tenant: str) -> None:
+    opened = take_in(client, lead(tenant, "wamid.1"), now=NOW, rules=RULES)
+    reply_at = NOW + timedelta(seconds=10)
+    conversation = conversation_ref(client, tenant, opened.conversation_id)
+    window = [*conversation.get().get("window"), {"role": "agent", "text": "Olá!", "at": reply_at}]
+    conversation.update({"window": window})
+    delivery_ref(client, tenant, "evolution", "EVO-SENT").set(
+        {"status": "sent", "outbound_key": "d1:0"}
+    )
+
+    by_id = take_in(
+        client, seller_message(tenant, "EVO-SENT", "other text", reply_at), now=NOW, rules=RULES
+    )
+    by_text = take_in(  # the echo overtook the provider's answer: no delivery record yet
+        client, seller_message(tenant, "EVO-RACE", "Olá!", reply_at), now=NOW, rules=RULES
+    )
+    seller = take_in(
+        client,
+        seller_message(tenant, "EVO-HUMAN", "Oi, aqui é a Paula", reply_at),
+        now=NOW,
+        rules=RULES,
+    )
+
+    assert (by_id.status, by_text.status, seller.status) == ("ignored", "ignored", "recorded")
+    document = conversation_of(client, tenant)
+    assert [entry["role"] for entry in document["window"]] == ["lead", "agent", "seller"]
+    assert document["human_active_until"] == reply_at + timedelta(minutes=30)

@@ -1,0 +1,505 @@
+"""The sender: each message a decision wants sent goes out at most once, and only if still allowed.
+
+``functions/sender`` receives every ``outbound-messages`` message (Pub/Sub push) as an
+``OutboundJob`` keyed ``decision_id:index``. For each one the sender:
+
+1. reserves a slot in the channel's send rate (``shared.ratelimit``); a slot too far away hands
+   the message back to Pub/Sub (``deferred``), which redelivers it later;
+2. in one transaction reads the ledger record ``tenants/{t}/outbound/{key}``, the conversation
+   and the contact, re-checks the restraint policy (``shared.policy.at_send``: an opt-out, a
+   close or a seller taking over since the decision wins) and creates the ledger record:
+   ``queued`` when the message may go, ``held`` with the reasons when it may not. A redelivery
+   finds the record and does nothing, so nothing is ever sent twice. The one acknowledgement an
+   opt-out or rejection allows sets the conversation's ``*_acknowledged`` flag in the same
+   transaction, so two racing acknowledgements cannot both go;
+3. sends through the channel's provider adapter (retries with backoff live there); free text the
+   provider refuses because the 24-hour window closed (Meta 131047, Twilio 63016) falls back to
+   the channel's ``reengagement`` template when one is configured;
+4. records the outcome: ``sent`` with the provider message id, plus the delivery record
+   ``deliveries/{provider}:{id}`` that status webhooks move forward (``shared.intake``) and the
+   message in the conversation's history; or ``failed`` with the provider's code, and the
+   conversation flagged for a human (``needs_human``).
+
+Claiming before sending makes delivery at-most-once: a crash between the claim and the provider
+call leaves the record ``queued`` and the conversation flagged, never a duplicate message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+from google.cloud import firestore
+from pydantic import ValidationError
+
+from shared.channels import adapter_for
+from shared.channels.sending import (
+    DEFAULT_RETRY_POLICY,
+    OutboundRequest,
+    OutboundTemplate,
+    OutboundText,
+    RetryPolicy,
+    SendFailed,
+    SendResult,
+)
+from shared.models.channel import Channel
+from shared.models.conversation import Contact, Conversation, Role
+from shared.models.decision import OutboundMessage, Reason
+from shared.models.events import DeliveryStatus
+from shared.models.tenant import AgentSettings
+from shared.policy import PolicyContext, at_send
+from shared.ratelimit import reserve_slot
+from shared.store.conversations import (
+    contact_ref,
+    conversation_ref,
+    delivery_ref,
+    message_ref,
+    tenant_ref,
+)
+from shared.templates import has_template, template_for
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.settings import Settings
+
+logger = logging.getLogger("piloto.sender")
+
+WINDOW_CLOSED_CODES = frozenset({"131047", "63016"})
+"""Provider codes for free text refused outside the 24-hour window (Meta, Twilio)."""
+
+
+class LedgerStatus(StrEnum):
+    """Where one outbound message stands in ``tenants/{t}/outbound/{key}``."""
+
+    QUEUED = "queued"
+    HELD = "held"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboundJob:
+    """One message of one decision, as the turn published it to ``outbound-messages``."""
+
+    key: str
+    tenant_id: str
+    conversation_id: str
+    channel_id: str
+    contact_key: str
+    decision_id: str
+    index: int
+    message: OutboundMessage
+
+    @classmethod
+    def from_json(cls, body: bytes) -> OutboundJob:
+        """Parse a published message, or raise ValueError naming what is wrong."""
+        try:
+            document = json.loads(body)
+        except ValueError as error:
+            raise ValueError(f"not JSON: {error}") from error
+        if not isinstance(document, dict):
+            raise ValueError("an outbound message must be a JSON object")
+        names = ("key", "tenant_id", "conversation_id", "channel_id", "contact_key", "decision_id")
+        missing = [name for name in names if not isinstance(document.get(name), str)]
+        missing += [name for name in names if name not in missing and not document[name]]
+        if missing:
+            raise ValueError(f"missing or empty: {', '.join(missing)}")
+        index = document.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise ValueError("index must be a non-negative integer")
+        if document["key"] != f"{document['decision_id']}:{index}":
+            raise ValueError("key must be decision_id:index")
+        try:
+            message = OutboundMessage.model_validate(document.get("message"))
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise ValueError(f"message{'.' + where if where else ''}: {problem['msg']}") from None
+        if not message.text and not message.template:
+            raise ValueError("message needs text or a template")
+        return cls(
+            key=document["key"],
+            tenant_id=document["tenant_id"],
+            conversation_id=document["conversation_id"],
+            channel_id=document["channel_id"],
+            contact_key=document["contact_key"],
+            decision_id=document["decision_id"],
+            index=index,
+            message=message,
+        )
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What the sender did with one job."""
+
+    status: Literal["sent", "duplicate", "held", "failed", "deferred"]
+    reasons: tuple[str, ...] = ()
+    provider_message_id: str | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    status: Literal["claimed", "duplicate", "held"]
+    reasons: tuple[str, ...] = ()
+    phone: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+def outbound_ref(client: Any, tenant_id: str, key: str) -> Any:
+    """Return the ledger record of one outbound message: ``tenants/{t}/outbound/{key}``."""
+    return tenant_ref(client, tenant_id).collection("outbound").document(key.replace("/", "%2F"))
+
+
+@dataclass
+class Sender:
+    """Sends outbound jobs through the providers, recording every step in Firestore."""
+
+    firestore: Any
+    http: httpx.Client
+    channel: Callable[[str], Channel | None]
+    tenant: Callable[[str], tuple[AgentSettings, str]]
+    secrets: Callable[[Channel], dict[str, str]]
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    retry: RetryPolicy = DEFAULT_RETRY_POLICY
+    max_wait: timedelta = timedelta(seconds=20)
+    sleep: Callable[[float], None] = time.sleep
+
+    def handle(self, job: OutboundJob) -> SendOutcome:
+        """Send one job at most once; see the module docstring for the steps."""
+        channel = self.channel(job.channel_id)
+        if channel is not None and channel.tenant_id != job.tenant_id:
+            channel = None  # never send one tenant's message through another tenant's number
+        if channel is not None:
+            wait = reserve_slot(self.firestore, channel, self.now(), self.max_wait)
+            if wait is None:
+                logger.info("send deferred by the channel's rate", extra=_log(job))
+                return SendOutcome(status="deferred", reasons=("rate_limited",))
+            if wait > timedelta(0):
+                self.sleep(wait.total_seconds())
+        settings, timezone = self.tenant(job.tenant_id)
+        now = self.now()
+        claim = _claim(
+            self.firestore.transaction(max_attempts=10),
+            self.firestore,
+            job,
+            channel,
+            settings,
+            timezone,
+            now,
+        )
+        if claim.status != "claimed":
+            logger.info("send %s", claim.status, extra={**_log(job), "reasons": claim.reasons})
+            return SendOutcome(status=claim.status, reasons=claim.reasons)
+        try:
+            if channel is None or not channel.enabled:
+                raise SendFailed(
+                    "the channel is missing or disabled", code="no_channel", permanent=True
+                )
+            if not claim.phone:
+                raise SendFailed("the contact has no phone number", code="no_phone", permanent=True)
+            result, fallback = self._send(channel, claim, job.message)
+        except SendFailed as failure:
+            self._record_failure(job, failure.code, failure.reason, failure.attempts)
+            return SendOutcome(
+                status="failed", reasons=(Reason.SEND_FAILED,), error_code=failure.code
+            )
+        except Exception as error:  # after the claim nothing may be retried: record, then raise
+            self._record_failure(job, "internal_error", f"{type(error).__name__}", 0)
+            raise
+        self._record_sent(job, channel, result, fallback, job.message)
+        return SendOutcome(status="sent", provider_message_id=result.provider_message_id)
+
+    def _send(
+        self, channel: Channel, claim: _Claim, message: OutboundMessage
+    ) -> tuple[SendResult, OutboundMessage | None]:
+        adapter = adapter_for(channel.provider)
+        assert adapter is not None and claim.phone is not None  # Channel.provider is validated
+        secrets = self.secrets(channel)
+        try:
+            return adapter.send(
+                self.http, channel, secrets, claim.phone, to_request(message), policy=self.retry
+            ), None
+        except SendFailed as failure:
+            fallback = template_for(channel, "reengagement", claim.values)
+            if not (
+                failure.permanent
+                and failure.code in WINDOW_CLOSED_CODES
+                and message.template is None
+                and fallback is not None
+            ):
+                raise
+            logger.info("free text refused outside the window; sending the template instead")
+            result = adapter.send(
+                self.http, channel, secrets, claim.phone, to_request(fallback), policy=self.retry
+            )
+            return result, fallback
+
+    def _record_sent(
+        self,
+        job: OutboundJob,
+        channel: Channel,
+        result: SendResult,
+        fallback: OutboundMessage | None,
+        message: OutboundMessage,
+    ) -> None:
+        sent = fallback or message
+        _record_sent(
+            self.firestore.transaction(max_attempts=10),
+            self.firestore,
+            job,
+            channel.provider,
+            result,
+            {
+                "role": Role.AGENT.value,
+                "provider": channel.provider,
+                "at": self.now(),
+                "decision_id": job.decision_id,
+                "outbound_key": job.key,
+                "content": {
+                    "text": sent.text,
+                    "template": sent.template,
+                    "template_parameters": sent.template_parameters,
+                },
+                "proactive": message.proactive,
+            },
+            fallback.template if fallback else None,
+            self.now(),
+        )
+        logger.info("sent", extra={**_log(job), "attempts": result.attempts})
+
+    def _record_failure(self, job: OutboundJob, code: str, reason: str, attempts: int) -> None:
+        now = self.now()
+        batch = self.firestore.batch()
+        batch.update(
+            outbound_ref(self.firestore, job.tenant_id, job.key),
+            {
+                "status": LedgerStatus.FAILED.value,
+                "error_code": code,
+                "error": reason,
+                "attempts": attempts,
+                "failed_at": now,
+                "updated_at": now,
+            },
+        )
+        batch.set(
+            conversation_ref(self.firestore, job.tenant_id, job.conversation_id),
+            {"needs_human": True, "attention_reason": f"send_failed:{code}", "updated_at": now},
+            merge=True,
+        )
+        batch.commit()
+        logger.warning("send failed", extra={**_log(job), "code": code, "attempts": attempts})
+
+
+def to_request(message: OutboundMessage) -> OutboundRequest:
+    """Return the provider-neutral request for a decision's message."""
+    if message.template is not None:
+        return OutboundTemplate(
+            name=message.template,
+            language=message.template_language or "pt_BR",
+            parameters=tuple(message.template_parameters),
+        )
+    return OutboundText(body=message.text or "")
+
+
+@firestore.transactional
+def _record_sent(
+    transaction: Any,
+    client: Any,
+    job: OutboundJob,
+    provider: str,
+    result: SendResult,
+    history: dict[str, Any],
+    fallback_template: str | None,
+    now: datetime,
+) -> None:
+    """Mark the ledger sent and create the delivery record the status webhooks move forward.
+
+    A status webhook can overtake the provider's answer to the send; intake then left an early
+    delivery record, whose (later) status wins over ``sent``.
+    """
+    delivery = delivery_ref(client, job.tenant_id, provider, result.provider_message_id)
+    snapshot = delivery.get(transaction=transaction)
+    status = DeliveryStatus.SENT
+    early: dict[str, Any] = {}
+    if snapshot.exists:
+        early = {
+            name: value
+            for name, value in (snapshot.to_dict() or {}).items()
+            if name in ("status", "error_code", "error_title") or name.endswith("_at")
+        }
+        reported = DeliveryStatus(early.get("status") or DeliveryStatus.SENT)
+        status = max(status, reported, key=lambda item: item.rank)
+    transaction.update(
+        outbound_ref(client, job.tenant_id, job.key),
+        {
+            **early,
+            "status": status.value,
+            "provider_message_id": result.provider_message_id,
+            "attempts": result.attempts,
+            "sent_at": now,
+            "updated_at": now,
+            "fallback_template": fallback_template,
+        },
+    )
+    transaction.set(
+        delivery,
+        {
+            "status": status.value,
+            "sent_at": now,
+            "outbound_key": job.key,
+            "conversation_id": job.conversation_id,
+            "channel_id": job.channel_id,
+        },
+        merge=True,
+    )
+    transaction.set(
+        message_ref(client, job.tenant_id, job.conversation_id, result.provider_message_id),
+        history,
+    )
+
+
+@firestore.transactional
+def _claim(
+    transaction: Any,
+    client: Any,
+    job: OutboundJob,
+    channel: Channel | None,
+    settings: AgentSettings,
+    timezone: str,
+    now: datetime,
+) -> _Claim:
+    ledger = outbound_ref(client, job.tenant_id, job.key)
+    if ledger.get(transaction=transaction).exists:
+        return _Claim(status="duplicate")
+    conversation_doc = conversation_ref(client, job.tenant_id, job.conversation_id)
+    conversation_snapshot = conversation_doc.get(transaction=transaction)
+    contact_snapshot = contact_ref(client, job.tenant_id, job.contact_key).get(
+        transaction=transaction
+    )
+    conversation = (
+        Conversation.model_validate(conversation_snapshot.to_dict())
+        if conversation_snapshot.exists
+        else None
+    )
+    contact = (
+        Contact.model_validate(contact_snapshot.to_dict())
+        if contact_snapshot.exists
+        else Contact(contact_key=job.contact_key)
+    )
+    verdict = at_send(
+        PolicyContext(
+            conversation=_as_decided(conversation, job.message),
+            contact=contact,
+            settings=settings,
+            now=now,
+            timezone=timezone,
+            proactive=job.message.proactive,
+            has_template=channel is not None
+            and has_template(channel, "followup" if job.message.proactive else "reengagement"),
+        ),
+        job.message,
+        job.message.acknowledgement,
+    )
+    record = {
+        "key": job.key,
+        "decision_id": job.decision_id,
+        "index": job.index,
+        "conversation_id": job.conversation_id,
+        "channel_id": job.channel_id,
+        "provider": channel.provider if channel else None,
+        "contact_key": job.contact_key,
+        "message": job.message.model_dump(mode="json"),
+        "created_at": now,
+        "updated_at": now,
+    }
+    if conversation is None or verdict.action is not None:
+        reasons = tuple(reason.value for reason in verdict.reasons) or ("no_conversation",)
+        transaction.create(
+            ledger, {**record, "status": LedgerStatus.HELD.value, "reasons": list(reasons)}
+        )
+        return _Claim(status="held", reasons=reasons)
+    transaction.create(ledger, {**record, "status": LedgerStatus.QUEUED.value})
+    if job.message.acknowledgement is not None:
+        transaction.update(conversation_doc, {f"{job.message.acknowledgement}_acknowledged": True})
+    values = {**conversation.fields, "name": contact.name or ""}
+    return _Claim(
+        status="claimed", phone=contact.phone or _phone_key(job.contact_key), values=values
+    )
+
+
+def _as_decided(conversation: Conversation | None, message: OutboundMessage) -> Conversation | None:
+    """Return the conversation as the decision judged it: without the message's own count.
+
+    The decision already counted its message as unanswered; that count must not hold back the
+    very message it was made for.
+    """
+    if conversation is None or message.acknowledgement is not None:
+        return conversation
+    return conversation.model_copy(
+        update={"unanswered_count": max(conversation.unanswered_count - 1, 0)}
+    )
+
+
+def _phone_key(contact_key: str) -> str | None:
+    return contact_key if contact_key.startswith("+") else None
+
+
+def _log(job: OutboundJob) -> dict[str, Any]:
+    return {
+        "tenant_id": job.tenant_id,
+        "conversation_id": job.conversation_id,
+        "channel_id": job.channel_id,
+        "outbound_key": job.key,
+    }
+
+
+def build_sender(settings: Settings) -> Sender:
+    """Wire the sender to Firestore, the providers (httpx) and the secret references."""
+    import httpx
+
+    from shared.channels.sending import DEFAULT_TIMEOUT_SECONDS
+    from shared.engine import TenantSettingsCache
+    from shared.secrets import resolve_secret
+    from shared.store.cache import TTLCache
+    from shared.store.channels import CHANNELS_COLLECTION
+    from shared.store.firestore import firestore_client
+
+    client = firestore_client(settings.project_id)
+
+    def load_channel(channel_id: str) -> Channel | None:
+        snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
+        return Channel.from_document(channel_id, snapshot.to_dict()) if snapshot.exists else None
+
+    channels = TTLCache(
+        load_channel,
+        ttl_seconds=settings.channel_cache_seconds,
+        missing_ttl_seconds=settings.unknown_channel_cache_seconds,
+    )
+    tenants = TenantSettingsCache(client)
+
+    def secrets(channel: Channel) -> dict[str, str]:
+        return {
+            role: resolve_secret(reference, settings.project_id)
+            for role, reference in channel.secrets.items()
+        }
+
+    read, connect = DEFAULT_TIMEOUT_SECONDS
+    return Sender(
+        firestore=client,
+        http=httpx.Client(timeout=httpx.Timeout(read, connect=connect)),
+        channel=channels.get,
+        tenant=tenants.get,
+        secrets=secrets,
+        max_wait=timedelta(seconds=settings.send_max_wait_seconds),
+    )
