@@ -10,7 +10,8 @@ current conversation.
 Events older than the configured age are dropped without a write (a provider retrying days
 later must not make the agent reply).
 
-- lead messages: appended; the inbound sequence number grows and a debounced turn is due. A
+- lead messages: appended; the inbound sequence number grows and a debounced turn is due; an
+  opt-out is recorded on the contact at once (so sends already on their way stop). A
   closed conversation is never reopened: the lead's next message starts a new one, except after
   an opt-out, whose messages join the closed conversation in silence until an explicit opt-in.
 - seller messages (the business phone): appended; a human is active for the takeover time. The
@@ -52,7 +53,7 @@ from shared.models.events import (
     StatusUpdate,
     to_plain,
 )
-from shared.policy import starts_new_conversation
+from shared.policy import is_opt_out, starts_new_conversation
 from shared.store.conversations import (
     contact_ref,
     conversation_ref,
@@ -170,6 +171,10 @@ def _take_in_message(
             conversation = conversation.model_copy(
                 update={"human_active_until": previous.human_active_until}
             )
+    if lead and not contact.opted_out and is_opt_out(describe(event.content)):
+        # Recorded at once, so that replies already on their way to the sender stop there; the
+        # turn still closes the conversation and grants the one acknowledgement.
+        contact = contact.model_copy(update={"opted_out": True, "opted_out_at": event.occurred_at})
     window_entry = WindowMessage(
         role=Role.LEAD if lead else Role.SELLER,
         text=describe(event.content),

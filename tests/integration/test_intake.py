@@ -315,3 +315,14 @@ def test_the_gateways_echo_of_pilotos_own_send_is_not_a_seller(client: Any, tena
     document = conversation_of(client, tenant)
     assert [entry["role"] for entry in document["window"]] == ["lead", "agent", "seller"]
     assert document["human_active_until"] == reply_at + timedelta(minutes=30)
+
+
+def test_an_opt_out_is_recorded_on_the_contact_at_once(client: Any, tenant: str) -> None:
+    take_in(client, lead(tenant, "wamid.1", "Oi, quanto custa?"), now=NOW, rules=RULES)
+    assert not contact_ref(client, tenant, PHONE).get().get("opted_out")
+
+    take_in(client, lead(tenant, "wamid.2", "Pare de me mandar mensagem"), now=NOW, rules=RULES)
+
+    contact = contact_ref(client, tenant, PHONE).get()
+    assert contact.get("opted_out")
+    assert conversation_of(client, tenant)["contact_opted_out"]
