@@ -5,7 +5,11 @@
 now + the tenant's ``debounce_seconds``, carrying the inbound sequence number it answers.
 
 ``build_turn_runner`` (functions/turn, the Cloud Tasks target) wires ``shared.turns`` to
-Firestore, the LangGraph turn and the ``outbound-messages`` topic.
+Firestore, the LangGraph turn, the ``outbound-messages`` topic and the follow-up queue.
+
+``build_followup_runner`` (functions/followup, the Cloud Tasks target of follow-ups and
+seller-inactivity checks) wires ``shared.followups`` to the same, plus the channel cache (for
+templates) and the follow-up specialist.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.events.tasks import TaskScheduler, TurnRequest
+from shared.events.tasks import FollowupRequest, TaskScheduler, TurnRequest
+from shared.followups import FollowupRunner, ScheduleFollowup
 from shared.intake import IntakeOutcome, IntakeRules, take_in
+from shared.models.channel import Channel, ChannelRecordInvalid
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision
 from shared.models.events import ConversationEvent, event_from_json
@@ -142,20 +148,96 @@ class TenantSettingsCache:
 
 
 def build_turn_runner(settings: Settings) -> TurnRunner:
-    """Wire due turns to Firestore, the LangGraph turn and the outbound-messages topic."""
-    import google.cloud.pubsub_v1 as pubsub_v1
-
+    """Wire due turns to Firestore, the LangGraph turn, outbound-messages and follow-up tasks."""
     from shared.agent.graph import graph_decider
     from shared.agent.llm import chat_model_from_settings
     from shared.store.firestore import firestore_client
 
     client = firestore_client(settings.project_id)
     chat_model = chat_model_from_settings(settings)
-    publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(settings.project_id, settings.outbound_topic)
+    tenants = TenantSettingsCache(client)
+    schedule_followup = followup_scheduler(settings)
+    if schedule_followup is None:
+        logger.warning(
+            "PILOTO_FOLLOWUP_URL or a queue (PILOTO_FOLLOWUP_QUEUE, PILOTO_TASKS_QUEUE) is unset: "
+            "turns schedule no follow-ups or seller-inactivity checks"
+        )
+    return TurnRunner(
+        firestore=client,
+        decide=graph_decider(chat_model, lambda tenant_id: tenants.get(tenant_id)[1]),
+        load_settings=tenants.get,
+        deliver=outbound_publisher(settings),
+        schedule_followup=schedule_followup,
+        clock_speed=settings.clock_speed,
+    )
+
+
+def build_followup_runner(settings: Settings) -> FollowupRunner:
+    """Wire due follow-ups to Firestore, the follow-up specialist, templates and outbound."""
+    from shared.agent.followup import followup_drafter
+    from shared.agent.llm import chat_model_from_settings
+    from shared.store.channels import CHANNELS_COLLECTION, ChannelDirectory
+    from shared.store.firestore import firestore_client
+
+    schedule_followup = followup_scheduler(settings)
+    if schedule_followup is None:
+        raise RuntimeError(
+            "set PILOTO_FOLLOWUP_URL and PILOTO_FOLLOWUP_QUEUE (or PILOTO_TASKS_QUEUE): "
+            "each follow-up schedules the next step there"
+        )
+    client = firestore_client(settings.project_id)
     tenants = TenantSettingsCache(client)
 
-    decide = graph_decider(chat_model, lambda tenant_id: tenants.get(tenant_id)[1])
+    def load_channel(channel_id: str) -> Channel | None:
+        snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
+        if not snapshot.exists:
+            return None
+        try:
+            return Channel.from_document(channel_id, snapshot.to_dict() or {})
+        except ChannelRecordInvalid as error:
+            logger.error("follow-up without a usable channel: %s", error)
+            return None
+
+    channels = ChannelDirectory(
+        load_channel,
+        ttl_seconds=settings.channel_cache_seconds,
+        missing_ttl_seconds=settings.unknown_channel_cache_seconds,
+    )
+    return FollowupRunner(
+        firestore=client,
+        draft=followup_drafter(chat_model_from_settings(settings)),
+        load_settings=tenants.get,
+        find_channel=channels.get,
+        deliver=outbound_publisher(settings),
+        schedule=schedule_followup,
+        clock_speed=settings.clock_speed,
+    )
+
+
+def followup_scheduler(settings: Settings) -> ScheduleFollowup | None:
+    """Return what puts follow-up tasks on Cloud Tasks, or None when no URL or queue is set."""
+    queue = settings.followup_queue or settings.tasks_queue
+    url = settings.followup_url
+    if not queue or not url:
+        return None
+    scheduler = TaskScheduler(
+        queue_path=queue,
+        emulator_host=settings.tasks_emulator_host,
+        service_account_email=settings.tasks_service_account,
+    )
+
+    def schedule_followup(request: FollowupRequest, at: datetime) -> None:
+        scheduler.schedule_followup(url, request, at)
+
+    return schedule_followup
+
+
+def outbound_publisher(settings: Settings) -> Callable[[Conversation, Decision], None]:
+    """Return what hands a decision's messages to outbound-messages, keyed decision_id:index."""
+    import google.cloud.pubsub_v1 as pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(settings.project_id, settings.outbound_topic)
 
     def deliver(conversation: Conversation, decision: Decision) -> None:
         futures = [
@@ -170,7 +252,7 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
         for future in futures:
             future.result(timeout=settings.publish_timeout_seconds)
 
-    return TurnRunner(firestore=client, decide=decide, load_settings=tenants.get, deliver=deliver)
+    return deliver
 
 
 def outbound_message_json(conversation: Conversation, decision: Decision, index: int) -> bytes:

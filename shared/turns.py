@@ -8,6 +8,11 @@ verdict. One batch then stores the decision and updates the conversation, on con
 the conversation is as the turn read it (otherwise the turn starts over), and the messages to
 send are handed to ``outbound-messages``, keyed ``decision_id:index``, where the sender
 re-checks the policy at send time. A turn reads one document: its conversation.
+
+Every decided turn also re-plans the follow-ups (``shared.followups.plan_after_turn``, stored in
+the same batch): older follow-up tasks become no-ops, and a reply in pilot mode starts the
+cadence, whose first task (or a seller-inactivity check, when a human is in charge) is put on
+Cloud Tasks after the batch committed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from google.api_core.exceptions import FailedPrecondition
 
 from shared.events.tasks import TurnRequest
+from shared.followups import ScheduleFollowup, pending_after_turn, plan_after_turn
 from shared.models.conversation import (
     Contact,
     Conversation,
@@ -135,6 +141,9 @@ class TurnRunner:
     load_settings: Callable[[str], tuple[AgentSettings, str]]
     deliver: Callable[[Conversation, Decision], None]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    schedule_followup: ScheduleFollowup | None = None
+    """Puts follow-up and seller-inactivity tasks on Cloud Tasks; None schedules none."""
+    clock_speed: float = 1.0
 
     def run(self, turn: TurnRequest) -> TurnResult:
         """Decide one due turn, or do nothing when a newer inbound supersedes it."""
@@ -160,7 +169,12 @@ class TurnRunner:
         if conversation.inbound_seq > turn.inbound_seq:
             return TurnResult(status="superseded")  # the later task answers everything at once
         if conversation.answered_seq >= turn.inbound_seq:
-            return TurnResult(status="already_decided")  # a redelivered task: nothing to redo
+            # A redelivered task: nothing to redo, except a first follow-up it may have failed to
+            # schedule after its batch committed (a duplicate task is a no-op).
+            pending = pending_after_turn(conversation, turn.inbound_seq)
+            if pending is not None and self.schedule_followup is not None:
+                self.schedule_followup(*pending)
+            return TurnResult(status="already_decided")
         contact = Contact(
             contact_key=conversation.contact_key, opted_out=conversation.contact_opted_out
         )
@@ -198,10 +212,22 @@ class TurnRunner:
         )
         if verdict.persist_opt_out or verdict.persist_opt_in:
             updated = updated.model_copy(update={"contact_opted_out": verdict.persist_opt_out})
+        updated, decision, tasks = plan_after_turn(
+            conversation,
+            updated,
+            decision,
+            settings,
+            inbound_seq=turn.inbound_seq,
+            now=now,
+            clock_speed=self.clock_speed,
+        )
         if not _store(self.firestore, turn, snapshot.update_time, verdict, decision, updated, now):
             return None
         if decision.messages:
             self.deliver(updated, decision)
+        if self.schedule_followup is not None:
+            for request, due in tasks:
+                self.schedule_followup(request, due)
         return TurnResult(status="decided", decision=decision)
 
 

@@ -1,9 +1,10 @@
-"""Schedule work for later on Cloud Tasks: the debounced turn of a conversation.
+"""Schedule work for later on Cloud Tasks: debounced turns, follow-ups, seller-inactivity checks.
 
 A task carries what the work needs to re-check state when it runs (the conversation and the
-inbound sequence number it was scheduled for); correctness never depends on task names or on
-deleting tasks (the emulator supports neither): a turn that finds a newer inbound does nothing.
-In production each task carries an OIDC token for the target's service account.
+inbound sequence number it was scheduled for, and for a follow-up the cadence generation and
+step); correctness never depends on task names or on deleting tasks (the emulator supports
+neither): a turn that finds a newer inbound, or a follow-up whose generation or step moved on,
+does nothing. In production each task carries an OIDC token for the target's service account.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
+
+FollowupKind = Literal["followup", "seller_inactivity"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,68 @@ class TurnRequest:
         if not request.tenant_id or not request.conversation_id or request.inbound_seq < 1:
             raise ValueError("not a turn request: empty ids or sequence below 1")
         return request
+
+
+@dataclass(frozen=True)
+class FollowupRequest:
+    """What a scheduled follow-up (or seller-inactivity check) needs to re-check its conversation.
+
+    ``generation`` and ``step`` are the conversation's ``followup_generation`` and
+    ``followup_step`` when the task was scheduled; ``inbound_seq`` is the lead's last message
+    then. Body: ``{"tenant_id", "conversation_id", "generation", "step", "inbound_seq", "kind"}``.
+    """
+
+    tenant_id: str
+    conversation_id: str
+    generation: int
+    step: int
+    inbound_seq: int
+    kind: FollowupKind = "followup"
+
+    def to_json(self) -> bytes:
+        """Serialise the task body."""
+        return json.dumps(
+            {
+                "tenant_id": self.tenant_id,
+                "conversation_id": self.conversation_id,
+                "generation": self.generation,
+                "step": self.step,
+                "inbound_seq": self.inbound_seq,
+                "kind": self.kind,
+            }
+        ).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, body: bytes) -> FollowupRequest:
+        """Parse a task body, or raise ValueError naming what is wrong."""
+        try:
+            document = json.loads(body)
+        except ValueError as error:
+            raise ValueError(f"not a follow-up request: {error}") from error
+        if not isinstance(document, dict):
+            raise ValueError("not a follow-up request: the body is not a JSON object")
+        problems = [
+            f"{name} must be a non-empty string"
+            for name in ("tenant_id", "conversation_id")
+            if not isinstance(document.get(name), str) or not document[name]
+        ]
+        for name, minimum in (("generation", 0), ("step", 0), ("inbound_seq", 1)):
+            value = document.get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                problems.append(f"{name} must be an integer of at least {minimum}")
+        kind = document.get("kind", "followup")
+        if kind not in get_args(FollowupKind):
+            problems.append(f"kind must be one of {', '.join(get_args(FollowupKind))}")
+        if problems:
+            raise ValueError("not a follow-up request: " + "; ".join(problems))
+        return cls(
+            tenant_id=document["tenant_id"],
+            conversation_id=document["conversation_id"],
+            generation=document["generation"],
+            step=document["step"],
+            inbound_seq=document["inbound_seq"],
+            kind=kind,
+        )
 
 
 class TaskScheduler:
@@ -96,3 +161,7 @@ class TaskScheduler:
     def schedule_turn(self, url: str, turn: TurnRequest, at: datetime) -> str:
         """Schedule the debounced turn of a conversation."""
         return self.schedule(url, turn.to_json(), at)
+
+    def schedule_followup(self, url: str, request: FollowupRequest, at: datetime) -> str:
+        """Schedule a follow-up step or a seller-inactivity check of a conversation."""
+        return self.schedule(url, request.to_json(), at)
