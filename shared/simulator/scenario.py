@@ -38,24 +38,34 @@ def parse_duration(text: str) -> timedelta:
 
 
 class TenantSetup(AgentSettings):
-    """The tenant's agent settings plus its time zone and whether its channel has a template."""
+    """The tenant's agent settings plus its time zone and its channel's ``followup`` template."""
 
     timezone: str = "America/Sao_Paulo"
     template: str | None = None
+    """The name of the channel's approved ``followup`` template (none when unset)."""
 
 
 class Expectation(BaseModel):
-    """What must hold at an ``expect`` step; only the keys given are checked."""
+    """What must hold at an ``expect`` step; only the keys given are checked.
+
+    ``sent``, ``followups_sent`` and ``triggers`` count since the previous ``expect``;
+    ``followups_pending`` counts the follow-up steps scheduled and not run yet (of the current
+    generation); ``decision`` and ``reason`` read the latest decision; ``conversation`` and
+    ``close_reason`` the lead's current conversation.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     sent: int | str | None = None
+    followups_sent: int | str | None = None
     decision: str | None = None
     reason: str | None = None
     conversation: Literal["open", "handoff", "closed"] | None = None
+    close_reason: str | None = None
     followups_pending: int | None = None
+    triggers: int | str | None = None
 
-    @field_validator("sent")
+    @field_validator("sent", "followups_sent", "triggers")
     @classmethod
     def _comparison(cls, value: int | str | None) -> int | str | None:
         if isinstance(value, str) and not _COMPARISON.match(value.strip()):

@@ -2,9 +2,10 @@
 
 Hypothesis writes scenarios (lead messages drawn from neutral, opt-out, opt-in, rejection and
 handoff texts, seller messages, duplicates and waits) and the simulator plays them through the
-real intake, debounce, policy, graph and decision code. Whatever the sequence: nothing is sent
-to an opted-out lead but the single acknowledgement, nothing in copilot mode, nothing while a
-seller is in charge, and at most one reply per debounced burst.
+real intake, debounce, policy, graph, decision and follow-up code. Whatever the sequence:
+nothing is sent to an opted-out lead but the single acknowledgement, nothing in copilot mode,
+nothing while a seller is in charge, at most one reply per debounced burst, and no follow-up in
+quiet hours.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
@@ -127,5 +129,10 @@ def test_random_conversations_never_break_restraint(
         lifted = "opt_in" in decision.reasons and any(is_opt_in(text) for text in burst)
         if opted_out and not lifted:
             raise AssertionError(f"sent to an opted-out lead: {decision}")
-    bursts = {d.triggering_events[-1] for d in sending if d.triggering_events}
-    assert len(bursts) == len(sending), "two replies answered the same burst"
+    replies = [d for d in sending if d.specialist != "followup"]
+    bursts = {d.triggering_events[-1] for d in replies if d.triggering_events}
+    assert len(bursts) == len(replies), "two replies answered the same burst"
+    for decision in sending:
+        if any(message.proactive for message in decision.messages):
+            local = decision.decided_at.astimezone(ZoneInfo("America/Sao_Paulo")).time()
+            assert 8 <= local.hour < 21, f"a follow-up in quiet hours: {decision}"
