@@ -13,10 +13,13 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 PYTEST_FLAGS ?= -q
 
-.PHONY: help deps dev test lint format typecheck unit integration bench events decisions clean
+.PHONY: help deps dev chat demo test lint format typecheck unit integration bench events decisions clean
 
 help:
 	@echo "make dev          start the local stack with the demo tenant (Ctrl-C stops it)"
+	@echo "                  CLOCK_SPEED=1440 makes a 1-day follow-up come after a minute"
+	@echo "make chat         write to the demo clinic as a lead (CHANNEL=meta|twilio|evolution|zapi)"
+	@echo "make demo         play a scripted clinic conversation through the whole local loop"
 	@echo "make test         install what is missing, then lint, type-check, unit + integration tests"
 	@echo "make bench        webhook benchmark against the bare functions-framework floor"
 	@echo "make lint         ruff check + ruff format --check + mypy"
@@ -44,7 +47,15 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 deps: $(PY_STAMP) $(TASKS_STAMP) $(NODE_STAMP)
 
 dev: deps
-	$(BIN)/python -m emulators.dev
+	$(BIN)/python -m emulators.dev $(if $(CLOCK_SPEED),--clock-speed $(CLOCK_SPEED))
+
+CHANNEL ?= meta
+chat: $(PY_STAMP)
+	@set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a; \
+	FIRESTORE_EMULATOR_HOST=127.0.0.1:$$PILOTO_DEV_FIRESTORE_PORT $(BIN)/piloto chat --channel $(CHANNEL)
+
+demo: deps
+	$(BIN)/python -m emulators.demo
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .

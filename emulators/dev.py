@@ -1,55 +1,45 @@
-"""`make dev`: the whole local stack with the demo tenant, stopped cleanly by Ctrl-C.
+"""`make dev`: the whole local loop with the demo tenant, stopped cleanly by Ctrl-C.
 
 Starts the Firestore, Pub/Sub, Cloud Tasks and Firebase (Auth + Hosting) emulators, creates the
 Pub/Sub topics and subscriptions, seeds the demo tenant from ``emulators/seed/demo.yaml`` (its
-secrets come from ``.env`` or ``.env.example``), starts every function with functions-framework,
-prints the local URLs and waits. Ctrl-C stops every process it started, by process group.
+secrets come from ``.env`` or ``.env.example``), starts every function with functions-framework
+and the provider simulator (``emulators.loop``), prints the local URLs and waits. Ctrl-C stops
+every process it started, by process group.
+
+``--clock-speed N`` (or ``PILOTO_CLOCK_SPEED``) divides follow-up delays, so a demo sees a
+1-day follow-up in a minute at 1440.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from emulators.stack import LocalStack
-from shared.events.topology import ensure_topology
-from shared.seed import apply_seed, load_seed_file
-from shared.store.firestore import firestore_client
+from emulators.loop import FUNCTIONS, PilotoLoop
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / ".piloto" / "dev"
-SEED_FILE = ROOT / "emulators" / "seed" / "demo.yaml"
 
 logger = logging.getLogger("piloto.dev")
 
-
-@dataclass(frozen=True)
-class LocalFunction:
-    """A function served locally by functions-framework."""
-
-    name: str
-    source: str
-    signature_type: str
-    port_variable: str
-    default_port: int
-
-
-FUNCTIONS: tuple[LocalFunction, ...] = (
-    LocalFunction("webhook", "functions/webhook/main.py", "http", "PILOTO_DEV_WEBHOOK_PORT", 8001),
-    LocalFunction("agent", "functions/agent/main.py", "cloudevent", "PILOTO_DEV_AGENT_PORT", 8002),
-    LocalFunction("turn", "functions/turn/main.py", "http", "PILOTO_DEV_TURN_PORT", 8003),
-    LocalFunction("sender", "functions/sender/main.py", "http", "PILOTO_DEV_SENDER_PORT", 8004),
-)
-TURNS_QUEUE = "projects/{project}/locations/southamerica-east1/queues/turns"
+PORT_VARIABLES = {
+    "firestore": "PILOTO_DEV_FIRESTORE_PORT",
+    "pubsub": "PILOTO_DEV_PUBSUB_PORT",
+    "tasks": "PILOTO_DEV_TASKS_PORT",
+    "auth": "PILOTO_DEV_AUTH_PORT",
+    "hosting": "PILOTO_DEV_HOSTING_PORT",
+    "webhook": "PILOTO_DEV_WEBHOOK_PORT",
+    "agent": "PILOTO_DEV_AGENT_PORT",
+    "turn": "PILOTO_DEV_TURN_PORT",
+    "sender": "PILOTO_DEV_SENDER_PORT",
+    "followup": "PILOTO_DEV_FOLLOWUP_PORT",
+    "simulator": "PILOTO_DEV_SIMULATOR_PORT",
+}
 
 
 def load_env_file() -> dict[str, str]:
@@ -65,68 +55,18 @@ def load_env_file() -> dict[str, str]:
     return {**values, **{key: os.environ[key] for key in values if key in os.environ}}
 
 
-def _port(env: dict[str, str], name: str, default: int) -> int:
-    return int(env.get(name, default))
+def fixed_ports(env: dict[str, str]) -> dict[str, int]:
+    """Return the ports named in the environment (``.env.example`` names all of them)."""
+    return {
+        name: int(env[variable]) for name, variable in PORT_VARIABLES.items() if env.get(variable)
+    }
 
 
-def start_function(function: LocalFunction, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start one function with functions-framework, logging to .piloto/dev/logs/<name>.log."""
-    port = _port(env, function.port_variable, function.default_port)
-    log_path = RUNTIME / "logs" / f"{function.name}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "functions-framework"),
-                "--target",
-                function.name,
-                "--source",
-                str(ROOT / function.source),
-                "--signature-type",
-                function.signature_type,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_for_port(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Wait until a local function answers HTTP (any status), or fail if it exited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with code {process.returncode}; see .piloto/dev/logs")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process group: SIGTERM, then SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
-
-
-def main() -> int:
-    """Bring the stack up, print where everything is, and wait for Ctrl-C."""
+def main(argv: list[str] | None = None) -> int:
+    """Bring the loop up, print where everything is, and wait for Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__.split("\n")[0])
+    parser.add_argument("--clock-speed", type=float, default=None)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     env_file = load_env_file()
@@ -134,86 +74,56 @@ def main() -> int:
     if not project_id.startswith("demo-"):
         sys.stderr.write(f"make dev needs a demo- project id to stay offline, got {project_id}\n")
         return 2
-    ports = {
-        "firestore": _port(env_file, "PILOTO_DEV_FIRESTORE_PORT", 8081),
-        "pubsub": _port(env_file, "PILOTO_DEV_PUBSUB_PORT", 8085),
-        "tasks": _port(env_file, "PILOTO_DEV_TASKS_PORT", 8123),
-        "auth": _port(env_file, "PILOTO_DEV_AUTH_PORT", 9099),
-        "hosting": _port(env_file, "PILOTO_DEV_HOSTING_PORT", 5002),
-    }
+    clock_speed = args.clock_speed or float(env_file.get("PILOTO_CLOCK_SPEED") or 1)
     stop_requested = threading.Event()
     # Ctrl-C, a closed terminal or a kill all end the same way: every started process stopped.
     for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signal_number, lambda *_: stop_requested.set())
-    processes: list[subprocess.Popen[bytes]] = []
-    turns_queue = TURNS_QUEUE.format(project=project_id)
-    with LocalStack(
-        project_id,
+    loop = PilotoLoop(
+        project_id=project_id,
         runtime_dir=RUNTIME,
-        ports=ports,
+        env=env_file,
+        ports=fixed_ports(env_file),
+        clock_speed=clock_speed,
         hosting_public_dir=ROOT / "console" / "public",
-        queues=[turns_queue],
-    ) as stack:
-        turn_port = _port(env_file, "PILOTO_DEV_TURN_PORT", 8003)
-        env = {
-            **os.environ,
-            **env_file,
-            **stack.env(),
-            "PILOTO_TASKS_QUEUE": turns_queue,
-            "PILOTO_TURN_URL": f"http://127.0.0.1:{turn_port}/",
-        }
-        os.environ.update(env)
-        push_endpoints = {
-            function.name: "http://127.0.0.1:"
-            f"{_port(env, function.port_variable, function.default_port)}/"
-            for function in FUNCTIONS
-        }
-        for created in ensure_topology(project_id, push_endpoints):
-            logger.info("created %s", created)
-        counts = apply_seed(firestore_client(project_id), load_seed_file(SEED_FILE))
-        logger.info("seeded %(tenants)s tenant(s) and %(channels)s channel(s)", counts)
+    )
+    with loop:
+        _print_urls(loop)
         try:
-            for function in FUNCTIONS:
-                process = start_function(function, env)
-                processes.append(process)
-                port = _port(env, function.port_variable, function.default_port)
-                wait_for_port(f"http://127.0.0.1:{port}/", process)
-            _print_urls(env, ports)
             while not stop_requested.is_set():
                 stop_requested.wait(0.5)
-                for process in processes:
-                    if process.poll() is not None:
-                        raise RuntimeError(f"a function exited (code {process.returncode})")
+                if not loop.running():
+                    raise RuntimeError("a function exited; see .piloto/dev/logs")
         finally:
             sys.stdout.write("\nstopping the local stack...\n")
-            for process in processes:
-                stop_process(process)
     sys.stdout.write("stopped.\n")
     return 0
 
 
-def _print_urls(env: dict[str, str], ports: dict[str, int]) -> None:
-    webhook = f"http://127.0.0.1:{_port(env, 'PILOTO_DEV_WEBHOOK_PORT', 8001)}"
+def _print_urls(loop: PilotoLoop) -> None:
+    ports = loop.ports
     lines = [
         "",
-        "Piloto local stack is up (project " + env["GOOGLE_CLOUD_PROJECT"] + ")",
+        f"Piloto local stack is up (project {loop.project_id}, clock speed {loop.clock_speed:g})",
         "",
-        "  webhooks   " + f"{webhook}/webhooks/<provider>/<channel_id>",
+        f"  webhooks   {loop.webhook_url}/webhooks/<provider>/<channel_id>",
         "             demo channels: meta/demo-meta twilio/demo-twilio evolution/demo-evolution"
         " zapi/demo-zapi",
-        f"  agent      http://127.0.0.1:{_port(env, 'PILOTO_DEV_AGENT_PORT', 8002)}/"
-        "  (Pub/Sub push from conversation-events)",
-        f"  turn       http://127.0.0.1:{_port(env, 'PILOTO_DEV_TURN_PORT', 8003)}/"
-        "  (Cloud Tasks target of debounced turns)",
-        f"  sender     http://127.0.0.1:{_port(env, 'PILOTO_DEV_SENDER_PORT', 8004)}/"
-        "  (Pub/Sub push from outbound-messages)",
+        *(
+            f"  {function.name:<10} {loop.urls[function.name]}  ({function.role})"
+            for function in FUNCTIONS
+            if function.name != "webhook"
+        ),
+        f"  simulator  {loop.simulator_url}/  (Meta, Twilio, Evolution API and Z-API; outbox at"
+        " /outbox)",
         f"  console    http://127.0.0.1:{ports['hosting']}/  (Firebase Hosting emulator)",
         f"  auth       http://127.0.0.1:{ports['auth']}/  (Firebase Auth emulator)",
         f"  firestore  127.0.0.1:{ports['firestore']}    pubsub 127.0.0.1:{ports['pubsub']}"
         f"    cloud tasks 127.0.0.1:{ports['tasks']}",
         "  logs       .piloto/dev/logs/",
         "",
-        "  See events the webhook published:  make events   (or .venv/bin/piloto events pull)",
+        "  Write to the demo clinic as a lead:  make chat   (CHANNEL=twilio|evolution|zapi)",
+        "  See events the webhook published:   make events",
         "  Ctrl-C stops everything.",
         "",
     ]

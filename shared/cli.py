@@ -158,6 +158,23 @@ def _pubsub_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from emulators.chat import run_chat
+    from shared.store.firestore import firestore_client
+
+    channel_id = args.channel_id or f"demo-{args.channel}"
+    return run_chat(
+        simulator_url=args.simulator,
+        provider=args.channel,
+        channel_id=channel_id,
+        tenant_id=args.tenant,
+        phone=args.phone,
+        name=args.name,
+        firestore=firestore_client(_project(args)),
+        lines=sys.stdin,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="piloto", description=__doc__)
@@ -196,6 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of the in-process store",
     )
     simulate.set_defaults(run=_simulate)
+
+    chat = commands.add_parser(
+        "chat", help="write to the local demo business as a lead (needs `make dev` running)"
+    )
+    chat.add_argument("--channel", choices=["meta", "twilio", "evolution", "zapi"], default="meta")
+    chat.add_argument("--channel-id", help="default: demo-<channel>")
+    chat.add_argument("--tenant", default="demo-clinica")
+    chat.add_argument("--phone", default="+5511987654321", help="the lead's E.164 phone")
+    chat.add_argument("--name", default="Mariana", help="the lead's WhatsApp profile name")
+    chat.add_argument(
+        "--simulator",
+        default=f"http://127.0.0.1:{os.environ.get('PILOTO_DEV_SIMULATOR_PORT', '8700')}",
+        help="the provider simulator of `make dev`",
+    )
+    chat.set_defaults(run=_chat)
 
     pubsub = commands.add_parser("pubsub", help="Pub/Sub topology")
     pubsub_commands = pubsub.add_subparsers(dest="pubsub_command", required=True)

@@ -1,0 +1,278 @@
+"""The whole Piloto loop on one machine: emulators, topics, demo tenant, functions, simulator.
+
+``PilotoLoop`` is what ``make dev`` runs and waits on, what ``make demo`` plays a script
+through, and what the end-to-end tests and the end-to-end benchmark start: the official
+emulators (``emulators.stack``), the Pub/Sub topology, the seeded tenant, every function served
+by functions-framework over real HTTP, and the provider simulator standing in for Meta, Twilio,
+Evolution API and Z-API. Channels' ``api_base_url`` is pointed at the simulator, wherever it
+listens. Leaving the ``with`` block stops every process it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from emulators.simulator import ProviderSimulator, channels_from_seed
+from emulators.stack import LocalStack, free_port
+from shared.events.topology import ensure_topology
+from shared.seed import SeedFile, apply_seed, load_seed_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_FILE = ROOT / "emulators" / "seed" / "demo.yaml"
+LOCATION = "southamerica-east1"
+
+logger = logging.getLogger("piloto.loop")
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A function served locally by functions-framework."""
+
+    name: str
+    signature_type: str
+    port_name: str
+    role: str
+
+    @property
+    def source(self) -> Path:
+        """Return the function's source file."""
+        return ROOT / "functions" / self.name / "main.py"
+
+
+FUNCTIONS: tuple[LocalFunction, ...] = (
+    LocalFunction("webhook", "http", "webhook", "provider webhooks"),
+    LocalFunction("agent", "cloudevent", "agent", "Pub/Sub push from conversation-events"),
+    LocalFunction("turn", "http", "turn", "Cloud Tasks target of debounced turns"),
+    LocalFunction("sender", "http", "sender", "Pub/Sub push from outbound-messages"),
+    LocalFunction("followup", "http", "followup", "Cloud Tasks target of follow-ups"),
+)
+EMULATOR_PORTS = ("firestore", "pubsub", "tasks", "auth", "hosting")
+
+
+class PilotoLoop:
+    """Start the loop on entry, stop it on exit.
+
+    ``ports`` fixes ports by name (the emulators', each function's, and "simulator"); anything
+    not named gets a free port. ``agent`` overrides the seeded tenants' agent settings (the demo
+    turns quiet hours off so it runs at any hour). ``clock_speed`` divides follow-up delays.
+    """
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        runtime_dir: Path,
+        env: Mapping[str, str],
+        ports: Mapping[str, int] | None = None,
+        seed_file: Path = SEED_FILE,
+        agent: Mapping[str, Any] | None = None,
+        clock_speed: float = 1.0,
+        emulators: tuple[str, ...] = ("firestore", "pubsub", "tasks", "firebase"),
+        hosting_public_dir: Path | None = None,
+        stack: LocalStack | None = None,
+    ) -> None:
+        self.project_id = project_id
+        self.runtime_dir = runtime_dir
+        self.base_env = dict(env)
+        self.ports = {name: int(port) for name, port in (ports or {}).items()}
+        self.seed_file = seed_file
+        self.agent = dict(agent or {})
+        self.clock_speed = clock_speed
+        self.turns_queue = f"projects/{project_id}/locations/{LOCATION}/queues/turns"
+        self.followups_queue = f"projects/{project_id}/locations/{LOCATION}/queues/followups"
+        self.owns_stack = stack is None
+        self.stack = stack or LocalStack(
+            project_id,
+            only=emulators,
+            runtime_dir=runtime_dir,
+            queues=[self.turns_queue, self.followups_queue],
+            hosting_public_dir=hosting_public_dir,
+            ports={name: port for name, port in self.ports.items() if name in EMULATOR_PORTS},
+        )
+        self.simulator: ProviderSimulator | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.urls: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+
+    def port(self, name: str) -> int:
+        """Return the port fixed for ``name``, picking a free one the first time if none was."""
+        if name not in self.ports:
+            self.ports[name] = free_port()
+        return self.ports[name]
+
+    @property
+    def webhook_url(self) -> str:
+        """Return the webhook function's origin (providers post to /webhooks/<p>/<channel>)."""
+        return self.urls["webhook"].rstrip("/")
+
+    @property
+    def simulator_url(self) -> str:
+        """Return the provider simulator's origin."""
+        assert self.simulator is not None, "the loop is not running"
+        return self.simulator.url.rstrip("/")
+
+    def __enter__(self) -> PilotoLoop:
+        if self.owns_stack:
+            self.stack.__enter__()
+        else:  # a running stack (the tests'): create the queues it was not started with
+            _create_queues(self.stack, (self.turns_queue, self.followups_queue))
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self) -> None:
+        for function in FUNCTIONS:
+            self.urls[function.name] = f"http://127.0.0.1:{self.port(function.port_name)}/"
+        simulator_port = self.port("simulator")
+        simulator_base = f"http://127.0.0.1:{simulator_port}"
+        self.env = {
+            **os.environ,
+            **self.base_env,
+            **self.stack.env(),
+            "GOOGLE_CLOUD_PROJECT": self.project_id,
+            "PILOTO_TASKS_QUEUE": self.turns_queue,
+            "PILOTO_FOLLOWUP_QUEUE": self.followups_queue,
+            "PILOTO_TURN_URL": self.urls["turn"],
+            "PILOTO_FOLLOWUP_URL": self.urls["followup"],
+            "PILOTO_PUBLIC_BASE_URL": self.webhook_url,
+            "PILOTO_CLOCK_SPEED": str(self.clock_speed),
+        }
+        # The clients below (topology, seed, simulator secrets) need the emulators and secrets
+        # too; what the caller's environment already says (a test session's) is kept.
+        for key, value in {**self.stack.env(), **self.base_env}.items():
+            os.environ.setdefault(key, value)
+        for created in ensure_topology(self.project_id, self.urls):
+            logger.info("created %s", created)
+        seed = self._seed(simulator_base)
+        from shared.store.firestore import firestore_client
+
+        counts = apply_seed(firestore_client(self.project_id), seed)
+        logger.info("seeded %(tenants)s tenant(s) and %(channels)s channel(s)", counts)
+        self.simulator = ProviderSimulator(
+            channels_from_seed(self.seed_file, self.project_id),
+            webhook_base_url=self.webhook_url,
+            host="127.0.0.1",
+            port=simulator_port,
+        )
+        self.simulator.start()
+        logs = self.runtime_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for function in FUNCTIONS:
+            self.processes[function.name] = _serve(
+                function, self.port(function.port_name), self.env, logs
+            )
+        for function in FUNCTIONS:
+            _wait_for(self.urls[function.name], self.processes[function.name], function.name)
+
+    def _seed(self, simulator_base: str) -> SeedFile:
+        """Return the seed with channels pointed at the simulator and the agent overrides."""
+        seed = load_seed_file(self.seed_file)
+        tenants = []
+        for tenant in seed.tenants:
+            channels = []
+            for channel in tenant.channels:
+                config = dict(channel.config)
+                if "api_base_url" in config:
+                    config["api_base_url"] = f"{simulator_base}/{channel.provider}"
+                channels.append(channel.model_copy(update={"config": config}))
+            agent = tenant.agent.model_validate({**tenant.agent.model_dump(), **self.agent})
+            tenants.append(tenant.model_copy(update={"channels": channels, "agent": agent}))
+        return seed.model_copy(update={"tenants": tenants})
+
+    def running(self) -> bool:
+        """Return whether every function is still running."""
+        return all(process.poll() is None for process in self.processes.values())
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for process in self.processes.values():
+            stop_process(process)
+        self.processes.clear()
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+        if self.owns_stack:
+            self.stack.__exit__(exc_type, exc_value, traceback)
+
+
+def _create_queues(stack: LocalStack, queues: tuple[str, ...]) -> None:
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud import tasks_v2
+
+    from shared.events.tasks import TaskScheduler
+
+    client = TaskScheduler(
+        queue_path=queues[0], emulator_host=stack.emulators["tasks"].host_port
+    )._client
+    for queue in queues:
+        with contextlib.suppress(AlreadyExists):
+            client.create_queue(
+                parent=queue.rsplit("/queues/", 1)[0], queue=tasks_v2.Queue(name=queue)
+            )
+
+
+def _serve(
+    function: LocalFunction, port: int, env: Mapping[str, str], logs: Path
+) -> subprocess.Popen[bytes]:
+    with (logs / f"{function.name}.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "functions-framework"),
+                f"--target={function.name}",
+                f"--source={function.source}",
+                f"--signature-type={function.signature_type}",
+                "--host=127.0.0.1",
+                f"--port={port}",
+            ],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}; see its log")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer on {url} within {timeout:.0f}s")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process group: SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
