@@ -33,9 +33,11 @@ from tests.support.events import lead_message
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def serve(name: str, signature: str, env: dict[str, str], logs: Path) -> tuple[Any, str]:
-    """Start one function with functions-framework; return the process and its URL."""
-    port = free_port()
+def serve(
+    name: str, signature: str, env: dict[str, str], logs: Path, port: int | None = None
+) -> tuple[Any, str]:
+    """Start one function with functions-framework (on ``port`` if given); return it and its URL."""
+    port = port or free_port()
     log = (logs / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [
