@@ -21,7 +21,7 @@ help:
 	@echo "make chat         write to the demo clinic as a lead (CHANNEL=meta|twilio|evolution|zapi)"
 	@echo "make demo         play a scripted clinic conversation through the whole local loop"
 	@echo "make test         install what is missing, then lint, type-check, unit + integration tests"
-	@echo "make bench        webhook benchmark against the bare functions-framework floor"
+	@echo "make bench        webhook vs the bare function floor, engine cost, end-to-end latency"
 	@echo "make lint         ruff check + ruff format --check + mypy"
 	@echo "make format       apply ruff fixes and formatting"
 	@echo "make events       print what the local webhook published (with make dev running)"
@@ -82,6 +82,7 @@ bench: deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench.webhook
 	$(BIN)/python -m tests.bench.engine
+	$(BIN)/python -m tests.bench.e2e
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules .piloto .pytest_cache .mypy_cache .ruff_cache

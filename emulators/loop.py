@@ -204,12 +204,12 @@ class PilotoLoop:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self.simulator is not None:  # first, so no webhook goes to a stopped function
+            self.simulator.stop()
+            self.simulator = None
         for process in self.processes.values():
             stop_process(process)
         self.processes.clear()
-        if self.simulator is not None:
-            self.simulator.stop()
-            self.simulator = None
         if self.owns_stack:
             self.stack.__exit__(exc_type, exc_value, traceback)
 
