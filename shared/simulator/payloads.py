@@ -1,16 +1,119 @@
-"""Provider webhook requests for simulated messages, parsed by the real provider adapters."""
+"""Provider webhook requests for simulated messages, parsed by the real provider adapters.
+
+Each builder returns the ``WebhookRequest`` a provider would POST: a lead's message (text,
+voice note or image, or for the WhatsApp Web gateways a message the business's own phone
+sent) and the delivery statuses (sent, delivered, read) of a message the business sent. Given
+the channel's resolved secrets they are signed as the provider signs them, computed here
+independently of the adapters' ``verify``:
+
+- Meta: ``X-Hub-Signature-256: sha256=HMAC-SHA256(app_secret, raw body)``.
+- Twilio: ``X-Twilio-Signature: base64(HMAC-SHA1(auth_token, URL + sorted form fields))``
+  over the URL Twilio calls (the channel's ``config.webhook_url`` when it has one).
+- Evolution API: the instance ``apikey`` in the body, as its webhook controller sends it.
+- Z-API: the account security token in the ``Client-Token`` header.
+
+``webhook_request`` is the unsigned text-message shortcut ``piloto simulate`` uses.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
-from datetime import datetime
-from urllib.parse import urlencode
+import secrets as random_tokens
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit
 
 from shared.channels.base import WebhookRequest
+from shared.models.channel import Channel
 from shared.models.events import Provider
 
 BUSINESS_PHONE = "5511990000001"
 PHONE_NUMBER_ID = "100000000000001"
+SIMULATED_URL = "https://simulator.local/webhooks/sim"
+SIMULATED_TWILIO_URL = "https://simulator.local/webhooks/twilio/sim"
+
+InboundKind = Literal["text", "audio", "image"]
+StatusName = Literal["sent", "delivered", "read"]
+STATUS_ORDER: tuple[StatusName, ...] = ("sent", "delivered", "read")
+DEFAULT_MIME_TYPES: Mapping[str, str] = {
+    "audio": "audio/ogg; codecs=opus",
+    "image": "image/jpeg",
+}
+
+_EVOLUTION_STATUSES: Mapping[StatusName, str] = {
+    "sent": "SERVER_ACK",
+    "delivered": "DELIVERY_ACK",
+    "read": "READ",
+}
+_ZAPI_STATUSES: Mapping[StatusName, str] = {
+    "sent": "SENT",
+    "delivered": "RECEIVED",
+    "read": "READ",
+}
+
+
+@dataclass(frozen=True)
+class BusinessAccount:
+    """The business side of a webhook: the channel's number, account, instance and URL."""
+
+    business_phone: str = f"+{BUSINESS_PHONE}"
+    phone_number_id: str = PHONE_NUMBER_ID
+    account_sid: str = "ACsimulator"
+    messaging_service_sid: str | None = None
+    instance: str = "simulator"
+    webhook_url: str | None = None
+    """The public URL Twilio signs (``config.webhook_url``) when it is not the URL posted to."""
+
+    @classmethod
+    def of(cls, channel: Channel) -> BusinessAccount:
+        """Return the account a provider would address this channel's webhooks from."""
+        config = channel.config
+        default = cls()
+        phone = channel.business_phone or config.get("business_phone") or default.business_phone
+        instance = config.get("instance") or config.get("instance_id") or default.instance
+        service = config.get("messaging_service_sid")
+        return cls(
+            business_phone=str(phone),
+            phone_number_id=str(config.get("phone_number_id") or default.phone_number_id),
+            account_sid=str(config.get("account_sid") or default.account_sid),
+            messaging_service_sid=str(service) if service else None,
+            instance=str(instance),
+            webhook_url=str(config["webhook_url"]) if config.get("webhook_url") else None,
+        )
+
+    @property
+    def business_digits(self) -> str:
+        """Return the business number without the plus sign."""
+        return self.business_phone.lstrip("+")
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message a lead sends (or, on Evolution and Z-API, the business's own phone sends)."""
+
+    lead_phone: str
+    message_id: str
+    at: datetime
+    name: str | None = None
+    kind: InboundKind = "text"
+    text: str | None = None
+    """The text of a text message, the caption of an image."""
+    media_url: str | None = None
+    media_id: str | None = None
+    """Meta's media id (Meta sends an id, not a link); derived from the message id if unset."""
+    mime_type: str | None = None
+    from_business: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind == "text" and not self.text:
+            raise ValueError("a text message needs text")
+        if self.at.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
 
 
 def webhook_request(
@@ -28,106 +131,414 @@ def webhook_request(
     The Cloud API and Twilio do not report messages the business sends from its phone; the
     unofficial gateways do (``fromMe``), so a seller message on Meta or Twilio has no request.
     """
-    digits = lead_phone.lstrip("+")
-    seconds = int(at.timestamp())
+    message = InboundMessage(
+        lead_phone=lead_phone,
+        message_id=message_id,
+        at=at,
+        name=name,
+        text=text,
+        from_business=from_business,
+    )
+    url = SIMULATED_TWILIO_URL if provider == "twilio" else SIMULATED_URL
+    return inbound_request(provider, message, url=url)
+
+
+def inbound_request(
+    provider: Provider,
+    message: InboundMessage,
+    *,
+    account: BusinessAccount | None = None,
+    url: str = SIMULATED_URL,
+    secrets: Mapping[str, str] | None = None,
+) -> WebhookRequest | None:
+    """Return the provider's webhook for ``message``, signed when ``secrets`` are given.
+
+    None when the provider reports no such message: Meta and Twilio never tell the business
+    what its own phone sent.
+    """
+    account = account or BusinessAccount()
     if provider == "meta":
-        if from_business:
+        if message.from_business:
             return None
-        return _json(
+        return _signed_json(provider, _meta_inbound(message, account), url, secrets)
+    if provider == "twilio":
+        if message.from_business:
+            return None
+        return _signed_form(_twilio_inbound(message, account), url, account, secrets)
+    if provider == "evolution":
+        return _signed_json(provider, _evolution_inbound(message, account, url), url, secrets)
+    return _signed_json(provider, _zapi_inbound(message, account), url, secrets)
+
+
+def status_request(
+    provider: Provider,
+    *,
+    message_id: str,
+    lead_phone: str,
+    status: StatusName,
+    at: datetime,
+    account: BusinessAccount | None = None,
+    url: str = SIMULATED_URL,
+    secrets: Mapping[str, str] | None = None,
+) -> WebhookRequest:
+    """Return the provider's status webhook for a message the business sent to ``lead_phone``."""
+    account = account or BusinessAccount()
+    digits = lead_phone.lstrip("+")
+    if provider == "meta":
+        return _signed_json(
+            provider, _meta_status(message_id, digits, status, at, account), url, secrets
+        )
+    if provider == "twilio":
+        form = _twilio_status(message_id, digits, status, account)
+        return _signed_form(form, url, account, secrets)
+    if provider == "evolution":
+        document = _evolution_envelope(
+            "messages.update",
             {
-                "object": "whatsapp_business_account",
-                "entry": [
+                "messageId": random_tokens.token_hex(12),
+                "keyId": message_id,
+                "remoteJid": f"{digits}@s.whatsapp.net",
+                "fromMe": True,
+                "participant": None,
+                "status": _EVOLUTION_STATUSES[status],
+                "instanceId": instance_uuid(account.instance),
+            },
+            account,
+            url,
+            at,
+        )
+        return _signed_json(provider, document, url, secrets)
+    document = {
+        "instanceId": account.instance,
+        "status": _ZAPI_STATUSES[status],
+        "ids": [message_id],
+        "momment": _milliseconds(at),
+        "phoneDevice": 0,
+        "phone": digits,
+        "type": "MessageStatusCallback",
+        "isGroup": False,
+    }
+    return _signed_json(provider, document, url, secrets)
+
+
+def new_message_id(provider: Provider, *, media: bool = False, from_api: bool = False) -> str:
+    """Return a fresh id shaped like the provider's own message ids.
+
+    Meta ``wamid.<base64>``; Twilio ``SM`` (``MM`` with media) plus 32 hex digits; WhatsApp
+    Web ids for the gateways: ``3EB0…`` from a phone, ``BAE5…`` for what an API sent.
+    """
+    if provider == "meta":
+        raw = b"\x15\x02\x00\x11\x18\x12" + random_tokens.token_bytes(18)
+        return "wamid.HBgN" + base64.b64encode(raw).decode()
+    if provider == "twilio":
+        return ("MM" if media else "SM") + random_tokens.token_hex(16)
+    if from_api:
+        return "BAE5" + random_tokens.token_hex(6).upper()
+    return "3EB0" + random_tokens.token_hex(8).upper()
+
+
+# Meta (WhatsApp Cloud API)
+
+
+def _meta_envelope(value: dict[str, Any], account: BusinessAccount) -> dict[str, Any]:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
                     {
-                        "id": "1",
-                        "changes": [
-                            {
-                                "field": "messages",
-                                "value": {
-                                    "messaging_product": "whatsapp",
-                                    "metadata": {
-                                        "display_phone_number": BUSINESS_PHONE,
-                                        "phone_number_id": PHONE_NUMBER_ID,
-                                    },
-                                    "contacts": [{"profile": {"name": name}, "wa_id": digits}],
-                                    "messages": [
-                                        {
-                                            "from": digits,
-                                            "id": message_id,
-                                            "timestamp": str(seconds),
-                                            "type": "text",
-                                            "text": {"body": text},
-                                        }
-                                    ],
-                                },
-                            }
-                        ],
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": account.business_digits,
+                                "phone_number_id": account.phone_number_id,
+                            },
+                            **value,
+                        },
                     }
                 ],
             }
-        )
-    if provider == "twilio":
-        if from_business:
-            return None
-        form = {
-            "MessageSid": message_id,
-            "SmsMessageSid": message_id,
-            "AccountSid": "ACsimulator",
-            "From": f"whatsapp:+{digits}",
-            "To": f"whatsapp:+{BUSINESS_PHONE}",
-            "Body": text,
-            "NumMedia": "0",
-            "ProfileName": name,
-            "WaId": digits,
-            "MessageType": "text",
-        }
-        return WebhookRequest(
-            method="POST",
-            url="https://simulator.local/webhooks/twilio/sim",
-            body=urlencode(form).encode(),
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
-    if provider == "evolution":
-        return _json(
-            {
-                "event": "messages.upsert",
-                "instance": "simulator",
-                "data": {
-                    "key": {
-                        "remoteJid": f"{digits}@s.whatsapp.net",
-                        "fromMe": from_business,
-                        "id": message_id,
-                    },
-                    "pushName": name,
-                    "message": {"conversation": text},
-                    "messageType": "conversation",
-                    "messageTimestamp": seconds,
-                },
-                "sender": f"{BUSINESS_PHONE}@s.whatsapp.net",
-            }
-        )
-    return _json(
-        {
-            "type": "ReceivedCallback",
-            "instanceId": "simulator",
-            "messageId": message_id,
-            "phone": digits,
-            "fromMe": from_business,
-            "fromApi": False,
-            "momment": seconds * 1000,
-            "status": "RECEIVED",
-            "chatName": name,
-            "senderName": name,
-            "isGroup": False,
-            "isNewsletter": False,
-            "text": {"message": text},
-        }
-    )
+        ],
+    }
 
 
-def _json(document: object) -> WebhookRequest:
-    return WebhookRequest(
-        method="POST",
-        url="https://simulator.local/webhooks/sim",
-        body=json.dumps(document, ensure_ascii=False).encode(),
-        headers={"content-type": "application/json"},
-    )
+def _meta_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str, Any]:
+    digits = message.lead_phone.lstrip("+")
+    item: dict[str, Any] = {
+        "from": digits,
+        "id": message.message_id,
+        "timestamp": str(int(message.at.timestamp())),
+        "type": message.kind,
+    }
+    if message.kind == "text":
+        item["text"] = {"body": message.text}
+    else:
+        media: dict[str, Any] = {
+            "mime_type": _mime_type(message),
+            "sha256": base64.b64encode(
+                hashlib.sha256(message.message_id.encode()).digest()
+            ).decode(),
+            "id": message.media_id or _media_id(message.message_id),
+        }
+        if message.kind == "audio":
+            media["voice"] = True
+        elif message.text:
+            media["caption"] = message.text
+        item[message.kind] = media
+    contact: dict[str, Any] = {"wa_id": digits}
+    if message.name:
+        contact["profile"] = {"name": message.name}
+    return _meta_envelope({"contacts": [contact], "messages": [item]}, account)
+
+
+def _meta_status(
+    message_id: str, digits: str, status: StatusName, at: datetime, account: BusinessAccount
+) -> dict[str, Any]:
+    seconds = int(at.timestamp())
+    item: dict[str, Any] = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(seconds),
+        "recipient_id": digits,
+    }
+    if status != "read":  # Meta reports the conversation and pricing on sent and delivered
+        item["conversation"] = {
+            "id": hashlib.sha256(f"{account.phone_number_id}:{digits}".encode()).hexdigest()[:32],
+            "expiration_timestamp": str(seconds + 24 * 3600),
+            "origin": {"type": "service"},
+        }
+        item["pricing"] = {
+            "billable": True,
+            "pricing_model": "PMP",
+            "category": "service",
+            "type": "regular",
+        }
+    return _meta_envelope({"statuses": [item]}, account)
+
+
+def _media_id(message_id: str) -> str:
+    return str(int(hashlib.sha256(message_id.encode()).hexdigest()[:14], 16))
+
+
+# Twilio
+
+
+def _twilio_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str, str]:
+    digits = message.lead_phone.lstrip("+")
+    form = {
+        "SmsMessageSid": message.message_id,
+        "NumMedia": "0",
+        "ProfileName": message.name or "",
+        "MessageType": message.kind,
+        "SmsSid": message.message_id,
+        "WaId": digits,
+        "SmsStatus": "received",
+        "Body": message.text or "",
+        "To": f"whatsapp:{account.business_phone}",
+        "NumSegments": "1",
+        "ReferralNumMedia": "0",
+        "MessageSid": message.message_id,
+        "AccountSid": account.account_sid,
+        "From": f"whatsapp:+{digits}",
+        "ApiVersion": "2010-04-01",
+    }
+    if message.kind != "text":
+        form["NumMedia"] = "1"
+        form["MediaContentType0"] = _mime_type(message)
+        form["MediaUrl0"] = message.media_url or (
+            f"https://api.twilio.com/2010-04-01/Accounts/{account.account_sid}/Messages/"
+            f"{message.message_id}/Media/ME{random_tokens.token_hex(16)}"
+        )
+    if not message.name:
+        del form["ProfileName"]
+    return form
+
+
+def _twilio_status(
+    message_id: str, digits: str, status: StatusName, account: BusinessAccount
+) -> dict[str, str]:
+    form = {
+        "ChannelPrefix": "whatsapp",
+        "ApiVersion": "2010-04-01",
+        "MessageStatus": status,
+        "SmsSid": message_id,
+        "SmsStatus": status,
+        "ChannelInstallSid": "XE" + hashlib.sha256(account.account_sid.encode()).hexdigest()[:32],
+        "To": f"whatsapp:+{digits}",
+        "From": f"whatsapp:{account.business_phone}",
+        "MessageSid": message_id,
+        "StructuredMessage": "false",
+        "AccountSid": account.account_sid,
+        "ChannelToAddress": f"+{digits}",
+    }
+    if account.messaging_service_sid:
+        form["MessagingServiceSid"] = account.messaging_service_sid
+    return form
+
+
+def twilio_signature(url: str, form: Mapping[str, str], auth_token: str) -> str:
+    """Return ``X-Twilio-Signature``: HMAC-SHA1 over the URL plus the sorted form fields."""
+    payload = url + "".join(key + form[key] for key in sorted(form))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+# Evolution API (v2)
+
+
+def _evolution_envelope(
+    event: str, data: dict[str, Any], account: BusinessAccount, url: str, at: datetime
+) -> dict[str, Any]:
+    parts = urlsplit(url)
+    return {
+        "event": event,
+        "instance": account.instance,
+        "data": data,
+        "destination": url,
+        "date_time": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "sender": f"{account.business_digits}@s.whatsapp.net",
+        "server_url": f"{parts.scheme}://{parts.netloc}" if parts.netloc else "http://localhost",
+    }
+
+
+def _evolution_inbound(
+    message: InboundMessage, account: BusinessAccount, url: str
+) -> dict[str, Any]:
+    digits = message.lead_phone.lstrip("+")
+    content: dict[str, Any]
+    if message.kind == "text":
+        content, message_type = {"conversation": message.text}, "conversation"
+    elif message.kind == "audio":
+        audio = {"mimetype": _mime_type(message), "seconds": 6, "ptt": True, "fileLength": "9824"}
+        content, message_type = {"audioMessage": audio}, "audioMessage"
+    else:
+        image: dict[str, Any] = {"mimetype": _mime_type(message), "fileLength": "48210"}
+        if message.text:
+            image["caption"] = message.text
+        content, message_type = {"imageMessage": image}, "imageMessage"
+    if message.media_url and message.kind != "text":
+        content[message_type]["url"] = message.media_url
+        content["mediaUrl"] = message.media_url  # where Evolution stored the file (S3/MinIO)
+    data: dict[str, Any] = {
+        "key": {
+            "remoteJid": f"{digits}@s.whatsapp.net",
+            "fromMe": message.from_business,
+            "id": message.message_id,
+        },
+        "pushName": message.name or "",
+        "status": "SERVER_ACK" if message.from_business else "DELIVERY_ACK",
+        "message": content,
+        "messageType": message_type,
+        "messageTimestamp": int(message.at.timestamp()),
+        "instanceId": instance_uuid(account.instance),
+        "source": "android",
+    }
+    return _evolution_envelope("messages.upsert", data, account, url, message.at)
+
+
+def instance_uuid(instance: str) -> str:
+    """Return a stable UUID for an Evolution instance name (its ``instanceId``)."""
+    digest = hashlib.sha256(instance.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-{digest[20:32]}"
+
+
+# Z-API
+
+
+def _zapi_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str, Any]:
+    digits = message.lead_phone.lstrip("+")
+    document: dict[str, Any] = {
+        "isStatusReply": False,
+        "connectedPhone": account.business_digits,
+        "waitingMessage": False,
+        "isEdit": False,
+        "isGroup": False,
+        "isNewsletter": False,
+        "instanceId": account.instance,
+        "messageId": message.message_id,
+        "phone": digits,
+        "fromMe": message.from_business,
+        "momment": _milliseconds(message.at),
+        "status": "SENT" if message.from_business else "RECEIVED",
+        "chatName": message.name or digits,
+        "senderName": message.name or digits,
+        "participantPhone": None,
+        "participantLid": None,
+        "broadcast": False,
+        "type": "ReceivedCallback",
+        "fromApi": False,
+    }
+    if message.kind == "text":
+        document["text"] = {"message": message.text}
+    elif message.kind == "audio":
+        document["audio"] = {
+            "ptt": True,
+            "seconds": 6,
+            "audioUrl": message.media_url or "",
+            "mimeType": _mime_type(message),
+            "viewOnce": False,
+        }
+    else:
+        document["image"] = {
+            "mimeType": _mime_type(message),
+            "imageUrl": message.media_url or "",
+            "thumbnailUrl": message.media_url or "",
+            "caption": message.text or "",
+            "width": 600,
+            "height": 315,
+            "viewOnce": False,
+        }
+    return document
+
+
+# Serialising and signing
+
+
+def _signed_json(
+    provider: Provider,
+    document: dict[str, Any],
+    url: str,
+    secrets: Mapping[str, str] | None,
+) -> WebhookRequest:
+    headers = {"content-type": "application/json"}
+    if secrets is not None and provider == "evolution":
+        document = {**document, "apikey": _secret(secrets, "apikey")}
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    if secrets is not None and provider == "meta":
+        digest = hmac.new(_secret(secrets, "app_secret").encode(), body, hashlib.sha256)
+        headers["x-hub-signature-256"] = "sha256=" + digest.hexdigest()
+    if secrets is not None and provider == "zapi":
+        headers["client-token"] = _secret(secrets, "client_token")
+    return WebhookRequest(method="POST", url=url, body=body, headers=headers)
+
+
+def _signed_form(
+    form: dict[str, str],
+    url: str,
+    account: BusinessAccount,
+    secrets: Mapping[str, str] | None,
+) -> WebhookRequest:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    if secrets is not None:
+        signed_url = account.webhook_url or url
+        headers["x-twilio-signature"] = twilio_signature(
+            signed_url, form, _secret(secrets, "auth_token")
+        )
+    return WebhookRequest(method="POST", url=url, body=urlencode(form).encode(), headers=headers)
+
+
+def _secret(secrets: Mapping[str, str], role: str) -> str:
+    value = secrets.get(role)
+    if not value:
+        raise ValueError(f"secret role {role} is needed to sign this provider's webhooks")
+    return value
+
+
+def _mime_type(message: InboundMessage) -> str:
+    return message.mime_type or DEFAULT_MIME_TYPES[message.kind]
+
+
+def _milliseconds(at: datetime) -> int:
+    return int(at.timestamp() * 1000)

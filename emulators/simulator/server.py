@@ -1,0 +1,555 @@
+"""``ProviderSimulator``: one local HTTP server standing in for Meta, Twilio, Evolution and Z-API.
+
+It answers Piloto's send adapters where they post (``{url}/meta``, ``/twilio``, ``/evolution``,
+``/zapi`` as the channels' ``api_base_url``), keeps what it accepted in an outbox, posts
+signed status webhooks (sent, delivered, read) to Piloto's webhook function, plays a lead
+(``POST /leads/...``) and misbehaves on request (``/faults``). The HTTP API is described in
+``emulators/README.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets as random_tokens
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from emulators.simulator import evolution, meta, twilio, zapi
+from emulators.simulator.channels import SimulatedChannel, index_channels
+from emulators.simulator.faults import SEND_ERROR_FAULTS, Fault, FaultBoard, FaultRejected
+from emulators.simulator.outbox import Outbox, OutboxMessage
+from emulators.simulator.routing import (
+    BadRequest,
+    Request,
+    Response,
+    RoutedHTTPServer,
+    Router,
+    json_response,
+)
+from emulators.simulator.sends import SendAccepted, SendApi, recipient, same_secret
+from emulators.simulator.webhooks import Webhook, WebhookPost, WebhookPoster
+from shared.models.channel import Channel
+from shared.models.events import Provider
+from shared.simulator.payloads import (
+    DEFAULT_MIME_TYPES,
+    STATUS_ORDER,
+    BusinessAccount,
+    InboundKind,
+    InboundMessage,
+    inbound_request,
+    new_message_id,
+    status_request,
+)
+
+logger = logging.getLogger("piloto.simulator")
+
+SEND_APIS: Mapping[Provider, SendApi] = {
+    "meta": meta,
+    "twilio": twilio,
+    "evolution": evolution,
+    "zapi": zapi,
+}
+DEFAULT_STATUS_DELAYS = (0.3, 1.0, 2.0)
+INBOUND_KINDS: tuple[InboundKind, ...] = ("text", "audio", "image")
+
+# Placeholder media a simulated lead "sends": a 1x1 PNG and the first bytes of an Ogg file.
+_PLACEHOLDER_MEDIA = {
+    "image": base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+    ),
+    "audio": b"OggS\x00\x02" + bytes(20) + b"OpusHead",
+}
+
+
+@dataclass(frozen=True)
+class LeadMessagePosted:
+    """What ``send_lead_message`` posted: the provider's message id and Piloto's answers."""
+
+    provider_message_id: str
+    posts: tuple[WebhookPost, ...]
+
+    @property
+    def webhook_status(self) -> int | None:
+        """Return the HTTP status Piloto gave the first post (None: unreachable)."""
+        return self.posts[0].status_code if self.posts else None
+
+
+@dataclass(frozen=True)
+class _StoredMedia:
+    mime_type: str
+    body: bytes
+
+
+class ProviderSimulator:
+    """The four providers' send APIs, outbox, status webhooks, lead messages and faults."""
+
+    def __init__(
+        self,
+        channels: Iterable[SimulatedChannel],
+        webhook_base_url: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        status_delays: Sequence[float] = DEFAULT_STATUS_DELAYS,
+        webhook_timeout_seconds: float = 10.0,
+    ) -> None:
+        if len(status_delays) != len(STATUS_ORDER) or any(delay < 0 for delay in status_delays):
+            raise ValueError(
+                "status_delays needs three non-negative seconds: sent, delivered, read"
+            )
+        self.channels = index_channels(channels)
+        self.webhook_base_url = webhook_base_url.rstrip("/") if webhook_base_url else None
+        self.host = host
+        self.requested_port = port
+        self.status_delays = tuple(float(delay) for delay in status_delays)
+        self.faults = FaultBoard()
+        self._outbox = Outbox()
+        self._webhooks = WebhookPoster(webhook_timeout_seconds)
+        self._media: dict[str, _StoredMedia] = {}
+        self._media_lock = threading.Lock()
+        self._server: RoutedHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._router = self._routes()
+
+    # Life cycle
+
+    def start(self) -> Self:
+        """Bind the port and serve from a background thread."""
+        if self._server is not None:
+            return self
+        self._server = RoutedHTTPServer((self.host, self.requested_port), self._router)
+        self._webhooks.start()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="provider-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info(
+            "provider simulator listening",
+            extra={"url": self.url, "channels": sorted(self.channels)},
+        )
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop webhooks not yet posted."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._webhooks.stop()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """Return the bound port (the server must be started)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:8700``."""
+        return f"http://{self.host}:{self.port}"
+
+    def api_base_url(self, provider: Provider) -> str:
+        """Return the ``config.api_base_url`` that points a channel's sending here."""
+        return f"{self.url}/{provider}"
+
+    def piloto_channel(self, channel_id: str) -> Channel:
+        """Return the channel record with ``api_base_url`` pointing at this simulator."""
+        channel = self._channel(channel_id).channel
+        config = {**channel.config, "api_base_url": self.api_base_url(channel.provider)}
+        return replace(channel, config=config)
+
+    def webhook_url(self, channel: SimulatedChannel) -> str | None:
+        """Return Piloto's webhook URL for ``channel`` (None without a webhook base URL)."""
+        if self.webhook_base_url is None:
+            return None
+        return f"{self.webhook_base_url}/webhooks/{channel.provider}/{channel.channel_id}"
+
+    # Python API for tests and make dev
+
+    def outbox(
+        self, *, channel_id: str | None = None, to: str | None = None, since: int = 0
+    ) -> list[OutboxMessage]:
+        """Return the accepted messages, oldest first."""
+        return self._outbox.messages(channel_id=channel_id, to=to, since=since)
+
+    def clear_outbox(self) -> None:
+        """Forget the accepted messages."""
+        self._outbox.clear()
+
+    def wait_for(
+        self, predicate: Callable[[OutboxMessage], bool], timeout: float = 5.0
+    ) -> OutboxMessage:
+        """Return the first accepted message matching ``predicate``, waiting up to ``timeout``."""
+        return self._outbox.wait_for(predicate, timeout)
+
+    def webhook_posts(self, since: int = 0) -> list[WebhookPost]:
+        """Return the webhooks posted to Piloto, oldest first."""
+        return self._webhooks.history(since)
+
+    def wait_for_webhooks(
+        self, predicate: Callable[[WebhookPost], bool], count: int = 1, timeout: float = 5.0
+    ) -> list[WebhookPost]:
+        """Return the first ``count`` webhook posts matching ``predicate``, waiting for them."""
+        return self._webhooks.wait_for(predicate, count, timeout)
+
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        provider: Provider | None = None,
+        channel_id: str | None = None,
+        count: int | None = None,
+        delay_seconds: float | None = None,
+    ) -> Fault:
+        """Switch a fault on (see ``emulators/simulator/faults.py``)."""
+        return self.faults.add(
+            kind, provider=provider, channel_id=channel_id, count=count, delay_seconds=delay_seconds
+        )
+
+    def send_lead_message(
+        self,
+        channel_id: str,
+        phone: str,
+        text: str | None = None,
+        *,
+        name: str | None = None,
+        kind: InboundKind = "text",
+        from_business: bool = False,
+        media_url: str | None = None,
+        mime_type: str | None = None,
+        message_id: str | None = None,
+    ) -> LeadMessagePosted:
+        """Post a lead's message (or the business phone's) to Piloto's webhook, signed."""
+        channel = self._channel(channel_id)
+        provider = channel.provider
+        url = self.webhook_url(channel)
+        if url is None:
+            raise RuntimeError("the simulator has no webhook_base_url to post to")
+        lead_phone = recipient(phone)
+        if lead_phone is None:
+            raise ValueError(f"{phone!r} is not a phone number")
+        message_id = message_id or new_message_id(provider, media=kind != "text")
+        media_id = None
+        if kind != "text" and media_url is None:
+            media_id, media_url = self._store_placeholder(kind, mime_type)
+        message = InboundMessage(
+            lead_phone=lead_phone,
+            message_id=message_id,
+            at=datetime.now(UTC),
+            name=name,
+            kind=kind,
+            text=text,
+            media_url=media_url,
+            media_id=media_id,
+            mime_type=mime_type,
+            from_business=from_business,
+        )
+        request = inbound_request(
+            provider,
+            message,
+            account=BusinessAccount.of(channel.channel),
+            url=url,
+            secrets=channel.secrets,
+        )
+        if request is None:
+            raise ValueError(f"{provider} does not report messages the business's phone sends")
+        webhook = Webhook(provider, channel.channel_id, "message", message_id, request)
+        copies = 2 if self.faults.take(("duplicate_webhooks",), provider, channel_id) else 1
+        posts = tuple(self._webhooks.post(webhook) for _ in range(copies))
+        return LeadMessagePosted(provider_message_id=message_id, posts=posts)
+
+    # Routes
+
+    def _routes(self) -> Router:
+        router = Router()
+        router.add("GET", r"/health", self._health)
+        router.add("GET", r"/outbox", self._list_outbox)
+        router.add("DELETE", r"/outbox", self._clear_outbox)
+        router.add("GET", r"/faults", self._list_faults)
+        router.add("POST", r"/faults", self._add_fault)
+        router.add("DELETE", r"/faults", self._clear_faults)
+        router.add("GET", r"/webhooks", self._list_webhooks)
+        router.add("POST", r"/leads/(?P<provider>[^/]+)/(?P<channel_id>[^/]+)/messages", self._lead)
+        router.add("GET", r"/media/(?P<media_id>[^/]+)", self._media_content)
+        router.add("GET", meta.MEDIA_ROUTE, self._meta_media)
+        for api in SEND_APIS.values():
+            router.add("POST", api.SEND_ROUTE, self._send_handler(api))
+        return router
+
+    def _health(self, request: Request, params: Mapping[str, str]) -> Response:
+        channels = [
+            {"channel_id": c.channel_id, "provider": c.provider} for c in self.channels.values()
+        ]
+        return json_response(
+            200,
+            {
+                "status": "ok",
+                "channels": channels,
+                "webhook_base_url": self.webhook_base_url,
+                "outbox": len(self._outbox.messages()),
+                "faults": len(self.faults.active()),
+                "webhooks_pending": self._webhooks.pending(),
+            },
+        )
+
+    def _list_outbox(self, request: Request, params: Mapping[str, str]) -> Response:
+        to = request.query.get("to")
+        if to is not None:
+            to = recipient(to) or to
+        messages = self.outbox(
+            channel_id=request.query.get("channel_id"), to=to, since=_index(request, "since")
+        )
+        return json_response(200, [message.to_json() for message in messages])
+
+    def _clear_outbox(self, request: Request, params: Mapping[str, str]) -> Response:
+        self.clear_outbox()
+        return Response(204)
+
+    def _list_faults(self, request: Request, params: Mapping[str, str]) -> Response:
+        return json_response(200, [fault.to_json() for fault in self.faults.active()])
+
+    def _add_fault(self, request: Request, params: Mapping[str, str]) -> Response:
+        try:
+            fault = self.faults.add_from_json(request.json())
+        except FaultRejected as error:
+            return json_response(400, {"error": str(error)})
+        logger.info("fault switched on", extra={"fault": fault.to_json()})
+        return json_response(201, fault.to_json())
+
+    def _clear_faults(self, request: Request, params: Mapping[str, str]) -> Response:
+        self.faults.clear()
+        return Response(204)
+
+    def _list_webhooks(self, request: Request, params: Mapping[str, str]) -> Response:
+        posts = self.webhook_posts(_index(request, "since"))
+        return json_response(200, [post.to_json() for post in posts])
+
+    def _lead(self, request: Request, params: Mapping[str, str]) -> Response:
+        channel = self.channels.get(params["channel_id"])
+        if channel is None or channel.provider != params["provider"]:
+            return json_response(
+                404, {"error": f"no {params['provider']} channel {params['channel_id']}"}
+            )
+        if self.webhook_base_url is None:
+            return json_response(409, {"error": "the simulator has no webhook_base_url"})
+        document = request.json_object()
+        unknown = set(document) - {
+            "from",
+            "name",
+            "text",
+            "type",
+            "from_business",
+            "media_url",
+            "mime_type",
+            "message_id",
+        }
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        kind = document.get("type", "text")
+        if kind not in INBOUND_KINDS:
+            raise BadRequest(f"type must be one of {', '.join(INBOUND_KINDS)}")
+        from_business = document.get("from_business", False)
+        if not isinstance(from_business, bool):
+            raise BadRequest("from_business must be a boolean")
+        if kind == "text" and not isinstance(document.get("text"), str):
+            raise BadRequest("a text message needs text")
+        try:
+            posted = self.send_lead_message(
+                channel.channel_id,
+                str(document.get("from") or ""),
+                _optional_text(document, "text"),
+                name=_optional_text(document, "name"),
+                kind=next(name for name in INBOUND_KINDS if name == kind),
+                from_business=from_business,
+                media_url=_optional_text(document, "media_url"),
+                mime_type=_optional_text(document, "mime_type"),
+                message_id=_optional_text(document, "message_id"),
+            )
+        except ValueError as error:
+            raise BadRequest(str(error)) from error
+        first = posted.posts[0]
+        return json_response(
+            200,
+            {
+                "provider_message_id": posted.provider_message_id,
+                "webhook_url": first.url,
+                "webhook_status": first.status_code,
+                "webhook_statuses": [post.status_code for post in posted.posts],
+                "error": first.error,
+            },
+        )
+
+    def _media_content(self, request: Request, params: Mapping[str, str]) -> Response:
+        with self._media_lock:
+            stored = self._media.get(params["media_id"])
+        if stored is None:
+            return json_response(404, {"error": "no such media"})
+        return Response(200, stored.body, stored.mime_type.split(";")[0])
+
+    def _meta_media(self, request: Request, params: Mapping[str, str]) -> Response:
+        token = meta.bearer_token(request)
+        channels = self._provider_channels("meta")
+        if not any(same_secret(c.secret("access_token"), token) for c in channels):
+            return meta.token_rejected(token)
+        with self._media_lock:
+            stored = self._media.get(params["media_id"])
+        if stored is None:
+            return meta.graph_error(
+                400,
+                100,
+                f"Unsupported get request. Object with ID '{params['media_id']}' does not exist.",
+                subcode=33,
+            )
+        return json_response(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/media/{params['media_id']}",
+                "mime_type": stored.mime_type,
+                "sha256": base64.b64encode(stored.body).decode()[:44],
+                "file_size": len(stored.body),
+                "id": params["media_id"],
+            },
+        )
+
+    def _send_handler(self, api: SendApi) -> Callable[[Request, Mapping[str, str]], Response]:
+        def handle(request: Request, params: Mapping[str, str]) -> Response:
+            return self._send(api, request, params)
+
+        return handle
+
+    # Sending
+
+    def _send(self, api: SendApi, request: Request, params: Mapping[str, str]) -> Response:
+        provider = api.PROVIDER
+        now = datetime.now(UTC)
+        outcome = api.accept_send(request, params, self._provider_channels(provider), now)
+        channel_id = outcome.channel.channel_id if isinstance(outcome, SendAccepted) else None
+        slow = self.faults.take(("slow",), provider, channel_id)
+        if slow is not None:
+            time.sleep(slow.delay_seconds)
+        if not isinstance(outcome, SendAccepted):
+            return outcome
+        fault = self.faults.take(SEND_ERROR_FAULTS, provider, channel_id)
+        if fault is not None:
+            logger.info("fault applied", extra={"fault": fault.to_json()})
+            return api.fault_response(fault)
+        self._outbox.add(
+            provider=provider,
+            channel_id=outcome.channel.channel_id,
+            to=outcome.to,
+            content=outcome.content,
+            provider_message_id=outcome.message_id,
+            accepted_at=now,
+            request=outcome.request,
+        )
+        logger.info(
+            "provider accepted a message",
+            extra={
+                "provider": provider,
+                "channel_id": outcome.channel.channel_id,
+                "kind": outcome.content.kind,
+                "provider_message_id": outcome.message_id,
+            },
+        )
+        self._schedule_statuses(outcome, now)
+        return outcome.response
+
+    def _schedule_statuses(self, accepted: SendAccepted, accepted_at: datetime) -> None:
+        channel = accepted.channel
+        url = accepted.status_callback or self.webhook_url(channel)
+        if url is None:
+            return
+        provider = channel.provider
+        reverse = self.faults.take(("out_of_order_statuses",), provider, channel.channel_id)
+        offsets: list[float] = []
+        elapsed = 0.0
+        for delay in self.status_delays:
+            elapsed += delay
+            offsets.append(elapsed)
+        posting_order = list(reversed(STATUS_ORDER)) if reverse else list(STATUS_ORDER)
+        for position, status in enumerate(posting_order):
+            # Event times follow what happened (sent < delivered < read) even when posts do not.
+            happened_at = accepted_at + timedelta(seconds=offsets[STATUS_ORDER.index(status)])
+            request = status_request(
+                provider,
+                message_id=accepted.message_id,
+                lead_phone=accepted.to,
+                status=status,
+                at=happened_at,
+                account=BusinessAccount.of(channel.channel),
+                url=url,
+                secrets=channel.secrets,
+            )
+            webhook = Webhook(
+                provider, channel.channel_id, f"status:{status}", accepted.message_id, request
+            )
+            self._schedule(webhook, offsets[position])
+
+    def _schedule(self, webhook: Webhook, delay: float) -> None:
+        copies = (
+            2
+            if self.faults.take(("duplicate_webhooks",), webhook.provider, webhook.channel_id)
+            else 1
+        )
+        for _ in range(copies):
+            self._webhooks.schedule(webhook, delay)
+
+    # Helpers
+
+    def _channel(self, channel_id: str) -> SimulatedChannel:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise KeyError(f"the simulator has no channel {channel_id}")
+        return channel
+
+    def _provider_channels(self, provider: Provider) -> list[SimulatedChannel]:
+        return [c for c in self.channels.values() if c.provider == provider]
+
+    def _store_placeholder(self, kind: InboundKind, mime_type: str | None) -> tuple[str, str]:
+        media_id = str(10**15 + random_tokens.randbelow(9 * 10**15))  # numeric, like Meta's
+        stored = _StoredMedia(mime_type or DEFAULT_MIME_TYPES[kind], _PLACEHOLDER_MEDIA[kind])
+        with self._media_lock:
+            self._media[media_id] = stored
+        return media_id, f"{self.url}/media/{media_id}"
+
+
+def _index(request: Request, name: str) -> int:
+    raw = request.query.get(name, "0")
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a whole number")
+    return int(raw)
+
+
+def _optional_text(document: Mapping[str, Any], key: str) -> str | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a string")
+    return value or None
