@@ -23,7 +23,8 @@ policy judges a proactive message (``before_turn`` with ``PolicyContext(proactiv
 Every outcome is a Decision stored in one batch with the conversation's new state, on
 condition that the conversation is as read; the nudge is then published to
 ``outbound-messages`` (keyed ``decision_id:index``) and the next step scheduled. The stored step
-advances with the send, so a redelivered task finds its step taken and does nothing.
+advances with the send, so a redelivered task finds its step taken and sends nothing (it only
+schedules the next step again, in case that is what failed).
 
 Seller inactivity (``kind="seller_inactivity"``): if, two hours after a lead's message that a
 human was to answer, no newer lead message and no seller message came, the trigger event
@@ -252,6 +253,8 @@ class FollowupRunner:
             return FollowupResult(status="skipped", reason="missing")
         conversation = Conversation.model_validate(snapshot.to_dict())
         reason = moved_on(conversation, request, now)
+        if reason == "already_done":
+            return self._resume(request, conversation)
         if reason is not None:
             return FollowupResult(status="skipped", reason=reason)
         due = conversation.followup_due_at
@@ -296,6 +299,25 @@ class FollowupRunner:
             return step.stop(list(verdict.reasons) or [Reason.OUTSIDE_24H_WINDOW])
         next_delay = delays[min(request.step + 1, len(delays) - 1)]
         return step.send(message, list(verdict.reasons), nudge, now + next_delay / self.clock_speed)
+
+    def _resume(self, request: FollowupRequest, conversation: Conversation) -> FollowupResult:
+        """Skip a step already taken; schedule the next one again in case that failed before.
+
+        A step retried after its batch committed (publishing or scheduling failed) must not
+        end the cadence; a duplicate task for the next step is a no-op.
+        """
+        due = conversation.followup_due_at
+        if conversation.followup_step != request.step + 1 or due is None:
+            return FollowupResult(status="skipped", reason="already_done")
+        following = FollowupRequest(
+            request.tenant_id,
+            request.conversation_id,
+            request.generation,
+            request.step + 1,
+            request.inbound_seq,
+        )
+        self.schedule(following, due)
+        return FollowupResult(status="skipped", reason="already_done", next_at=due)
 
     def _followup_template(self, conversation: Conversation) -> OutboundMessage | None:
         """Return the channel's ``followup`` template (through the channel cache), or None."""

@@ -75,11 +75,17 @@ def test_a_redelivered_task_does_not_send_twice() -> None:
     world.fire(request, due)
     stored = len(decisions(world, request.conversation_id))
 
+    world.scheduled.clear()  # as if scheduling the next step had failed after the commit
+
     again = world.fire(request)
 
     assert (again.status, again.reason) == ("skipped", "already_done")
     assert len(world.delivered) == 1
     assert len(decisions(world, request.conversation_id)) == stored
+    next_due = due + timedelta(days=1)
+    assert world.scheduled == [
+        (FollowupRequest(world.tenant, request.conversation_id, 1, 1, 1), next_due)
+    ]
 
 
 def _lead_wrote(world: World, request: FollowupRequest) -> None:
