@@ -264,6 +264,8 @@ class FollowupRunner:
             return FollowupResult(status="rescheduled", reason="not_due", next_at=due)
         settings, timezone = self.load_settings(request.tenant_id)
         delays = cadence(settings)
+        if not delays:  # the tenant turned follow-ups off since the step was scheduled
+            return FollowupResult(status="skipped", reason="no_cadence")
         step = DueStep(self, request, conversation, snapshot.update_time, now, started)
         if request.step >= len(delays):
             return step.close([Reason.NO_RESPONSE])

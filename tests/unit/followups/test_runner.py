@@ -280,3 +280,15 @@ def test_a_conversation_changing_during_the_step_is_read_again_and_sent_once() -
     assert world.conversation(request.conversation_id).summary == "atualizado"
     kinds = [d["specialist"] for d in decisions(world, request.conversation_id)]
     assert kinds.count("followup") == 1
+
+
+def test_follow_ups_turned_off_meanwhile_stop_without_closing() -> None:
+    world = World()
+    request, due = started(world)
+    world.settings = AgentSettings(business_facts=FACTS, followups=[])
+
+    result = world.fire(request, due)
+
+    assert (result.status, result.reason) == ("skipped", "no_cadence")
+    assert world.conversation(request.conversation_id).status == "open"
+    assert world.delivered == []
