@@ -56,6 +56,9 @@ SEND_APIS: Mapping[Provider, SendApi] = {
     "zapi": zapi,
 }
 DEFAULT_STATUS_DELAYS = (0.3, 1.0, 2.0)
+ECHOING_PROVIDERS = ("evolution", "zapi")
+"""The gateways drive a phone session: what Piloto sends comes back as a "fromMe" message."""
+ECHO_DELAY_SECONDS = 0.05
 INBOUND_KINDS: tuple[InboundKind, ...] = ("text", "audio", "image")
 
 # Placeholder media a simulated lead "sends": a 1x1 PNG and the first bytes of an Ogg file.
@@ -98,6 +101,7 @@ class ProviderSimulator:
         *,
         status_delays: Sequence[float] = DEFAULT_STATUS_DELAYS,
         webhook_timeout_seconds: float = 10.0,
+        echo_sends: bool = True,
     ) -> None:
         if len(status_delays) != len(STATUS_ORDER) or any(delay < 0 for delay in status_delays):
             raise ValueError(
@@ -108,6 +112,7 @@ class ProviderSimulator:
         self.host = host
         self.requested_port = port
         self.status_delays = tuple(float(delay) for delay in status_delays)
+        self.echo_sends = echo_sends
         self.faults = FaultBoard()
         self._outbox = Outbox()
         self._webhooks = WebhookPoster(webhook_timeout_seconds)
@@ -478,7 +483,42 @@ class ProviderSimulator:
             },
         )
         self._schedule_statuses(outcome, now)
+        self._schedule_echo(outcome, now)
         return outcome.response
+
+    def _schedule_echo(self, accepted: SendAccepted, accepted_at: datetime) -> None:
+        """Report the sent message back as "fromMe", as the phone-session gateways do."""
+        channel = accepted.channel
+        url = self.webhook_url(channel)
+        text = accepted.content.text if accepted.content.kind == "text" else None
+        if not self.echo_sends or url is None or channel.provider not in ECHOING_PROVIDERS:
+            return
+        if not text:
+            return  # (media echoes are left out: Piloto sends text)
+        message = InboundMessage(
+            lead_phone=accepted.to,
+            message_id=accepted.message_id,
+            at=accepted_at,
+            name=None,
+            kind="text",
+            text=text,
+            media_url=None,
+            media_id=None,
+            mime_type=None,
+            from_business=True,
+        )
+        request = inbound_request(
+            channel.provider,
+            message,
+            account=BusinessAccount.of(channel.channel),
+            url=url,
+            secrets=channel.secrets,
+        )
+        if request is not None:
+            webhook = Webhook(
+                channel.provider, channel.channel_id, "echo", accepted.message_id, request
+            )
+            self._schedule(webhook, ECHO_DELAY_SECONDS)
 
     def _schedule_statuses(self, accepted: SendAccepted, accepted_at: datetime) -> None:
         channel = accepted.channel

@@ -175,9 +175,31 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def simulator(receiver: Receiver) -> Iterator[ProviderSimulator]:
     with ProviderSimulator(
-        CHANNELS.values(), webhook_base_url=receiver.url, status_delays=STATUS_DELAYS
+        CHANNELS.values(),
+        webhook_base_url=receiver.url,
+        status_delays=STATUS_DELAYS,
+        echo_sends=False,  # statuses only; the gateways' echo has a test of its own
     ) as running:
         yield running
+
+
+@pytest.mark.parametrize("provider", ["evolution", "zapi"])
+def test_the_gateways_echo_what_was_sent_as_from_me(
+    receiver: Receiver, client: httpx.Client, provider: Provider
+) -> None:
+    with ProviderSimulator(
+        CHANNELS.values(), webhook_base_url=receiver.url, status_delays=STATUS_DELAYS
+    ) as simulator:
+        result = send(simulator, client, provider)
+        received = receiver.wait_for(4)
+
+    events = [
+        event for webhook in received for event in verified_events(receiver, webhook, provider)
+    ]
+    echoes = [event for event in events if isinstance(event, SellerMessage)]
+    assert len(echoes) == 1
+    assert echoes[0].message_id == result.provider_message_id
+    assert echoes[0].content.text == "oi"
 
 
 @pytest.fixture
