@@ -236,7 +236,11 @@ def outbound_publisher(settings: Settings) -> Callable[[Conversation, Decision],
     """Return what hands a decision's messages to outbound-messages, keyed decision_id:index."""
     import google.cloud.pubsub_v1 as pubsub_v1
 
-    publisher = pubsub_v1.PublisherClient()
+    # Ordered per conversation: a decision's second message never overtakes its first, and a
+    # message the sender defers (rate) holds back the ones after it.
+    publisher = pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+    )
     topic = publisher.topic_path(settings.project_id, settings.outbound_topic)
 
     def deliver(conversation: Conversation, decision: Decision) -> None:
@@ -244,6 +248,7 @@ def outbound_publisher(settings: Settings) -> Callable[[Conversation, Decision],
             publisher.publish(
                 topic,
                 outbound_message_json(conversation, decision, index),
+                ordering_key=f"{conversation.tenant_id}:{conversation.conversation_id}",
                 key=f"{decision.decision_id}:{index}",
                 tenant_id=conversation.tenant_id,
             )

@@ -97,6 +97,22 @@ def forced_decision(
     )
 
 
+def handoff_acknowledged(decision: Decision) -> list[OutboundMessage]:
+    """Mark what a handoff decision tells the lead as the handoff's acknowledgement.
+
+    The decision hands the conversation to a human, so the sender's send-time check would hold
+    any message from it; the acknowledgement is the one message a handoff lets through.
+    """
+    if decision.action is not Action.HANDOFF:
+        return decision.messages
+    return [
+        message
+        if message.acknowledgement is not None
+        else message.model_copy(update={"acknowledgement": "handoff"})
+        for message in decision.messages
+    ]
+
+
 def with_suggestions(decision: Decision, drafted: Decision) -> Decision:
     """Attach the model's draft to a guard's decision as suggestions for the seller."""
     suggestions = drafted.suggestions or [m.text for m in drafted.messages if m.text]
@@ -202,6 +218,7 @@ class TurnRunner:
             )
         decision = decision.model_copy(
             update={
+                "messages": handoff_acknowledged(decision),
                 "triggering_events": [m.message_id for m in answering if m.message_id],
                 "latency_ms": decision.latency_ms
                 or round((time.perf_counter() - started) * 1000, 3),

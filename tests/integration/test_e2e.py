@@ -204,3 +204,22 @@ def test_an_opt_out_between_decision_and_send_stops_the_reply(
     assert second["action"] == "close"
     texts = [message.text for message in replies(simulator, phone)]
     assert texts == [second["messages"][0]["text"]]  # only the one acknowledgement
+
+
+def test_a_handoff_tells_the_lead_once_and_then_the_agent_stays_out(
+    simulator: ProviderSimulator, client: Any
+) -> None:
+    phone = new_phone()
+
+    simulator.send_lead_message("demo-meta", phone, "Quero falar com um atendente", name="Ana")
+
+    told = simulator.wait_for(lambda message: message.to == phone, timeout=40)
+    assert "equipe" in (told.text or "") or "pessoa" in (told.text or "")
+    wait_until(lambda: conversation(client, phone).get("status") == "handoff")
+    simulator.send_lead_message("demo-meta", phone, "Oi? Alguém aí?", name="Ana")
+    wait_until(lambda: len(decisions(client, phone)) == 2, what="the second decision")
+    second = decisions(client, phone)[1]
+    assert second["action"] == "stay_silent"
+    assert "handoff_requested" in second["reasons"]
+    time.sleep(2)
+    assert len(replies(simulator, phone)) == 1
