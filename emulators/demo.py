@@ -3,11 +3,11 @@
 Starts its own loop (``emulators.loop``: emulators, functions, provider simulator) on free ports,
 so it runs beside `make dev`, and plays three leads of the demo clinic:
 
-- Mariana (Meta Cloud API) asks about a treatment and its price and books a time;
+- Mariana (Meta Cloud API) says hello, asks a treatment's price and books a time;
 - João (Evolution API) asks a price, then says "não tenho interesse": one polite closing
   message, and the conversation is closed for good;
-- Carla (Twilio) asks a question and goes quiet: follow-ups at the cadence's steps (1 h, 1 day,
-  sped up by the clock speed), then the conversation ends with ``no_response``.
+- Carla (Twilio) asks a question and goes quiet: follow-ups at the cadence's steps (1 day, then
+  3 days, sped up by the clock speed), then the conversation ends with ``no_response``.
 
 Every lead message goes in as the provider's signed webhook; every reply comes out through the
 sender to the simulator's outbox. The transcript shows each message and each decision with its
@@ -35,7 +35,11 @@ from shared.store.conversations import contact_ref, conversation_ref
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "demo-clinica"
 CLOCK_SPEED = 17280.0  # one day of follow-up cadence in five seconds
-DEMO_AGENT = {"quiet_hours": {"start": "00:00", "end": "00:00"}, "debounce_seconds": 2}
+DEMO_AGENT = {
+    "quiet_hours": {"start": "00:00", "end": "00:00"},
+    "debounce_seconds": 2,
+    "followups": ["1d", "3d"],  # at the demo's clock speed: 5 and 15 seconds
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class Transcript:
         )
         self.out.flush()
 
-    def write(self, lead: Lead, text: str, *, wait_for: int = 1, timeout: float = 40) -> None:
+    def write(self, lead: Lead, text: str, *, timeout: float = 40) -> None:
         """Post one lead message and print the decisions and messages it leads to."""
         self.out.write(f"  {lead.name:<8} > {text}\n")
         response = self.http.post(
@@ -78,7 +82,15 @@ class Transcript:
             json={"from": lead.phone, "name": lead.name, "text": text},
         )
         response.raise_for_status()
-        self.follow(lead, until=lambda: self.decision_count(lead) >= wait_for, timeout=timeout)
+        message_id = response.json()["provider_message_id"]
+        self.follow(lead, until=lambda: self.answered(lead, message_id), timeout=timeout)
+
+    def answered(self, lead: Lead, message_id: str) -> bool:
+        """Return whether a decision answered the lead's message."""
+        return any(
+            message_id in (decision.get("triggering_events") or [])
+            for decision in self.decisions(lead)
+        )
 
     def follow(self, lead: Lead, *, until: Callable[[], bool], timeout: float) -> None:
         """Print new decisions and outbox messages until ``until()`` holds and sends settle."""
@@ -148,14 +160,14 @@ def play(transcript: Transcript) -> None:
     """Play the three leads."""
     mariana = Lead("Mariana", "+5511987650001", "meta")
     transcript.header(mariana)
-    transcript.write(mariana, "Oi, boa tarde! Vocês fazem limpeza de pele?", wait_for=1)
-    transcript.write(mariana, "Quanto custa?", wait_for=2)
-    transcript.write(mariana, "Quero agendar para quinta às 15h", wait_for=3)
+    transcript.write(mariana, "Oi, boa tarde! Tudo bem?")
+    transcript.write(mariana, "Quanto custa a limpeza de pele?")
+    transcript.write(mariana, "Quero agendar para quinta às 15h")
 
     joao = Lead("João", "+5511987650002", "evolution")
     transcript.header(joao)
-    transcript.write(joao, "Olá, quanto custa a limpeza de pele?", wait_for=1)
-    transcript.write(joao, "Não tenho interesse, obrigado", wait_for=2)
+    transcript.write(joao, "Olá, quanto custa a limpeza de pele?")
+    transcript.write(joao, "Não tenho interesse, obrigado")
     closed = transcript.status(joao)
     transcript.out.write(
         f"  ◼ conversation {closed.get('status')} ({closed.get('close_reason')})\n"
@@ -163,7 +175,7 @@ def play(transcript: Transcript) -> None:
 
     carla = Lead("Carla", "+5511987650003", "twilio")
     transcript.header(carla)
-    transcript.write(carla, "Oi, vi o anúncio de vocês no Instagram", wait_for=1)
+    transcript.write(carla, "Oi, vi o anúncio de vocês no Instagram")
     transcript.out.write("  … Carla goes quiet (follow-ups sped up: one day takes five seconds)\n")
     transcript.follow(
         carla, until=lambda: transcript.status(carla).get("status") == "closed", timeout=90
