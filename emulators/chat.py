@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from shared.store.conversations import contact_ref, conversation_ref
 
 DEFAULT_PHONE = "+5511987654321"
+DEMO_TIMEZONE = "America/Sao_Paulo"
 POLL_SECONDS = 0.5
 
 
@@ -107,6 +109,7 @@ def run_chat(
     firestore: Any,
     lines: Iterable[str],
     out: TextIO = sys.stdout,
+    linger: float = 0.0,
 ) -> int:
     """Post each line as the lead and print what follows; return an exit status."""
     view = ChatView(out=out)
@@ -160,6 +163,7 @@ def run_chat(
             )
             if response.status_code >= 400:
                 view.say(f"  ! the simulator refused the message: {response.text}")
+        stop.wait(linger)  # input piped in: keep watching for what follows
     finally:
         stop.set()
         watcher.join(timeout=2)
@@ -175,4 +179,7 @@ def _content(message: dict[str, Any]) -> str:
 
 
 def _clock(value: Any) -> str:
-    return value.strftime("%d/%m %H:%M") if isinstance(value, datetime) else str(value)
+    """Return a time on the demo tenant's wall clock (São Paulo)."""
+    if not isinstance(value, datetime):
+        return str(value)
+    return value.astimezone(ZoneInfo(DEMO_TIMEZONE)).strftime("%d/%m %H:%M")

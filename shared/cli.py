@@ -172,6 +172,7 @@ def _chat(args: argparse.Namespace) -> int:
         name=args.name,
         firestore=firestore_client(_project(args)),
         lines=sys.stdin,
+        linger=args.wait,
     )
 
 
@@ -226,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator",
         default=f"http://127.0.0.1:{os.environ.get('PILOTO_DEV_SIMULATOR_PORT', '8700')}",
         help="the provider simulator of `make dev`",
+    )
+    chat.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to keep watching after the input ends"
     )
     chat.set_defaults(run=_chat)
 
