@@ -45,11 +45,6 @@ class LocalFunction:
     port_name: str
     role: str
 
-    @property
-    def source(self) -> Path:
-        """Return the function's source file."""
-        return ROOT / "functions" / self.name / "main.py"
-
 
 FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("webhook", "http", "webhook", "provider webhooks"),
@@ -173,11 +168,17 @@ class PilotoLoop:
         logs = self.runtime_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for function in FUNCTIONS:
-            self.processes[function.name] = _serve(
-                function, self.port(function.port_name), self.env, logs
+            self.processes[function.name] = serve_function(
+                function.name,
+                function.signature_type,
+                self.port(function.port_name),
+                self.env,
+                logs,
             )
         for function in FUNCTIONS:
-            _wait_for(self.urls[function.name], self.processes[function.name], function.name)
+            wait_for_function(
+                self.urls[function.name], self.processes[function.name], function.name
+            )
 
     def _seed(self, simulator_base: str) -> SeedFile:
         """Return the seed with channels pointed at the simulator and the agent overrides."""
@@ -230,16 +231,17 @@ def _create_queues(stack: LocalStack, queues: tuple[str, ...]) -> None:
             )
 
 
-def _serve(
-    function: LocalFunction, port: int, env: Mapping[str, str], logs: Path
+def serve_function(
+    name: str, signature_type: str, port: int, env: Mapping[str, str], logs: Path
 ) -> subprocess.Popen[bytes]:
-    with (logs / f"{function.name}.log").open("ab") as log:
+    """Start ``functions/<name>/main.py`` with functions-framework; its log in ``logs/``."""
+    with (logs / f"{name}.log").open("ab") as log:
         return subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "functions-framework"),
-                f"--target={function.name}",
-                f"--source={function.source}",
-                f"--signature-type={function.signature_type}",
+                f"--target={name}",
+                f"--source={ROOT / 'functions' / name / 'main.py'}",
+                f"--signature-type={signature_type}",
                 "--host=127.0.0.1",
                 f"--port={port}",
             ],
@@ -251,7 +253,10 @@ def _serve(
         )
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+def wait_for_function(
+    url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 30
+) -> None:
+    """Wait until a started function answers HTTP (any status), or fail if it exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -60,7 +60,7 @@ from shared.store.conversations import (
     conversation_ref,
     delivery_ref,
     message_ref,
-    tenant_ref,
+    outbound_ledger_ref,
 )
 from shared.templates import has_template, template_for
 
@@ -109,8 +109,9 @@ class OutboundJob:
         if not isinstance(document, dict):
             raise ValueError("an outbound message must be a JSON object")
         names = ("key", "tenant_id", "conversation_id", "channel_id", "contact_key", "decision_id")
-        missing = [name for name in names if not isinstance(document.get(name), str)]
-        missing += [name for name in names if name not in missing and not document[name]]
+        missing = [
+            name for name in names if not document.get(name) or not isinstance(document[name], str)
+        ]
         if missing:
             raise ValueError(f"missing or empty: {', '.join(missing)}")
         index = document.get("index")
@@ -154,11 +155,6 @@ class _Claim:
     reasons: tuple[str, ...] = ()
     phone: str | None = None
     values: Mapping[str, str] = field(default_factory=dict)
-
-
-def outbound_ref(client: Any, tenant_id: str, key: str) -> Any:
-    """Return the ledger record of one outbound message: ``tenants/{t}/outbound/{key}``."""
-    return tenant_ref(client, tenant_id).collection("outbound").document(key.replace("/", "%2F"))
 
 
 @dataclass
@@ -254,7 +250,7 @@ class Sender:
         message: OutboundMessage,
     ) -> None:
         sent = fallback or message
-        _record_sent(
+        _store_sent(
             self.firestore.transaction(max_attempts=10),
             self.firestore,
             job,
@@ -282,7 +278,7 @@ class Sender:
         now = self.now()
         batch = self.firestore.batch()
         batch.update(
-            outbound_ref(self.firestore, job.tenant_id, job.key),
+            outbound_ledger_ref(self.firestore, job.tenant_id, job.key),
             {
                 "status": LedgerStatus.FAILED.value,
                 "error_code": code,
@@ -313,7 +309,7 @@ def to_request(message: OutboundMessage) -> OutboundRequest:
 
 
 @firestore.transactional
-def _record_sent(
+def _store_sent(
     transaction: Any,
     client: Any,
     job: OutboundJob,
@@ -341,7 +337,7 @@ def _record_sent(
         reported = DeliveryStatus(early.get("status") or DeliveryStatus.SENT)
         status = max(status, reported, key=lambda item: item.rank)
     transaction.update(
-        outbound_ref(client, job.tenant_id, job.key),
+        outbound_ledger_ref(client, job.tenant_id, job.key),
         {
             **early,
             "status": status.value,
@@ -379,7 +375,7 @@ def _claim(
     timezone: str,
     now: datetime,
 ) -> _Claim:
-    ledger = outbound_ref(client, job.tenant_id, job.key)
+    ledger = outbound_ledger_ref(client, job.tenant_id, job.key)
     if ledger.get(transaction=transaction).exists:
         return _Claim(status="duplicate")
     conversation_doc = conversation_ref(client, job.tenant_id, job.conversation_id)

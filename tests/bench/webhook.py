@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import google.cloud.pubsub_v1 as pubsub_v1
 import httpx
 
+from emulators.loop import stop_process
 from emulators.stack import LocalStack, free_port
 from shared.channels.base import WebhookRequest
 from shared.events.publisher import pubsub_message
@@ -141,18 +141,6 @@ def start(target: Target, env: dict[str, str]) -> tuple[subprocess.Popen[bytes],
     return process, f"http://127.0.0.1:{port}{target.path}"
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the target's process group."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
-
-
 def first_200(process: subprocess.Popen[bytes], url: str, request: SignedRequest) -> None:
     """Send the request until the target answers 200 (retrying only while it is not listening)."""
     deadline = time.monotonic() + 30
@@ -180,7 +168,7 @@ def cold_start_ms(target: Target, env: dict[str, str], request: SignedRequest) -
         first_200(process, url, request)
         return (time.perf_counter() - started) * 1000
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def load(
@@ -208,7 +196,7 @@ def load(
             check=True,
         ).stdout
     finally:
-        stop(process)
+        stop_process(process)
         script.unlink(missing_ok=True)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return (

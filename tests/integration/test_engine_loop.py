@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import google.cloud.pubsub_v1 as pubsub_v1
-import httpx
 import pytest
 from google.cloud import firestore
 
+from emulators.loop import serve_function, wait_for_function
 from emulators.stack import LocalStack, free_port
 from shared.events.tasks import TaskScheduler
 from shared.models.events import (
@@ -38,31 +37,10 @@ def serve(
 ) -> tuple[Any, str]:
     """Start one function with functions-framework (on ``port`` if given); return it and its URL."""
     port = port or free_port()
-    log = (logs / f"{name}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/functions-framework"),
-            f"--target={name}",
-            f"--source={ROOT / 'functions' / name / 'main.py'}",
-            f"--signature-type={signature}",
-            "--host=127.0.0.1",
-            f"--port={port}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = serve_function(name, signature, port, env, logs)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, f"{name} exited; see {logs}/{name}.log"
-        try:
-            httpx.get(url, timeout=1)
-            return process, url
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"{name} did not start"
-            time.sleep(0.1)
+    wait_for_function(url, process, name)
+    return process, url
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,13 @@ from shared.models.conversation import Contact, Conversation, ConversationStatus
 from shared.models.decision import OutboundMessage
 from shared.models.tenant import AgentSettings
 from shared.ratelimit import SendRate, send_rate
-from shared.sender import OutboundJob, Sender, outbound_ref
-from shared.store.conversations import contact_ref, conversation_ref, delivery_ref
+from shared.sender import OutboundJob, Sender
+from shared.store.conversations import (
+    contact_ref,
+    conversation_ref,
+    delivery_ref,
+    outbound_ledger_ref,
+)
 from shared.store.memory import MemoryFirestore
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 12:00 in São Paulo: outside quiet hours
@@ -103,7 +108,7 @@ class World:
         return Conversation.model_validate(snapshot.to_dict())
 
     def ledger(self, key: str) -> dict[str, Any]:
-        return outbound_ref(self.firestore, TENANT, key).get().to_dict() or {}
+        return outbound_ledger_ref(self.firestore, TENANT, key).get().to_dict() or {}
 
 
 def job(decision: str = "d1", index: int = 0, **message: Any) -> OutboundJob:
