@@ -4,6 +4,12 @@ Every emulator listens on 127.0.0.1 only, on a port picked by the kernel, so two
 Each one runs in its own process group with its output in `<log_dir>/<name>.log`; `stop()` ends the
 whole group (the Firestore launcher is a shell script with a Java child, so killing the pid alone
 would leave Java holding the port). `make dev` and the integration tests both use `LocalStack`.
+
+The Firestore emulator enforces the project's `firestore.rules` (loaded before it counts as ready);
+the server-side clients authenticate as `Bearer owner`, which the rules do not apply to. The
+Hosting emulator resolves the `run` rewrites of `firebase.json` through a local stand-in for the
+Cloud Run Admin API (`emulators/cloudrun.py`); register a service with
+`LocalStack.register_cloud_run_service` before the first request that goes through its rewrite.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from emulators.cloudrun import LocalCloudRunApi
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TASKS_VENV = REPO_ROOT / ".venv-tasks"
 FIREBASE_BIN = REPO_ROOT / "emulators" / "node_modules" / ".bin" / "firebase"
 PROJECT_FIREBASE_JSON = REPO_ROOT / "firebase.json"  # its hosting rules (rewrites...) are reused
+PROJECT_FIRESTORE_RULES = REPO_ROOT / "firestore.rules"
 LOOPBACK_HOST = "127.0.0.1"
 ALL_EMULATORS = ("firestore", "pubsub", "tasks", "firebase")
 READY_TIMEOUT_SECONDS = 60.0
@@ -43,6 +52,9 @@ LOG_TAIL_LINES = 40
 _QUEUE_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[^/]+")
 _PORT_IN_USE_MARKERS = ("address already in use", "eaddrinuse", "bindexception", "is not open on")
 _TASKS_BOUND_MARKER = "piloto: Cloud Tasks emulator bound to"
+# firebase-tools sends every request through HTTP(S)_PROXY and ignores NO_PROXY; the Hosting
+# emulator only talks to loopback (the Cloud Run stand-in, local functions), so it gets none.
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
 # gcloud-tasks-emulator 0.6.2 binds its gRPC server to [::]:PORT (every interface) with
 # SO_REUSEPORT, so a taken port goes unnoticed and the process keeps running without serving.
@@ -103,6 +115,8 @@ class Emulator:
     log_path: Path
     extra_ports: dict[str, int] = field(default_factory=dict)
     startup_seconds: float = 0.0
+    cloud_run_api: LocalCloudRunApi | None = None
+    """Firebase only: the Cloud Run Admin API stand-in Hosting asks; stops with the emulator."""
 
     @property
     def host_port(self) -> str:
@@ -217,10 +231,17 @@ def start_firestore(
     *,
     port: int | None = None,
     log_dir: Path,
+    rules: Path | None = PROJECT_FIRESTORE_RULES,
     timeout: float = READY_TIMEOUT_SECONDS,
 ) -> Emulator:
-    """Start the Firestore emulator (Native mode) and wait until it answers."""
+    """Start the Firestore emulator (Native mode), load `rules` and wait until it answers.
+
+    With `rules=None` the emulator allows every request, as it does without rules. The rules are
+    loaded through the emulator's API rather than its `--rules` flag: the flag accepts a file that
+    does not compile and then fails every request, the API refuses it with the compiler's error.
+    """
     launcher = firestore_emulator_path()
+    rules_text = rules.read_text() if rules is not None else None
 
     def launch() -> Emulator:
         chosen_port = port or free_port()
@@ -231,7 +252,7 @@ def start_firestore(
             f"--port={chosen_port}",
             f"--project_id={project_id}",
         ]
-        return _launch(
+        emulator = _launch(
             "firestore",
             command,
             port=chosen_port,
@@ -239,8 +260,47 @@ def start_firestore(
             timeout=timeout,
             is_ready=lambda emulator: _http_body(emulator.port) == "Ok",
         )
+        if rules_text is not None:
+            try:
+                load_firestore_rules(emulator, project_id, rules_text)
+            except BaseException:
+                stop(emulator)
+                raise
+        return emulator
 
     return _retry_if_port_taken(launch, port_was_given=port is not None)
+
+
+def load_firestore_rules(
+    emulator: Emulator, project_id: str, rules: str, *, file_name: str = "firestore.rules"
+) -> None:
+    """Replace the security rules the Firestore emulator enforces for `project_id`.
+
+    Clients that present `Authorization: Bearer owner` (the Google client libraries and
+    `shared.gcp.auth.EmulatorTokens` in emulator mode) are not subject to them. Raises
+    EmulatorStartError with the compiler's message if the rules do not compile.
+    """
+    body = json.dumps({"rules": {"files": [{"name": file_name, "content": rules}]}}).encode()
+    request = urllib.request.Request(
+        f"http://{emulator.host_port}/emulator/v1/projects/{project_id}:securityRules",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with _no_proxy_opener.open(request, timeout=30) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        raise EmulatorStartError(
+            f"the Firestore emulator refused {file_name} ({error.code}): {detail}",
+            port_in_use=False,
+        ) from error
+    except OSError as error:
+        raise EmulatorStartError(
+            f"cannot load {file_name} into the Firestore emulator: {error}", port_in_use=False
+        ) from error
+    logger.debug("loaded %s into the Firestore emulator for %s", file_name, project_id)
 
 
 def start_pubsub(
@@ -315,18 +375,29 @@ def start_firebase(
     log_dir: Path,
     hosting_public_dir: Path | None = None,
     work_dir: Path | None = None,
+    cloud_run_services: Mapping[str, str] | None = None,
     timeout: float = READY_TIMEOUT_SECONDS,
 ) -> Emulator:
     """Start the Firebase Auth and Hosting emulators; `port` is Auth's, Hosting's is in extra_ports.
 
     `work_dir` (default: `<log_dir>/../firebase`) holds the generated firebase.json and the CLI's
     own config and temp files, so it never reads the user's login nor calls the network.
+
+    Hosting resolves the `run` rewrites (`/api/**` → piloto-admin) through a local stand-in for
+    the Cloud Run Admin API, `emulator.cloud_run_api`, which starts and stops with the emulator.
+    `cloud_run_services` (service id → URL such as http://127.0.0.1:8006) are registered before
+    Hosting starts; more can be registered later with `emulator.cloud_run_api.register`, but
+    only before the first request through that service's rewrite (Hosting caches the URL).
     """
     firebase = firebase_cli_path()
     work_dir = work_dir or log_dir.parent / "firebase"
     public_dir = hosting_public_dir or _placeholder_public_dir(work_dir)
     for sub_dir in ("config", "tmp"):
         (work_dir / sub_dir).mkdir(parents=True, exist_ok=True)
+    cloud_run_api = LocalCloudRunApi()
+    for service_id, url in (cloud_run_services or {}).items():
+        cloud_run_api.register(service_id, url)
+    cloud_run_api.start()
 
     def launch() -> Emulator:
         ports = {
@@ -350,13 +421,14 @@ def start_firebase(
             str(config_path),
         ]
         env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name not in _PROXY_VARIABLES},
             "CI": "true",  # skips the MOTD fetch from firebaseio.com and the update check
             "NO_UPDATE_NOTIFIER": "1",
             "XDG_CONFIG_HOME": str(work_dir / "config"),  # no user login, no usage analytics
             "TMPDIR": str(work_dir / "tmp"),  # hub locator file is per run, not /tmp/hub-<id>.json
+            "CLOUD_RUN_API_URL": cloud_run_api.url,  # http:// → firebase-tools sends no real token
         }
-        return _launch(
+        emulator = _launch(
             "firebase",
             command,
             port=ports["auth"],
@@ -367,10 +439,16 @@ def start_firebase(
             cwd=work_dir,
             extra_ports={name: number for name, number in ports.items() if name != "auth"},
         )
+        emulator.cloud_run_api = cloud_run_api  # from here on stop(emulator) stops it too
+        return emulator
 
-    return _retry_if_port_taken(
-        launch, port_was_given=auth_port is not None or hosting_port is not None
-    )
+    try:
+        return _retry_if_port_taken(
+            launch, port_was_given=auth_port is not None or hosting_port is not None
+        )
+    except BaseException:
+        cloud_run_api.stop()
+        raise
 
 
 def _firebase_config(
@@ -419,6 +497,8 @@ def stop(emulator: Emulator, timeout: float = 10.0) -> None:
     if not _wait_for_group_to_end(process_group, timeout):
         _signal_group(process_group, signal.SIGKILL)
         _wait_for_group_to_end(process_group, 5.0)
+    if emulator.cloud_run_api is not None:
+        emulator.cloud_run_api.stop()
     with _running_lock:
         _running.pop(emulator.process.pid, None)
     logger.info("stopped %s emulator (%s)", emulator.name, emulator.host_port)
@@ -445,6 +525,10 @@ class LocalStack:
     free ports picked at start. Logs go to `<runtime_dir>/logs/<name>.log` and process ids to
     `<runtime_dir>/pids/<name>.pid`; emulators left by a run that was killed are stopped when
     the next one starts.
+
+    Firestore enforces `firestore_rules` (the project's `firestore.rules`; None: allow all).
+    Hosting's `run` rewrites reach the URLs in `cloud_run_services` (service id → URL), and
+    those given later to `register_cloud_run_service`.
     """
 
     def __init__(
@@ -456,6 +540,8 @@ class LocalStack:
         queues: Sequence[str] = (),
         hosting_public_dir: Path | None = None,
         ports: Mapping[str, int] | None = None,
+        firestore_rules: Path | None = PROJECT_FIRESTORE_RULES,
+        cloud_run_services: Mapping[str, str] | None = None,
     ) -> None:
         unknown = sorted(set(only) - set(ALL_EMULATORS))
         if unknown:
@@ -470,6 +556,8 @@ class LocalStack:
         self.queues = tuple(queues)
         self.hosting_public_dir = hosting_public_dir
         self.ports = dict(ports or {})
+        self.firestore_rules = firestore_rules
+        self.cloud_run_services = dict(cloud_run_services or {})
         self.emulators: dict[str, Emulator] = {}
 
     @property
@@ -480,6 +568,18 @@ class LocalStack:
     def env(self) -> dict[str, str]:
         """Return the emulator variables for the running emulators."""
         return emulator_env(self.emulators.values(), self.project_id)
+
+    def register_cloud_run_service(self, service_id: str, url: str) -> None:
+        """Make Hosting's `run` rewrites to `service_id` reach `url` (e.g. http://127.0.0.1:8006).
+
+        Call it once the stack has started and before the first request through that rewrite:
+        the Hosting emulator looks the service up once and keeps the URL until it stops.
+        """
+        firebase = self.emulators.get("firebase")
+        if firebase is None or firebase.cloud_run_api is None:
+            raise RuntimeError("the firebase emulator (Hosting) is not running in this stack")
+        firebase.cloud_run_api.register(service_id, url)
+        self.cloud_run_services[service_id] = url
 
     def __enter__(self) -> LocalStack:
         require_components(self.only)
@@ -526,7 +626,9 @@ class LocalStack:
     def _start_one(self, name: str) -> Emulator:
         port = self.ports.get(name)
         if name == "firestore":
-            return start_firestore(self.project_id, port=port, log_dir=self.log_dir)
+            return start_firestore(
+                self.project_id, port=port, log_dir=self.log_dir, rules=self.firestore_rules
+            )
         if name == "pubsub":
             return start_pubsub(self.project_id, port=port, log_dir=self.log_dir)
         if name == "tasks":
@@ -538,6 +640,7 @@ class LocalStack:
             log_dir=self.log_dir,
             hosting_public_dir=self.hosting_public_dir,
             work_dir=self.runtime_dir / "firebase",
+            cloud_run_services=self.cloud_run_services,
         )
 
 
