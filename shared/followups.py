@@ -271,7 +271,7 @@ class FollowupRunner:
             return step.close([Reason.NO_RESPONSE])
         template = None
         if not within_24h_window(conversation.last_inbound_at, now):
-            template = self._followup_template(conversation)
+            template = self._followup_template(conversation, settings)
         context = PolicyContext(
             conversation=conversation,
             contact=Contact(
@@ -321,13 +321,15 @@ class FollowupRunner:
         self.schedule(following, due)
         return FollowupResult(status="skipped", reason="already_done", next_at=due)
 
-    def _followup_template(self, conversation: Conversation) -> OutboundMessage | None:
-        """Return the channel's ``followup`` template (through the channel cache), or None."""
+    def _followup_template(
+        self, conversation: Conversation, settings: AgentSettings
+    ) -> OutboundMessage | None:
+        """Return the channel's (else the tenant's) ``followup`` template, or None."""
         channel = self.find_channel(conversation.channel_id)
         if channel is None:
             return None
         values = {**conversation.fields, "name": conversation.fields.get("nome", "")}
-        return template_for(channel, "followup", values)
+        return template_for(channel, "followup", values, settings.templates)
 
     def _check_seller_inactivity(self, request: FollowupRequest) -> FollowupResult:
         """Record INACTIVITY_2H once when the lead's message is still waiting for a human."""
@@ -345,6 +347,7 @@ class FollowupRunner:
         if (
             conversation.status is not ConversationStatus.HANDOFF
             and conversation.human_active_until is None
+            and conversation.taken_over_by is None
         ):
             return FollowupResult(status="skipped", reason="not_with_human")
         # The agent's own message after the lead's (the handoff acknowledgement) answers nothing.

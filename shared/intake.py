@@ -189,6 +189,9 @@ def _take_in_message(
     }
     if lead:
         changes |= {
+            "followups_answered": conversation.followups_answered
+            + answers_a_followup(conversation),
+            "contact_name": event.contact.profile_name or conversation.contact_name,
             "inbound_seq": conversation.inbound_seq + 1,
             "inbound_count": conversation.inbound_count + 1,
             "unanswered_count": 0,
@@ -299,11 +302,17 @@ def _is_own_echo(
         return False
     text = describe(event.content)
     return any(
-        entry.role is Role.AGENT
+        entry.role in (Role.AGENT, Role.SELLER)
         and entry.text == text
         and abs(event.occurred_at - entry.at) <= OWN_ECHO_WINDOW
         for entry in conversation.window
     )
+
+
+def answers_a_followup(conversation: Conversation) -> int:
+    """Return 1 when the conversation's latest message is a follow-up the lead now answers."""
+    latest = conversation.window[-1] if conversation.window else None
+    return int(latest is not None and latest.role is Role.AGENT and latest.proactive)
 
 
 def _new_conversation(

@@ -3,6 +3,8 @@
 References take two forms:
 
 - ``env:NAME``: the value of environment variable NAME (local development, ``.env``).
+- ``local:NAME``: a secret the admin API saved in the local secret file (local development,
+  ``shared.secret_store.LocalSecretStore``).
 - ``projects/P/secrets/S/versions/V`` or ``sm:S`` (latest version in the current project):
   Google Secret Manager.
 """
@@ -31,6 +33,13 @@ def resolve_secret(reference: str, project_id: str) -> str:
         if not value:
             raise SecretUnavailable(f"environment variable {name} is not set")
         return value
+    if reference.startswith("local:"):
+        from shared.secret_store import local_secrets_path, read_local_secret
+
+        local = read_local_secret(reference.removeprefix("local:"))
+        if local is None:
+            raise SecretUnavailable(f"{reference} is not in {local_secrets_path()}")
+        return local
     with _lock:
         if reference in _cache:
             return _cache[reference]

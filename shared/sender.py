@@ -49,11 +49,13 @@ from shared.channels.sending import (
     SendResult,
 )
 from shared.models.channel import Channel
-from shared.models.conversation import Contact, Conversation, Role
+from shared.models.conversation import Contact, Conversation, ConversationStatus, Role
 from shared.models.decision import OutboundMessage, Reason
 from shared.models.events import DeliveryStatus
-from shared.models.tenant import AgentSettings
+from shared.models.tenant import AgentSettings, AgentTemplates
 from shared.policy import PolicyContext, at_send
+from shared.policy.guards import stay_silent
+from shared.policy.verdict import Verdict
 from shared.ratelimit import reserve_slot
 from shared.store.conversations import (
     contact_ref,
@@ -155,6 +157,7 @@ class _Claim:
     reasons: tuple[str, ...] = ()
     phone: str | None = None
     values: Mapping[str, str] = field(default_factory=dict)
+    templates: AgentTemplates | None = None
 
 
 @dataclass
@@ -227,7 +230,7 @@ class Sender:
                 self.http, channel, secrets, claim.phone, to_request(message), policy=self.retry
             ), None
         except SendFailed as failure:
-            fallback = template_for(channel, "reengagement", claim.values)
+            fallback = template_for(channel, "reengagement", claim.values, claim.templates)
             if not (
                 failure.permanent
                 and failure.code in WINDOW_CLOSED_CODES
@@ -257,7 +260,8 @@ class Sender:
             channel.provider,
             result,
             {
-                "role": Role.AGENT.value,
+                "role": (Role.SELLER if message.sent_by else Role.AGENT).value,
+                "author_uid": message.sent_by,
                 "provider": channel.provider,
                 "at": self.now(),
                 "decision_id": job.decision_id,
@@ -359,9 +363,12 @@ def _store_sent(
         },
         merge=True,
     )
+    # A seller's message is in the history already (queued, under its key) since the console
+    # sent it; the agent's appear once they are sent, under the provider's id.
+    history_id = job.key if job.message.sent_by else result.provider_message_id
     transaction.set(
-        message_ref(client, job.tenant_id, job.conversation_id, result.provider_message_id),
-        history,
+        message_ref(client, job.tenant_id, job.conversation_id, history_id),
+        {**history, "provider_message_id": result.provider_message_id},
     )
 
 
@@ -393,19 +400,27 @@ def _claim(
         if contact_snapshot.exists
         else Contact(contact_key=job.contact_key)
     )
-    verdict = at_send(
-        PolicyContext(
-            conversation=_as_decided(conversation, job.message),
-            contact=contact,
-            settings=settings,
-            now=now,
-            timezone=timezone,
-            proactive=job.message.proactive,
-            has_template=channel is not None
-            and has_template(channel, "followup" if job.message.proactive else "reengagement"),
-        ),
-        job.message,
-        job.message.acknowledgement,
+    verdict = (
+        seller_may_send(conversation, contact)
+        if job.message.sent_by
+        else at_send(
+            PolicyContext(
+                conversation=_as_decided(conversation, job.message),
+                contact=contact,
+                settings=settings,
+                now=now,
+                timezone=timezone,
+                proactive=job.message.proactive,
+                has_template=channel is not None
+                and has_template(
+                    channel,
+                    "followup" if job.message.proactive else "reengagement",
+                    settings.templates,
+                ),
+            ),
+            job.message,
+            job.message.acknowledgement,
+        )
     )
     record = {
         "key": job.key,
@@ -430,8 +445,21 @@ def _claim(
         transaction.update(conversation_doc, {f"{job.message.acknowledgement}_acknowledged": True})
     values = {**conversation.fields, "name": contact.name or ""}
     return _Claim(
-        status="claimed", phone=contact.phone or _phone_key(job.contact_key), values=values
+        status="claimed",
+        phone=contact.phone or _phone_key(job.contact_key),
+        values=values,
+        templates=settings.templates,
     )
+
+
+def seller_may_send(conversation: Conversation | None, contact: Contact) -> Verdict:
+    """Judge a seller's message from the console: the agent's restraint rules do not apply to a
+    human, but an opt-out and a close still do (a seller cannot write into them)."""
+    if contact.opted_out:
+        return stay_silent(Reason.OPTED_OUT)
+    if conversation is not None and conversation.status is ConversationStatus.CLOSED:
+        return stay_silent(Reason.CLOSED)
+    return Verdict(action=None)
 
 
 def _as_decided(conversation: Conversation | None, message: OutboundMessage) -> Conversation | None:

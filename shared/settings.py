@@ -56,6 +56,14 @@ class Settings:
     """Divides follow-up and seller-inactivity delays (a demo sees a 1-day step in 1 minute)."""
     send_max_wait_seconds: float = _setting(20.0, minimum=0)
     outbound_topic: str = _setting("outbound-messages")
+    secret_store: Literal["auto", "local", "secret-manager"] = _setting("auto")
+    """Where the admin API saves channel secrets (auto: Secret Manager in dev and prod)."""
+    firebase_auth_emulator_host: str | None = _setting(None, env="FIREBASE_AUTH_EMULATOR_HOST")
+    firebase_web_api_key: str = _setting("fake-api-key")
+    """The console's Firebase web API key (public by design; any string for the emulator)."""
+    firebase_auth_domain: str | None = _setting(None)
+    simulator_url: str | None = _setting(None)
+    """Local development: channels the admin API connects to the simulator are registered there."""
     llm: Literal["offline", "vertex"] = _setting("offline")
     gemini_model: str = _setting("gemini-2.5-flash")
     vertex_location: str = _setting("us-central1")

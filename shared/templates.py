@@ -10,6 +10,8 @@ A channel names its templates by purpose in ``config.templates``::
 any extracted field (``{procedimento_de_interesse}``); a placeholder with no value becomes "".
 ``followup`` is what a follow-up sends outside the window; ``reengagement`` is what the sender
 falls back to when the provider refuses free text outside it (Meta 131047, Twilio 63016).
+The tenant's agent settings may name them too (``AgentSettings.templates``, set in the console);
+a channel's own entry wins.
 """
 
 from __future__ import annotations
@@ -20,16 +22,23 @@ from typing import Any, Literal
 
 from shared.models.channel import Channel
 from shared.models.decision import OutboundMessage
+from shared.models.tenant import AgentTemplates
 
 TemplatePurpose = Literal["followup", "reengagement"]
 
 
 def template_for(
-    channel: Channel, purpose: TemplatePurpose, values: Mapping[str, str] | None = None
+    channel: Channel,
+    purpose: TemplatePurpose,
+    values: Mapping[str, str] | None = None,
+    defaults: AgentTemplates | None = None,
 ) -> OutboundMessage | None:
-    """Return the channel's template for ``purpose`` with its parameters filled, or None."""
+    """Return the template for ``purpose`` (the channel's, else the tenant's), filled, or None."""
     templates = channel.config.get("templates")
     entry: Any = templates.get(purpose) if isinstance(templates, Mapping) else None
+    if entry is None and defaults is not None:
+        spec = getattr(defaults, purpose)
+        entry = spec.model_dump() if spec is not None else None
     if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
         return None
     parameters = entry.get("parameters") or []
@@ -40,9 +49,11 @@ def template_for(
     )
 
 
-def has_template(channel: Channel, purpose: TemplatePurpose) -> bool:
-    """Return whether the channel has an approved template for ``purpose``."""
-    return template_for(channel, purpose) is not None
+def has_template(
+    channel: Channel, purpose: TemplatePurpose, defaults: AgentTemplates | None = None
+) -> bool:
+    """Return whether the channel (or the tenant) has an approved template for ``purpose``."""
+    return template_for(channel, purpose, defaults=defaults) is not None
 
 
 class _Blank(dict[str, str]):

@@ -306,6 +306,7 @@ def apply_decision(conversation: Conversation, decision: Decision, now: datetime
             "unanswered_count": conversation.unanswered_count + 1,
             "last_outbound_at": now,
         }
+    update |= dashboard_counts(conversation, decision, now, agent_sent=len(sent))
     if decision.action is Action.CLOSE:
         reason = next(
             (r for r in decision.reasons if r in (Reason.OPTED_OUT, Reason.REJECTION)), None
@@ -317,3 +318,34 @@ def apply_decision(conversation: Conversation, decision: Decision, now: datetime
     elif decision.action is Action.HANDOFF:
         update["status"] = ConversationStatus.HANDOFF
     return conversation.model_copy(update=update)
+
+
+def dashboard_counts(
+    conversation: Conversation, decision: Decision, now: datetime, *, agent_sent: int
+) -> dict[str, Any]:
+    """Return the conversation's dashboard figures after a decision (same write, no extra cost).
+
+    The console's metrics read conversations only: silences by reason, the first response, the
+    handoff, the meeting booked and the copilot suggestions offered are kept on the document.
+    """
+    update: dict[str, Any] = {}
+    if decision.action is Action.STAY_SILENT:
+        silences = dict(conversation.silences)
+        for reason in decision.reasons[:1] or [Reason.NO_RESPONSE]:
+            silences[reason.value] = silences.get(reason.value, 0) + 1
+        update["silences"] = silences
+    if agent_sent:
+        update["agent_messages"] = conversation.agent_messages + agent_sent
+        if conversation.first_response_at is None:
+            update["first_response_at"] = now
+    if decision.action is Action.HANDOFF and conversation.handed_off_at is None:
+        update["handed_off_at"] = now
+    if decision.stage == "scheduled" and conversation.meeting_booked_at is None:
+        update["meeting_booked_at"] = now
+    if decision.suggestions:
+        update |= {
+            "pending_suggestions": len(decision.suggestions),
+            "suggestions_decision_id": decision.decision_id,
+            "suggestions_offered": conversation.suggestions_offered + len(decision.suggestions),
+        }
+    return update

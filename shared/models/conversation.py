@@ -99,6 +99,27 @@ class Conversation(BaseModel):
         default=False, description="Something the agent cannot fix happened (see attention)."
     )
     attention_reason: str | None = None
+    contact_name: str | None = Field(default=None, description="The lead's profile name.")
+    assignee_uid: str | None = Field(default=None, description="The seller it is assigned to.")
+    assignee_email: str | None = None
+    taken_over_by: str | None = Field(
+        default=None, description="The member who took over: the agent stays out until release."
+    )
+    taken_over_email: str | None = None
+    first_response_at: AwareDatetime | None = None
+    handed_off_at: AwareDatetime | None = None
+    meeting_booked_at: AwareDatetime | None = None
+    silences: dict[str, int] = Field(
+        default_factory=dict, description="Silent decisions by reason code (the dashboard's)."
+    )
+    followups_answered: int = Field(default=0, description="Lead replies to a follow-up.")
+    agent_messages: int = Field(default=0, description="Replies the agent sent (not follow-ups).")
+    pending_suggestions: int = Field(
+        default=0, description="Copilot suggestions of the latest decision still to be handled."
+    )
+    suggestions_decision_id: str | None = None
+    suggestions_offered: int = 0
+    suggestions_accepted: int = 0
     contact_opted_out: bool = Field(
         default=False, description="Copy of Contact.opted_out, kept in step by intake and turns."
     )
@@ -125,5 +146,7 @@ class Conversation(BaseModel):
         return {"window": kept, "summary": summary[-SUMMARY_LIMIT:]}
 
     def human_is_active(self, now: datetime) -> bool:
-        """Return whether a human seller wrote recently enough to keep the agent out."""
+        """Return whether a human is in charge: took over in the console, or wrote recently."""
+        if self.taken_over_by is not None:
+            return True
         return self.human_active_until is not None and now < self.human_active_until

@@ -61,6 +61,10 @@ class OutboundMessage(BaseModel):
         description="The one message an opt-out or a rejection allows (the sender sets the "
         "conversation's *_acknowledged flag when it goes out).",
     )
+    sent_by: str | None = Field(
+        default=None,
+        description="The seller (uid) who wrote it in the console; None for the agent's messages.",
+    )
 
 
 class Decision(BaseModel):
@@ -74,6 +78,11 @@ class Decision(BaseModel):
     messages: list[OutboundMessage] = Field(default_factory=list)
     suggestions: list[str] = Field(
         default_factory=list, description="Copilot replies for the seller; never sent to the lead."
+    )
+    suggestion_states: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the seller did with each suggestion, by index: accepted, edited or "
+        "dismissed (absent: pending).",
     )
     followup_at: AwareDatetime | None = None
     extracted_fields: dict[str, str] = Field(default_factory=dict)

@@ -29,6 +29,25 @@ class QuietHours(BaseModel):
     end: time = time(8, 0)
 
 
+class TemplateSpec(BaseModel):
+    """An approved WhatsApp template (Meta template name or Twilio ContentSid)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(default="pt_BR", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    parameters: list[str] = Field(default_factory=list, max_length=10)
+
+
+class AgentTemplates(BaseModel):
+    """What may go out when WhatsApp's 24-hour window is closed (a channel's own win)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    followup: TemplateSpec | None = None
+    reengagement: TemplateSpec | None = None
+
+
 class AgentSettings(BaseModel):
     """How a tenant's agent behaves: who it is, what it knows, and when it must stay silent."""
 
@@ -54,6 +73,7 @@ class AgentSettings(BaseModel):
     handoff_acknowledgement: str | None = (
         "Claro! Vou chamar uma pessoa da nossa equipe para continuar com você."
     )
+    templates: AgentTemplates = Field(default_factory=AgentTemplates)
 
     @field_validator("followups")
     @classmethod

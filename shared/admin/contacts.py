@@ -1,0 +1,147 @@
+"""A contact's data under the LGPD: export all of it, or erase it everywhere.
+
+Erasure deletes the contact record, every message and decision of their conversations, the send
+ledger and delivery records, and the follow-up trigger records; the conversations themselves stay
+as anonymous counters (no phone, name, text, summary or extracted fields) so the dashboard's past
+figures hold. The erasure is itself audited, naming the contact only by a one-way hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from shared.admin.audit import audit_entry, audit_ref
+from shared.admin.errors import not_found
+from shared.admin.http import Request
+from shared.admin.query import equal
+from shared.admin.schemas import ContactExport, Deleted
+from shared.store.conversations import contact_ref, tenant_ref
+
+BATCH_LIMIT = 400
+
+
+def export_contact(request: Request, tenant_id: str, contact_key: str) -> ContactExport:
+    """Return everything Piloto keeps about one contact."""
+    client = request.services.firestore
+    contact = contact_ref(client, tenant_id, contact_key).get()
+    conversations = _conversations(client, tenant_id, contact_key)
+    if not contact.exists and not conversations:
+        raise not_found("contact")
+    exported = []
+    for snapshot in conversations:
+        document = snapshot.reference
+        exported.append(
+            {
+                **_plain(snapshot.to_dict() or {}),
+                "messages": [
+                    {"message_id": m.id, **_plain(m.to_dict() or {})}
+                    for m in document.collection("messages").order_by("at").stream()
+                ],
+                "decisions": [
+                    _plain(d.to_dict() or {})
+                    for d in document.collection("decisions").order_by("decided_at").stream()
+                ],
+            }
+        )
+    return ContactExport(
+        contact=_plain(contact.to_dict() or {}) if contact.exists else {"contact_key": contact_key},
+        conversations=exported,
+        exported_at=request.services.now(),
+    )
+
+
+def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Deleted:
+    """Erase a contact's messages and personal fields everywhere (and log that it was done)."""
+    client = request.services.firestore
+    now = request.services.now()
+    contact = contact_ref(client, tenant_id, contact_key)
+    conversations = _conversations(client, tenant_id, contact_key)
+    if not contact.get().exists and not conversations:
+        raise not_found("contact")
+    tenant = tenant_ref(client, tenant_id)
+    counts: Counter[str] = Counter()
+    doomed: list[Any] = []
+    for snapshot in conversations:
+        for name in ("messages", "decisions"):
+            found = list(snapshot.reference.collection(name).list_documents())
+            doomed += found
+            counts[name] += len(found)
+        for name in ("deliveries", "trigger_events"):
+            query = tenant.collection(name).where(filter=equal("conversation_id", snapshot.id))
+            found = [each.reference for each in query.stream()]
+            doomed += found
+            counts[name] += len(found)
+    ledger = [
+        s.reference
+        for s in tenant.collection("outbound")
+        .where(filter=equal("contact_key", contact_key))
+        .stream()
+    ]
+    doomed += ledger
+    counts["outbound"] = len(ledger)
+    _delete_all(client, doomed)
+    digest = hashlib.sha256(f"{tenant_id}:{contact_key}".encode()).hexdigest()[:16]
+    batch = client.batch()
+    for snapshot in conversations:
+        batch.update(snapshot.reference, _anonymous(digest, now))
+    counts["conversations_anonymised"] = len(conversations)
+    batch.delete(contact)
+    counts["contacts"] = 1
+    batch.set(
+        audit_ref(client, tenant_id, now),
+        audit_entry(
+            request.member, "contact.delete", f"contacts/sha256:{digest}", now, after=dict(counts)
+        ),
+    )
+    batch.commit()
+    return Deleted(deleted=dict(counts))
+
+
+def _conversations(client: Any, tenant_id: str, contact_key: str) -> list[Any]:
+    query = tenant_ref(client, tenant_id).collection("conversations")
+    return list(query.where(filter=equal("contact_key", contact_key)).stream())
+
+
+def _anonymous(digest: str, now: datetime) -> dict[str, Any]:
+    return {
+        "contact_key": f"erased:{digest}",
+        "contact_name": None,
+        "window": [],
+        "summary": "",
+        "fields": {},
+        "attention_reason": None,
+        "erased_at": now,
+        "updated_at": now,
+    }
+
+
+def _delete_all(client: Any, references: Iterable[Any]) -> None:
+    batch, pending = client.batch(), 0
+    for reference in references:
+        batch.delete(reference)
+        pending += 1
+        if pending == BATCH_LIMIT:
+            batch.commit()
+            batch, pending = client.batch(), 0
+    if pending:
+        batch.commit()
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a Firestore record as JSON-ready data (datetimes as ISO strings)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        return value
+
+    converted: dict[str, Any] = convert(record)
+    return converted

@@ -1,0 +1,221 @@
+"""The admin API's route table, its services, and the handlers too small for a module of their own.
+
+``ROUTES`` is the single description of the API: dispatch (``shared.admin.http``) and the
+OpenAPI document (``GET /api/openapi.json``) both read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from shared.admin import agent, channels, contacts, conversations, metrics, tenants
+from shared.admin.access import EVERYONE, MANAGERS, OWNERS
+from shared.admin.audit import recent_entries
+from shared.admin.auth import Caller
+from shared.admin.http import Request, Route, Router, openapi_document
+from shared.admin.schemas import (
+    Assign,
+    AuditEntry,
+    AuditLog,
+    AuditQuery,
+    ChannelCreate,
+    ChannelList,
+    ChannelOut,
+    ChannelUpdate,
+    Close,
+    ConsoleConfig,
+    ContactExport,
+    ConversationDetail,
+    ConversationList,
+    ConversationQuery,
+    ConversationSummary,
+    Deleted,
+    FirebaseWebConfig,
+    Health,
+    InviteCreate,
+    InviteOut,
+    Me,
+    MemberOut,
+    Metrics,
+    MetricsQuery,
+    ModeChange,
+    Providers,
+    RoleChange,
+    SellerMessage,
+    SentMessage,
+    SuggestionAccept,
+    SuggestionDismiss,
+    SuggestionDismissed,
+    Team,
+    TenantCreate,
+    TenantOut,
+    TenantUpdate,
+)
+from shared.models.conversation import Conversation
+from shared.models.decision import Decision
+from shared.models.tenant import AgentSettings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.secret_store import SecretStore
+    from shared.settings import Settings
+
+API_VERSION = "1.0.0"
+
+
+@dataclass
+class AdminServices:
+    """What the handlers use: storage, identity, sending, secrets, the clock."""
+
+    settings: Settings
+    firestore: Any
+    verify_token: Callable[[str], Caller]
+    deliver: Callable[[Conversation, Decision], None]
+    secret_store: SecretStore
+    http: httpx.Client
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def health(request: Request) -> Health:
+    """Answer that the API is up (no storage is touched)."""
+    return Health(status="ok")
+
+
+def console_config(request: Request) -> ConsoleConfig:
+    """Return the console's Firebase web settings (and the Auth emulator's address locally)."""
+    settings = request.services.settings
+    emulator = settings.firebase_auth_emulator_host
+    return ConsoleConfig(
+        firebase=FirebaseWebConfig(
+            api_key=settings.firebase_web_api_key,
+            auth_domain=settings.firebase_auth_domain or f"{settings.project_id}.firebaseapp.com",
+            project_id=settings.project_id,
+        ),
+        auth_emulator_url=f"http://{emulator}" if emulator else None,
+    )
+
+
+def openapi(request: Request) -> dict[str, Any]:
+    """Return the OpenAPI document of this API."""
+    return openapi_spec()
+
+
+def audit_log(request: Request, tenant_id: str) -> AuditLog:
+    """Return the latest changes made through the API."""
+    query: AuditQuery = request.query
+    entries = recent_entries(request.services.firestore, tenant_id, query.limit)
+    return AuditLog(entries=[AuditEntry.model_validate(entry) for entry in entries])
+
+
+T = "/api/tenants/<tenant_id>"
+C = f"{T}/conversations/<conversation_id>"
+
+ROUTES: list[Route] = [
+    Route("GET", "/api/health", health, "Health check", "public", response=Health),
+    Route("GET", "/api/config", console_config, "Console settings", "public",
+          response=ConsoleConfig),
+    Route("GET", "/api/providers", channels.providers, "Provider fields", "public",
+          response=Providers),
+    Route("GET", "/api/openapi.json", openapi, "This document", "public"),
+    Route("GET", "/api/me", tenants.me, "The caller and their tenants", "user", response=Me),
+    Route("POST", "/api/tenants", tenants.create_tenant, "Sign up: create a tenant", "user",
+          body=TenantCreate, response=TenantOut, status=201),
+    Route("POST", f"{T}/invites/accept", tenants.accept_invite, "Accept an invitation", "user",
+          response=TenantOut),
+    Route("GET", T, tenants.get_tenant, "The tenant", roles=EVERYONE, response=TenantOut),
+    Route("PATCH", T, tenants.update_tenant, "Change the tenant", roles=MANAGERS,
+          body=TenantUpdate, response=TenantOut),
+    Route("GET", f"{T}/members", tenants.team, "The team", roles=MANAGERS, response=Team),
+    Route("POST", f"{T}/invites", tenants.invite, "Invite someone", roles=OWNERS,
+          body=InviteCreate, response=InviteOut, status=201),
+    Route("DELETE", f"{T}/invites/<email>", tenants.revoke_invite, "Revoke an invitation",
+          roles=OWNERS, status=204),
+    Route("PATCH", f"{T}/members/<uid>", tenants.change_role, "Change a member's role",
+          roles=OWNERS, body=RoleChange, response=MemberOut),
+    Route("DELETE", f"{T}/members/<uid>", tenants.remove_member, "Remove a member",
+          roles=OWNERS, status=204),
+    Route("GET", f"{T}/channels", channels.list_channels, "The channels", roles=MANAGERS,
+          response=ChannelList),
+    Route("POST", f"{T}/channels", channels.create_channel, "Connect a channel", roles=MANAGERS,
+          body=ChannelCreate, response=ChannelOut, status=201),
+    Route("GET", f"{T}/channels/<channel_id>", channels.get_channel, "One channel",
+          roles=MANAGERS, response=ChannelOut),
+    Route("PATCH", f"{T}/channels/<channel_id>", channels.update_channel, "Change a channel",
+          roles=MANAGERS, body=ChannelUpdate, response=ChannelOut),
+    Route("DELETE", f"{T}/channels/<channel_id>", channels.delete_channel, "Disconnect a channel",
+          roles=MANAGERS, status=204),
+    Route("GET", f"{T}/agent", agent.get_agent, "Agent settings", roles=EVERYONE,
+          response=AgentSettings),
+    Route("PUT", f"{T}/agent", agent.put_agent, "Save the agent settings", roles=MANAGERS,
+          body=AgentSettings, response=AgentSettings),
+    Route("GET", f"{T}/conversations", conversations.list_conversations, "The inbox",
+          roles=EVERYONE, query=ConversationQuery, response=ConversationList),
+    Route("GET", C, conversations.conversation_detail, "One conversation", roles=EVERYONE,
+          response=ConversationDetail),
+    Route("POST", f"{C}/takeover", conversations.take_over, "Take over", roles=EVERYONE,
+          response=ConversationSummary),
+    Route("POST", f"{C}/release", conversations.release, "Release to the agent", roles=EVERYONE,
+          response=ConversationSummary),
+    Route("POST", f"{C}/assign", conversations.assign, "Assign", roles=EVERYONE, body=Assign,
+          response=ConversationSummary),
+    Route("POST", f"{C}/close", conversations.close, "Close", roles=EVERYONE, body=Close,
+          response=ConversationSummary),
+    Route("POST", f"{C}/mode", conversations.set_mode, "Pilot or copilot", roles=MANAGERS,
+          body=ModeChange, response=ConversationSummary),
+    Route("POST", f"{C}/messages", conversations.send_message, "Send as the seller",
+          roles=EVERYONE, body=SellerMessage, response=SentMessage, status=202),
+    Route("POST", f"{C}/suggestions/accept", conversations.accept_suggestion,
+          "Send a copilot suggestion", roles=EVERYONE, body=SuggestionAccept,
+          response=SentMessage, status=202),
+    Route("POST", f"{C}/suggestions/dismiss", conversations.dismiss_suggestion,
+          "Dismiss a copilot suggestion", roles=EVERYONE, body=SuggestionDismiss,
+          response=SuggestionDismissed),
+    Route("GET", f"{T}/metrics", metrics.metrics, "Dashboard figures", roles=MANAGERS,
+          query=MetricsQuery, response=Metrics),
+    Route("GET", f"{T}/contacts/<contact_key>/export", contacts.export_contact,
+          "Export a contact's data (LGPD)", roles=MANAGERS, response=ContactExport),
+    Route("DELETE", f"{T}/contacts/<contact_key>", contacts.delete_contact,
+          "Erase a contact's data (LGPD)", roles=MANAGERS, response=Deleted),
+    Route("GET", f"{T}/audit", audit_log, "The audit log", roles=MANAGERS, query=AuditQuery,
+          response=AuditLog),
+]  # fmt: skip
+
+
+@cache
+def router() -> Router:
+    """Return the router over ``ROUTES`` (built once)."""
+    return Router(ROUTES)
+
+
+@cache
+def openapi_spec() -> dict[str, Any]:
+    """Return the OpenAPI document (built once)."""
+    return openapi_document(ROUTES, title="Piloto admin API", version=API_VERSION)
+
+
+def build_services(settings: Settings) -> AdminServices:
+    """Wire the admin API to Firestore, Firebase Auth, Pub/Sub and the secret store."""
+    import httpx
+
+    from shared.admin.auth import firebase_verifier
+    from shared.engine import outbound_publisher
+    from shared.secret_store import LocalSecretStore, SecretManagerStore
+    from shared.store.firestore import firestore_client
+
+    store: SecretStore
+    where = settings.secret_store
+    use_local = where == "local" or (where == "auto" and settings.environment in ("local", "test"))
+    store = LocalSecretStore() if use_local else SecretManagerStore(settings.project_id)
+    return AdminServices(
+        settings=settings,
+        firestore=firestore_client(settings.project_id),
+        verify_token=firebase_verifier(settings.project_id),
+        deliver=outbound_publisher(settings),
+        secret_store=store,
+        http=httpx.Client(timeout=5.0),
+    )

@@ -1,0 +1,388 @@
+"""The admin API's request and response bodies (pydantic): validation and the OpenAPI schemas.
+
+Requests forbid unknown fields, so a typo is a 422 naming it instead of a silent no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from shared.models.tenant import Tenant
+
+Role = Literal["owner", "admin", "seller"]
+Provider = Literal["meta", "twilio", "evolution", "zapi"]
+Status = Literal["open", "handoff", "closed"]
+CloseReason = Literal["won", "lost", "no_interest", "spam", "other"]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorPayload(BaseModel):
+    code: str
+    message: str
+    field: str | None
+    details: list[ErrorDetail]
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer."""
+
+    error: ErrorPayload
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class FirebaseWebConfig(BaseModel):
+    api_key: str
+    auth_domain: str
+    project_id: str
+
+
+class ConsoleConfig(BaseModel):
+    """What the console needs before anyone signs in."""
+
+    firebase: FirebaseWebConfig
+    auth_emulator_url: str | None
+
+
+class ProviderField(BaseModel):
+    name: str
+    required: bool
+
+
+class ProviderSpec(BaseModel):
+    provider: Provider
+    config_fields: list[ProviderField]
+    secret_fields: list[ProviderField]
+
+
+class Providers(BaseModel):
+    providers: list[ProviderSpec]
+
+
+# Account and tenants
+
+
+class MembershipOut(BaseModel):
+    tenant_id: str
+    tenant_name: str
+    role: Role
+
+
+class InviteForMe(BaseModel):
+    tenant_id: str
+    tenant_name: str
+    role: Role
+    invited_by_email: str | None
+
+
+class Me(BaseModel):
+    uid: str
+    email: str | None
+    email_verified: bool
+    memberships: list[MembershipOut]
+    invites: list[InviteForMe]
+
+
+class TenantCreate(Strict):
+    name: str = Field(min_length=2, max_length=80)
+    timezone: str = "America/Sao_Paulo"
+    locale: str = Field(default="pt-BR", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return Tenant.model_validate({"tenant_id": "xx", "name": "x", "timezone": value}).timezone
+
+
+class TenantUpdate(Strict):
+    name: str | None = Field(default=None, min_length=2, max_length=80)
+    timezone: str | None = None
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return Tenant.model_validate({"tenant_id": "xx", "name": "x", "timezone": value}).timezone
+
+
+class TenantOut(BaseModel):
+    tenant_id: str
+    name: str
+    timezone: str
+    locale: str
+    role: Role
+
+
+class MemberOut(BaseModel):
+    uid: str
+    email: str | None
+    role: Role
+    added_at: datetime | None
+
+
+class InviteOut(BaseModel):
+    email: str
+    role: Role
+    invited_at: datetime
+    invited_by_email: str | None
+
+
+class Team(BaseModel):
+    members: list[MemberOut]
+    invites: list[InviteOut]
+
+
+class InviteCreate(Strict):
+    email: EmailStr
+    role: Role
+
+
+class RoleChange(Strict):
+    role: Role
+
+
+# Channels
+
+
+class ChannelCreate(Strict):
+    provider: Provider
+    display_name: str | None = Field(default=None, max_length=80)
+    business_phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{7,14}$")
+    config: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+
+class ChannelUpdate(Strict):
+    display_name: str | None = Field(default=None, max_length=80)
+    business_phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{7,14}$")
+    enabled: bool | None = None
+    config: dict[str, Any] | None = None
+    secrets: dict[str, str] | None = None
+
+
+class ChannelOut(BaseModel):
+    channel_id: str
+    provider: Provider
+    display_name: str | None
+    business_phone: str | None
+    enabled: bool
+    config: dict[str, Any]
+    secrets_set: list[str]
+    webhook_url: str
+
+
+class ChannelList(BaseModel):
+    channels: list[ChannelOut]
+
+
+# Conversations
+
+
+class LastMessage(BaseModel):
+    role: Literal["lead", "agent", "seller"]
+    text: str
+    at: datetime
+
+
+class ConversationSummary(BaseModel):
+    conversation_id: str
+    channel_id: str
+    contact_key: str
+    contact_name: str | None
+    contact_phone: str | None
+    status: Status
+    stage: str
+    mode: Literal["pilot", "copilot"]
+    needs_human: bool
+    attention_reason: str | None
+    assignee_uid: str | None
+    assignee_email: str | None
+    taken_over_by: str | None
+    human_active_until: datetime | None
+    close_reason: str | None
+    last_message: LastMessage | None
+    pending_suggestions: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationFull(ConversationSummary):
+    fields: dict[str, str]
+    summary: str
+    unanswered_count: int
+    followups_sent: int
+    followup_due_at: datetime | None
+
+
+class ConversationQuery(Strict):
+    status: Status | None = None
+    assignee: str | None = Field(default=None, description="me, none, or a member's uid")
+    stage: str | None = None
+    channel_id: str | None = None
+    needs_human: bool | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = None
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationSummary]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    role: Literal["lead", "agent", "seller"]
+    text: str
+    at: datetime
+    status: Literal["queued", "held", "sent", "delivered", "read", "failed"] | None
+    author_email: str | None
+
+
+class DecisionMessage(BaseModel):
+    text: str | None
+    template: str | None
+
+
+class SuggestionOut(BaseModel):
+    index: int
+    text: str
+    state: Literal["pending", "accepted", "edited", "dismissed"]
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    action: str
+    reasons: list[str]
+    messages: list[DecisionMessage]
+    suggestions: list[SuggestionOut]
+    decided_at: datetime
+    specialist: str | None
+    stage: str | None
+    handoff_summary: str | None
+    offline_model: bool
+
+
+class ConversationDetail(BaseModel):
+    conversation: ConversationFull
+    messages: list[MessageOut]
+    decisions: list[DecisionOut]
+
+
+class Assign(Strict):
+    assignee_uid: str | None
+
+
+class Close(Strict):
+    reason: CloseReason
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ModeChange(Strict):
+    mode: Literal["pilot", "copilot"]
+
+
+class SellerMessage(Strict):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class SentMessage(BaseModel):
+    message: MessageOut
+
+
+class SuggestionAccept(Strict):
+    decision_id: str = Field(min_length=1, max_length=100)
+    index: int = Field(ge=0, le=20)
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class SuggestionDismiss(Strict):
+    decision_id: str = Field(min_length=1, max_length=100)
+    index: int = Field(ge=0, le=20)
+
+
+class SuggestionDismissed(BaseModel):
+    decision_id: str
+    index: int
+    state: Literal["dismissed"]
+
+
+# Metrics, contacts, audit
+
+
+class MetricsQuery(Strict):
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DailyFigures(BaseModel):
+    date: date
+    conversations_started: int
+    answered_by_agent: int
+    handoffs: int
+    meetings_booked: int
+
+
+class Metrics(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    timezone: str
+    conversations_started: int
+    answered_by_agent: int
+    agent_messages: int
+    silences_by_reason: dict[str, int]
+    handoffs: int
+    meetings_booked: int
+    followups_sent: int
+    followups_answered: int
+    median_first_response_seconds: float | None
+    suggestions_offered: int
+    suggestions_accepted: int
+    daily: list[DailyFigures]
+
+
+class ContactExport(BaseModel):
+    contact: dict[str, Any]
+    conversations: list[dict[str, Any]]
+    exported_at: datetime
+
+
+class Deleted(BaseModel):
+    deleted: dict[str, int]
+
+
+class AuditQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AuditEntry(BaseModel):
+    id: str
+    at: datetime
+    actor_uid: str
+    actor_email: str | None
+    action: str
+    target: str
+    before: Any
+    after: Any
+
+
+class AuditLog(BaseModel):
+    entries: list[AuditEntry]
