@@ -3,7 +3,8 @@
 It answers Piloto's send adapters where they post (``{url}/meta``, ``/twilio``, ``/evolution``,
 ``/zapi`` as the channels' ``api_base_url``), keeps what it accepted in an outbox, posts
 signed status webhooks (sent, delivered, read) to Piloto's webhook function, plays a lead
-(``POST /leads/...``) and misbehaves on request (``/faults``). The HTTP API is described in
+(``POST /leads/...``), learns channels while it runs (``/channels``, as the console connects
+one) and misbehaves on request (``/faults``). The HTTP API is described in
 ``emulators/README.md``.
 """
 
@@ -21,7 +22,16 @@ from types import TracebackType
 from typing import Any, Self
 
 from emulators.simulator import evolution, meta, twilio, zapi
-from emulators.simulator.channels import SimulatedChannel, index_channels
+from emulators.simulator.channels import (
+    ChannelConflict,
+    ChannelRejected,
+    SimulatedChannel,
+    channel_from_registration,
+    channel_json,
+    clash,
+    index_channels,
+    same_settings,
+)
 from emulators.simulator.faults import SEND_ERROR_FAULTS, Fault, FaultBoard, FaultRejected
 from emulators.simulator.outbox import Outbox, OutboxMessage
 from emulators.simulator.routing import (
@@ -107,7 +117,9 @@ class ProviderSimulator:
             raise ValueError(
                 "status_delays needs three non-negative seconds: sent, delivered, read"
             )
-        self.channels = index_channels(channels)
+        self.channels: Mapping[str, SimulatedChannel] = index_channels(channels)
+        """Channels by id. Replaced, never changed in place, so a reader's snapshot stays whole."""
+        self._channels_lock = threading.Lock()
         self.webhook_base_url = webhook_base_url.rstrip("/") if webhook_base_url else None
         self.host = host
         self.requested_port = port
@@ -222,6 +234,64 @@ class ProviderSimulator:
         """Return the first ``count`` webhook posts matching ``predicate``, waiting for them."""
         return self._webhooks.wait_for(predicate, count, timeout)
 
+    def add_channel(
+        self,
+        channel_id: str,
+        provider: Provider,
+        *,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        business_phone: str | None = None,
+    ) -> SimulatedChannel:
+        """Start standing in for one more channel, as for a seeded one; return it.
+
+        ``config`` and ``secrets`` take the keys and roles a seed's channel has, with the secret
+        values themselves. Registering the same settings again is a no-op. Raises
+        ``ChannelRejected`` for bad input and ``ChannelConflict`` when the id is taken with other
+        settings or another channel already has the number, instance or sender.
+        """
+        document: dict[str, Any] = {
+            "channel_id": channel_id,
+            "provider": provider,
+            "config": dict(config),
+            "secrets": dict(secrets),
+        }
+        if business_phone is not None:
+            document["business_phone"] = business_phone
+        registered, _ = self._register(channel_from_registration(document))
+        return registered
+
+    def remove_channel(self, channel_id: str) -> bool:
+        """Stop standing in for a channel; return whether the simulator had it."""
+        with self._channels_lock:
+            if channel_id not in self.channels:
+                return False
+            self.channels = {
+                key: value for key, value in self.channels.items() if key != channel_id
+            }
+        logger.info("channel removed", extra={"channel_id": channel_id})
+        return True
+
+    def _register(self, channel: SimulatedChannel) -> tuple[SimulatedChannel, bool]:
+        """Add ``channel``; return the registered one and whether it is new."""
+        with self._channels_lock:
+            existing = self.channels.get(channel.channel_id)
+            if existing is not None:
+                if same_settings(existing, channel):
+                    return existing, False
+                raise ChannelConflict(
+                    f"channel {channel.channel_id} is already registered with other settings"
+                )
+            problem = clash(channel, self.channels.values())
+            if problem is not None:
+                raise ChannelConflict(problem)
+            self.channels = {**self.channels, channel.channel_id: channel}
+        logger.info(
+            "channel registered",
+            extra={"channel_id": channel.channel_id, "provider": channel.provider},
+        )
+        return channel, True
+
     def add_fault(
         self,
         kind: str,
@@ -299,6 +369,10 @@ class ProviderSimulator:
         router.add("POST", r"/faults", self._add_fault)
         router.add("DELETE", r"/faults", self._clear_faults)
         router.add("GET", r"/webhooks", self._list_webhooks)
+        router.add("GET", r"/channels", self._list_channels)
+        router.add("POST", r"/channels", self._add_channel)
+        router.add("GET", r"/channels/(?P<channel_id>[^/]+)", self._get_channel)
+        router.add("DELETE", r"/channels/(?P<channel_id>[^/]+)", self._remove_channel)
         router.add("POST", r"/leads/(?P<provider>[^/]+)/(?P<channel_id>[^/]+)/messages", self._lead)
         router.add("GET", r"/media/(?P<media_id>[^/]+)", self._media_content)
         router.add("GET", meta.MEDIA_ROUTE, self._meta_media)
@@ -353,6 +427,38 @@ class ProviderSimulator:
     def _list_webhooks(self, request: Request, params: Mapping[str, str]) -> Response:
         posts = self.webhook_posts(_index(request, "since"))
         return json_response(200, [post.to_json() for post in posts])
+
+    def _list_channels(self, request: Request, params: Mapping[str, str]) -> Response:
+        channels = sorted(self.channels.values(), key=lambda channel: channel.channel_id)
+        return json_response(200, [self._channel_json(channel) for channel in channels])
+
+    def _get_channel(self, request: Request, params: Mapping[str, str]) -> Response:
+        channel = self.channels.get(params["channel_id"])
+        if channel is None:
+            return json_response(404, {"error": f"no channel {params['channel_id']}"})
+        return json_response(200, self._channel_json(channel))
+
+    def _add_channel(self, request: Request, params: Mapping[str, str]) -> Response:
+        try:
+            channel, created = self._register(channel_from_registration(request.json()))
+        except ChannelRejected as error:
+            return json_response(400, {"error": str(error)})
+        except ChannelConflict as error:
+            return json_response(409, {"error": str(error)})
+        return json_response(201 if created else 200, self._channel_json(channel))
+
+    def _remove_channel(self, request: Request, params: Mapping[str, str]) -> Response:
+        if not self.remove_channel(params["channel_id"]):
+            return json_response(404, {"error": f"no channel {params['channel_id']}"})
+        return Response(204)
+
+    def _channel_json(self, channel: SimulatedChannel) -> dict[str, Any]:
+        """Return the channel with where Piloto sends (api_base_url) and where it is posted."""
+        return {
+            **channel_json(channel),
+            "api_base_url": self.api_base_url(channel.provider),
+            "webhook_url": self.webhook_url(channel),
+        }
 
     def _lead(self, request: Request, params: Mapping[str, str]) -> Response:
         channel = self.channels.get(params["channel_id"])
