@@ -1,0 +1,224 @@
+// The typed admin API client: one function per endpoint of the contract, every path under /api.
+import type {
+  AgentMode,
+  AgentSettings,
+  Channel,
+  ChannelPatch,
+  CloseReason,
+  Conditional,
+  ConversationDetail,
+  ConversationFilters,
+  ConversationPage,
+  ConversationSummary,
+  ErrorDetail,
+  Me,
+  Member,
+  Message,
+  Metrics,
+  NewChannel,
+  NewTenant,
+  ProviderSpec,
+  PublicConfig,
+  Role,
+  SuggestionDismissed,
+  Team,
+  TeamInvite,
+  Tenant,
+} from './types';
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  422: 'validation_failed',
+  503: 'unavailable',
+};
+
+/** A refusal or failure of an API call; `code` is the contract's error code ("network" when no answer came). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | null;
+  readonly details: ErrorDetail[];
+
+  constructor(status: number, code: string, message: string, field: string | null = null, details: ErrorDetail[] = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.details = details;
+  }
+}
+
+export type TokenProvider = () => Promise<string | null>;
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  etag?: string | null;
+  auth?: boolean;
+}
+
+export interface ApiClientOptions {
+  /** Returns the signed-in user's Firebase ID token (`user.getIdToken()`), or null when signed out. */
+  getToken: TokenProvider;
+  baseUrl?: string;
+  fetch?: typeof fetch;
+}
+
+function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue;
+    params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function segment(value: string): string {
+  return encodeURIComponent(value);
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const error = (body as { error?: Partial<{ code: string; message: string; field: string | null; details: ErrorDetail[] }> } | null)
+    ?.error;
+  const code =
+    (typeof error?.code === 'string' && error.code) ||
+    STATUS_CODES[response.status] ||
+    (response.status >= 500 ? 'server_error' : 'error');
+  const details = Array.isArray(error?.details)
+    ? error.details.filter((d): d is ErrorDetail => typeof d?.field === 'string' && typeof d?.reason === 'string')
+    : [];
+  return new ApiError(
+    response.status,
+    code,
+    (typeof error?.message === 'string' && error.message) || `HTTP ${response.status}`,
+    typeof error?.field === 'string' ? error.field : null,
+    details,
+  );
+}
+
+export function createApiClient({ getToken, baseUrl = '', fetch: fetchImpl }: ApiClientOptions) {
+  const doFetch: typeof fetch = fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
+
+  async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (options.auth !== false) {
+      const token = await getToken();
+      if (!token) throw new ApiError(401, 'unauthenticated', 'not signed in');
+      headers.Authorization = `Bearer ${token}`;
+    }
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.etag) headers['If-None-Match'] = options.etag;
+    let response: Response;
+    try {
+      response = await doFetch(`${baseUrl}/api${path}${queryString(options.query)}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        // Polling sends its own If-None-Match; the browser cache must not answer for the API.
+        cache: 'no-store',
+      });
+    } catch (cause) {
+      throw new ApiError(0, 'network', cause instanceof Error ? cause.message : 'network error');
+    }
+    if (response.status === 304) return response;
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  async function json<T>(method: string, path: string, options?: RequestOptions): Promise<T> {
+    const response = await send(method, path, options);
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async function conditional<T>(path: string, options: RequestOptions = {}): Promise<Conditional<T>> {
+    const response = await send('GET', path, options);
+    if (response.status === 304) return { notModified: true };
+    return { notModified: false, data: (await response.json()) as T, etag: response.headers.get('ETag') };
+  }
+
+  const tenant = (t: string, ...rest: string[]) => ['/tenants', t, ...rest].map((part, i) => (i === 0 ? part : segment(part))).join('/');
+  const conversation = (t: string, c: string, ...rest: string[]) => tenant(t, 'conversations', c, ...rest);
+
+  return {
+    // Public
+    health: () => json<{ status: string }>('GET', '/health', { auth: false }),
+    getConfig: () => json<PublicConfig>('GET', '/config', { auth: false }),
+    getProviders: () => json<{ providers: ProviderSpec[] }>('GET', '/providers', { auth: false }),
+
+    // Account
+    getMe: () => json<Me>('GET', '/me'),
+    createTenant: (body: NewTenant) => json<Tenant>('POST', '/tenants', { body }),
+    acceptInvite: (t: string) => json<Tenant>('POST', tenant(t, 'invites', 'accept')),
+
+    // Tenant
+    getTenant: (t: string) => json<Tenant>('GET', tenant(t)),
+    updateTenant: (t: string, body: Partial<Pick<Tenant, 'name' | 'timezone' | 'locale'>>) =>
+      json<Tenant>('PATCH', tenant(t), { body }),
+
+    // Team
+    getTeam: (t: string) => json<Team>('GET', tenant(t, 'members')),
+    invite: (t: string, body: { email: string; role: Role }) => json<TeamInvite>('POST', tenant(t, 'invites'), { body }),
+    revokeInvite: (t: string, email: string) => json<void>('DELETE', tenant(t, 'invites', email)),
+    changeRole: (t: string, uid: string, role: Role) => json<Member>('PATCH', tenant(t, 'members', uid), { body: { role } }),
+    removeMember: (t: string, uid: string) => json<void>('DELETE', tenant(t, 'members', uid)),
+
+    // Channels
+    listChannels: (t: string) => json<{ channels: Channel[] }>('GET', tenant(t, 'channels')),
+    createChannel: (t: string, body: NewChannel) => json<Channel>('POST', tenant(t, 'channels'), { body }),
+    getChannel: (t: string, id: string) => json<Channel>('GET', tenant(t, 'channels', id)),
+    updateChannel: (t: string, id: string, body: ChannelPatch) => json<Channel>('PATCH', tenant(t, 'channels', id), { body }),
+    deleteChannel: (t: string, id: string) => json<void>('DELETE', tenant(t, 'channels', id)),
+
+    // Agent settings
+    getAgent: (t: string) => json<AgentSettings>('GET', tenant(t, 'agent')),
+    putAgent: (t: string, body: AgentSettings) => json<AgentSettings>('PUT', tenant(t, 'agent'), { body }),
+
+    // Conversations (the two GETs are conditional: pass the last ETag, get notModified on 304)
+    listConversations: (t: string, filters: ConversationFilters = {}, etag?: string | null) =>
+      conditional<ConversationPage>(tenant(t, 'conversations'), { query: { ...filters }, etag }),
+    getConversation: (t: string, c: string, etag?: string | null) =>
+      conditional<ConversationDetail>(conversation(t, c), { etag }),
+    takeover: (t: string, c: string) => json<ConversationSummary>('POST', conversation(t, c, 'takeover')),
+    release: (t: string, c: string) => json<ConversationSummary>('POST', conversation(t, c, 'release')),
+    assign: (t: string, c: string, assigneeUid: string | null) =>
+      json<ConversationSummary>('POST', conversation(t, c, 'assign'), { body: { assignee_uid: assigneeUid } }),
+    close: (t: string, c: string, reason: CloseReason, note?: string) =>
+      json<ConversationSummary>('POST', conversation(t, c, 'close'), { body: note ? { reason, note } : { reason } }),
+    setMode: (t: string, c: string, mode: AgentMode) =>
+      json<ConversationSummary>('POST', conversation(t, c, 'mode'), { body: { mode } }),
+    sendMessage: (t: string, c: string, text: string) =>
+      json<{ message: Message }>('POST', conversation(t, c, 'messages'), { body: { text } }),
+    acceptSuggestion: (t: string, c: string, decisionId: string, index: number, text?: string) =>
+      json<{ message: Message }>('POST', conversation(t, c, 'suggestions', 'accept'), {
+        body: text === undefined ? { decision_id: decisionId, index } : { decision_id: decisionId, index, text },
+      }),
+    dismissSuggestion: (t: string, c: string, decisionId: string, index: number) =>
+      json<SuggestionDismissed>('POST', conversation(t, c, 'suggestions', 'dismiss'), {
+        body: { decision_id: decisionId, index },
+      }),
+
+    // Metrics
+    getMetrics: (t: string, period: { from?: string; to?: string } = {}) =>
+      json<Metrics>('GET', tenant(t, 'metrics'), { query: period }),
+  };
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>;
