@@ -20,7 +20,9 @@ import sys
 import threading
 from pathlib import Path
 
-from emulators.loop import FUNCTIONS, PilotoLoop
+from emulators.loop import DEMO_LOGIN, FUNCTIONS, PilotoLoop, seed_demo_login
+
+DEMO_TENANT = "demo-clinica"
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / ".piloto" / "dev"
@@ -38,6 +40,7 @@ PORT_VARIABLES = {
     "turn": "PILOTO_DEV_TURN_PORT",
     "sender": "PILOTO_DEV_SENDER_PORT",
     "followup": "PILOTO_DEV_FOLLOWUP_PORT",
+    "admin": "PILOTO_DEV_ADMIN_PORT",
     "simulator": "PILOTO_DEV_SIMULATOR_PORT",
 }
 
@@ -85,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         env=env_file,
         ports=fixed_ports(env_file),
         clock_speed=clock_speed,
-        hosting_public_dir=ROOT / "console" / "public",
+        hosting_public_dir=ROOT / "console" / "dist",
     )
     with loop:
+        seed_demo_login(loop, DEMO_TENANT, *DEMO_LOGIN)
         _print_urls(loop)
         try:
             while not stop_requested.is_set():
@@ -116,7 +120,8 @@ def _print_urls(loop: PilotoLoop) -> None:
         ),
         f"  simulator  {loop.simulator_url}/  (Meta, Twilio, Evolution API and Z-API; outbox at"
         " /outbox)",
-        f"  console    http://127.0.0.1:{ports['hosting']}/  (Firebase Hosting emulator)",
+        f"  console    {loop.console_url}/  (Firebase Hosting emulator; the API under /api)",
+        f"             sign in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (owner of {DEMO_TENANT})",
         f"  auth       http://127.0.0.1:{ports['auth']}/  (Firebase Auth emulator)",
         f"  firestore  127.0.0.1:{ports['firestore']}    pubsub 127.0.0.1:{ports['pubsub']}"
         f"    cloud tasks 127.0.0.1:{ports['tasks']}",

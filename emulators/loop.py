@@ -52,7 +52,10 @@ FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("turn", "http", "turn", "Cloud Tasks target of debounced turns"),
     LocalFunction("sender", "http", "sender", "Pub/Sub push from outbound-messages"),
     LocalFunction("followup", "http", "followup", "Cloud Tasks target of follow-ups"),
+    LocalFunction("admin", "http", "admin", "the console's API (/api), behind Hosting"),
 )
+ADMIN_SERVICE = "piloto-admin"  # the Cloud Run service firebase.json's /api/** rewrite names
+CONSOLE_DIST = ROOT / "console" / "dist"
 EMULATOR_PORTS = ("firestore", "pubsub", "tasks", "auth", "hosting")
 
 
@@ -146,6 +149,10 @@ class PilotoLoop:
             "PILOTO_FOLLOWUP_URL": self.urls["followup"],
             "PILOTO_PUBLIC_BASE_URL": self.webhook_url,
             "PILOTO_CLOCK_SPEED": str(self.clock_speed),
+            # The admin API saves channel secrets here, every function resolves local:NAME here,
+            # and channels connected to the simulator in the console are registered with it.
+            "PILOTO_LOCAL_SECRETS_FILE": str(self.runtime_dir / "secrets.json"),
+            "PILOTO_SIMULATOR_URL": simulator_base,
         }
         # The clients below (topology, seed, simulator secrets) need the emulators and secrets
         # too; what the caller's environment already says (a test session's) is kept.
@@ -179,6 +186,14 @@ class PilotoLoop:
             wait_for_function(
                 self.urls[function.name], self.processes[function.name], function.name
             )
+        if "firebase" in self.stack.emulators:
+            self.stack.register_cloud_run_service(ADMIN_SERVICE, self.urls["admin"].rstrip("/"))
+
+    @property
+    def console_url(self) -> str:
+        """Return the Hosting emulator's origin: the console, and the admin API under /api."""
+        firebase = self.stack.emulators["firebase"]
+        return f"http://127.0.0.1:{firebase.extra_ports['hosting']}"
 
     def _seed(self, simulator_base: str) -> SeedFile:
         """Return the seed with channels pointed at the simulator and the agent overrides."""
@@ -213,6 +228,48 @@ class PilotoLoop:
         self.processes.clear()
         if self.owns_stack:
             self.stack.__exit__(exc_type, exc_value, traceback)
+
+
+DEMO_LOGIN = ("dono@clinica-demo.com.br", "piloto-demo")
+"""The demo tenant's owner in the Auth emulator (make dev): email and password."""
+
+
+def seed_demo_login(loop: PilotoLoop, tenant_id: str, email: str, password: str) -> str:
+    """Create (or find) a verified Auth emulator user and make them the tenant's owner."""
+    from shared.admin.access import member_ref, user_ref
+    from shared.store.firestore import firestore_client
+
+    auth = loop.stack.emulators["firebase"].host_port
+    project = loop.project_id
+    admin = {"Authorization": "Bearer owner"}
+    base = f"http://{auth}/identitytoolkit.googleapis.com/v1"
+    with httpx.Client(timeout=10, trust_env=False) as http:
+        answer = http.post(
+            f"{base}/projects/{project}/accounts",
+            headers=admin,
+            json={"email": email, "password": password, "emailVerified": True},
+        )
+        if answer.status_code == 200:
+            uid = str(answer.json()["localId"])
+        else:  # EMAIL_EXISTS: the emulator kept it (it does not persist across restarts)
+            found = http.post(
+                f"{base}/projects/{project}/accounts:lookup", headers=admin, json={"email": [email]}
+            )
+            found.raise_for_status()
+            uid = str(found.json()["users"][0]["localId"])
+    client = firestore_client(project)
+    tenant = client.collection("tenants").document(tenant_id).get().to_dict() or {}
+    member_ref(client, tenant_id, uid).set(
+        {"uid": uid, "email": email, "role": "owner", "added_at": None, "added_by": None}
+    )
+    user_ref(client, uid).set(
+        {
+            "email": email,
+            "memberships": {tenant_id: {"role": "owner", "tenant_name": tenant.get("name", "")}},
+        },
+        merge=True,
+    )
+    return uid
 
 
 def _create_queues(stack: LocalStack, queues: tuple[str, ...]) -> None:

@@ -30,8 +30,15 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     if missing:
         pytest.fail(f"the local emulators are not installed:\n{missing}", pytrace=False)
     runtime_dir = tmp_path_factory.mktemp("piloto-runtime")
+    console = _INTEGRATION_DIR.parents[1] / "console" / "dist"
     with (
-        LocalStack(PROJECT_ID, runtime_dir=runtime_dir, queues=[PRECREATED_QUEUE]) as stack,
+        LocalStack(
+            PROJECT_ID,
+            runtime_dir=runtime_dir,
+            queues=[PRECREATED_QUEUE],
+            # the built console, for the browser test (make test builds it first)
+            hosting_public_dir=console if (console / "index.html").exists() else None,
+        ) as stack,
         pytest.MonkeyPatch.context() as environment,
     ):
         for name, value in stack.env().items():
