@@ -26,6 +26,7 @@ from shared.store.conversations import (
     contact_ref,
     conversation_ref,
     delivery_ref,
+    message_ref,
     outbound_ledger_ref,
 )
 from shared.store.memory import MemoryFirestore
@@ -334,3 +335,58 @@ def test_the_gateways_are_held_to_a_stricter_rate() -> None:
 def test_a_malformed_job_is_refused_with_the_reason(body: bytes, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         OutboundJob.from_json(body)
+
+
+def test_a_sellers_message_goes_through_what_holds_the_agent_back(world: World) -> None:
+    world.put_conversation(
+        human_active_until=NOW + timedelta(minutes=20),
+        status=ConversationStatus.HANDOFF,
+        mode="copilot",
+    )
+
+    outcome = world.sender.handle(job("seller-1", text="Oi, aqui é a Ana!", sent_by="uid-ana"))
+
+    assert outcome.status == "sent"
+    history = message_ref(world.firestore, TENANT, "conv-1", "seller-1:0").get().to_dict()
+    assert history["role"] == "seller"
+    assert history["author_uid"] == "uid-ana"
+    assert history["provider_message_id"] == outcome.provider_message_id
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"contact": {"opted_out": True}}, "opted_out"),
+        ({"conversation": {"status": ConversationStatus.CLOSED}}, "closed"),
+    ],
+    ids=["opted-out", "closed"],
+)
+def test_an_opt_out_or_a_close_still_holds_a_sellers_message(
+    world: World, change: dict[str, dict[str, Any]], reason: str
+) -> None:
+    if "contact" in change:
+        world.put_contact(**change["contact"])
+    if "conversation" in change:
+        world.put_conversation(**change["conversation"])
+
+    outcome = world.sender.handle(job("seller-1", sent_by="uid-ana"))
+
+    assert outcome.status == "held"
+    assert outcome.reasons == (reason,)
+    assert world.requests == []
+
+
+def test_the_tenants_reengagement_template_is_the_fallback_when_the_channel_has_none() -> None:
+    world = World(meta_error(131047))
+    world.responders.append(meta_ok)
+    world.put_contact()
+    world.settings = AgentSettings.model_validate(
+        {"templates": {"reengagement": {"name": "voltar_a_falar", "parameters": ["{name}"]}}}
+    )
+
+    outcome = world.sender.handle(job())
+
+    assert outcome.status == "sent"
+    template = json.loads(world.requests[1].content)["template"]
+    assert template["name"] == "voltar_a_falar"
+    assert world.ledger("d1:0")["fallback_template"] == "voltar_a_falar"
