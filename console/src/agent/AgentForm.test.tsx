@@ -1,0 +1,89 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../api/client';
+import type { AgentSettings } from '../api/types';
+import { AgentForm } from './AgentForm';
+import { formToSettings, settingsToForm } from './settingsForm';
+
+const settings: AgentSettings = {
+  mode: 'pilot',
+  language: 'pt-BR',
+  persona: 'Ana, atendente da clínica',
+  instructions: 'Seja breve.',
+  business_facts: { preço: 'R$ 180', duração: '60 minutos' },
+  qualification_fields: ['procedimento', 'bairro'],
+  debounce_seconds: 5,
+  quiet_hours: { start: '21:00:00', end: '08:00:00' },
+  followups: ['1h', '1d', '3d'],
+  max_unanswered: 3,
+  human_takeover_minutes: 30,
+  opt_out_acknowledgement: 'Tudo bem, não vamos mais escrever.',
+  rejection_acknowledgement: null,
+  handoff_acknowledgement: 'Vou chamar a equipe.',
+  templates: { followup: { name: 'retorno', language: 'pt_BR', parameters: ['{{name}}'] }, reengagement: null },
+};
+
+describe('settings form mapping', () => {
+  it('round-trips every field', () => {
+    expect(formToSettings(settingsToForm(settings), settings)).toEqual(settings);
+  });
+
+  it('keeps fields the console does not know, and turns blanks into nulls and dropped rows', () => {
+    const original = { ...settings, followup_generation: 'model' } as AgentSettings;
+    const form = settingsToForm(original);
+    form.rejectionAcknowledgement = '   ';
+    form.followups = ['1h', '', '2d'];
+    form.businessFacts = [...form.businessFacts, { key: '', value: '' }];
+    form.quietStart = '22:30';
+    form.followupTemplate.enabled = false;
+    const body = formToSettings(form, original);
+    expect((body as unknown as Record<string, unknown>).followup_generation).toBe('model');
+    expect(body.rejection_acknowledgement).toBeNull();
+    expect(body.followups).toEqual(['1h', '2d']);
+    expect(body.business_facts).toEqual(settings.business_facts);
+    expect(body.quiet_hours).toEqual({ start: '22:30:00', end: '08:00:00' });
+    expect(body.templates.followup).toBeNull();
+  });
+});
+
+describe('AgentForm', () => {
+  it('PUTs the edited settings', async () => {
+    const onSave = vi.fn(async (body: AgentSettings) => body);
+    render(<AgentForm initial={settings} readOnly={false} onSave={onSave} />);
+    fireEvent.click(screen.getByTestId('agent-mode-copilot'));
+    fireEvent.change(screen.getByTestId('agent-debounce-seconds'), { target: { value: '10' } });
+    fireEvent.click(screen.getByTestId('agent-followups-add'));
+    fireEvent.change(screen.getByTestId('agent-followups-3'), { target: { value: '7d' } });
+    fireEvent.submit(screen.getByTestId('agent-form'));
+    await waitFor(() => expect(onSave).toHaveBeenCalledTimes(1));
+    expect(onSave.mock.calls[0]![0]).toMatchObject({ mode: 'copilot', debounce_seconds: 10, followups: ['1h', '1d', '3d', '7d'] });
+    expect(await screen.findByTestId('agent-saved')).toBeTruthy();
+  });
+
+  it('shows the server validation errors beside their fields', async () => {
+    const onSave = vi.fn().mockRejectedValue(
+      new ApiError(422, 'validation_failed', 'debounce_seconds: too big', 'debounce_seconds', [
+        { field: 'debounce_seconds', reason: 'Input should be less than or equal to 300' },
+        { field: 'followups.3', reason: 'invalid duration "7x"' },
+        { field: 'templates.followup.name', reason: 'required' },
+        { field: 'unknown_field', reason: 'not allowed' },
+      ]),
+    );
+    render(<AgentForm initial={settings} readOnly={false} onSave={onSave} />);
+    fireEvent.change(screen.getByTestId('agent-debounce-seconds'), { target: { value: '999' } });
+    fireEvent.submit(screen.getByTestId('agent-form'));
+    expect((await screen.findByTestId('field-error-debounce_seconds')).textContent).toBe('Input should be less than or equal to 300');
+    expect(screen.getByTestId('field-error-followups').textContent).toBe('3: invalid duration "7x"');
+    expect(screen.getByTestId('field-error-templates.followup').textContent).toBe('name: required');
+    const banner = screen.getByTestId('error-banner');
+    expect(banner.textContent).toContain('Alguns campos estão inválidos.');
+    expect(banner.textContent).toContain('unknown_field: not allowed'); // no field shows it, so the banner does
+    expect(banner.textContent).not.toContain('less than or equal'); // shown beside its field instead
+  });
+
+  it('is read-only for sellers', () => {
+    render(<AgentForm initial={settings} readOnly onSave={vi.fn()} />);
+    expect(screen.queryByTestId('agent-save')).toBeNull();
+    expect(screen.getByTestId('agent-persona').matches(':disabled')).toBe(true); // inside a disabled fieldset
+  });
+});

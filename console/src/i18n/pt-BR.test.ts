@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../api/client';
+import { ACTIONS, ERROR_CODES, REASON_CODES } from '../api/types';
+import { decisionText, errorText, errorsFor, fieldErrors, reasonText } from './format';
+import { actionPhrases, errorMessages, reasonPhrases } from './pt-BR';
+
+// Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions"), on purpose not imported:
+// a code added to the contract and to this list without a phrase fails here.
+const CONTRACT_REASONS =
+  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed'.split(
+    ', ',
+  );
+const CONTRACT_ACTIONS = 'speak, stay_silent, wait, handoff, close, schedule_followup'.split(', ');
+const CONTRACT_ERRORS = 'bad_request unauthenticated forbidden not_found method_not_allowed conflict payload_too_large validation_failed'.split(' ');
+
+describe('pt-BR decision texts', () => {
+  it.each(CONTRACT_REASONS)('has a Portuguese phrase for reason %s', (code) => {
+    const phrase = (reasonPhrases as Record<string, string | undefined>)[code];
+    expect(phrase, `missing phrase for reason ${code}`).toBeTruthy();
+    expect(phrase).not.toBe(code);
+    expect(reasonText(code)).toBe(phrase);
+  });
+
+  it.each(CONTRACT_ACTIONS)('has a Portuguese phrase for action %s', (action) => {
+    const phrase = (actionPhrases as Record<string, string | undefined>)[action];
+    expect(phrase, `missing phrase for action ${action}`).toMatch(/^O agente /);
+    expect(phrase).not.toContain(action);
+  });
+
+  it('knows exactly the contract codes (the typed lists match the contract)', () => {
+    expect([...REASON_CODES].sort()).toEqual([...CONTRACT_REASONS].sort());
+    expect([...ACTIONS].sort()).toEqual([...CONTRACT_ACTIONS].sort());
+    expect(Object.keys(reasonPhrases).sort()).toEqual([...CONTRACT_REASONS].sort());
+  });
+
+  it('gives every reason its own phrase', () => {
+    expect(new Set(Object.values(reasonPhrases)).size).toBe(CONTRACT_REASONS.length);
+  });
+
+  it('writes a decision line as action: reasons', () => {
+    expect(decisionText('stay_silent', ['human_active'])).toBe('O agente ficou em silêncio: humano ativo');
+    expect(decisionText('schedule_followup', ['followup_due', 'quiet_hours'])).toBe('O agente agendou um follow-up: hora do follow-up, horário de silêncio');
+    expect(decisionText('speak', [])).toBe('O agente respondeu');
+  });
+
+  it('shows an unknown code as it is rather than nothing', () => {
+    expect(decisionText('dance', ['new_reason'])).toBe('dance: new_reason');
+  });
+});
+
+describe('pt-BR error texts', () => {
+  it.each(CONTRACT_ERRORS)('has a message for error code %s', (code) => {
+    expect(ERROR_CODES).toContain(code);
+    const message = errorText(new ApiError(400, code, 'english'));
+    expect(message).toBe((errorMessages as Record<string, string>)[code]);
+    expect(message).not.toBe('english');
+  });
+
+  it('maps Firebase Auth errors and unknown errors', () => {
+    expect(errorText({ code: 'auth/invalid-credential' })).toBe('E-mail ou senha incorretos.');
+    expect(errorText(new Error('boom'))).toBe(errorMessages.error);
+    expect(errorText(new ApiError(500, 'something_new', 'x'))).toBe(errorMessages.server_error);
+  });
+
+  it('groups details by field and finds those under a field', () => {
+    const error = new ApiError(422, 'validation_failed', 'x', 'body.followups.1', [
+      { field: 'body.followups.1', reason: 'invalid duration' },
+      { field: 'debounce_seconds', reason: 'must be <= 300' },
+    ]);
+    const errors = fieldErrors(error);
+    expect(errors).toEqual({ 'followups.1': ['invalid duration'], debounce_seconds: ['must be <= 300'] });
+    expect(errorsFor(errors, 'followups')).toEqual(['1: invalid duration']);
+    expect(errorsFor(errors, 'debounce_seconds')).toEqual(['must be <= 300']);
+    expect(errorsFor(errors, 'debounce')).toEqual([]);
+  });
+});

@@ -1,0 +1,62 @@
+import { render, screen, within } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+import { Thread } from './Thread';
+import { buildTimeline } from './timeline';
+import { decision, message } from '../test/fixtures';
+
+const messages = [
+  message({ message_id: 'm1', role: 'lead', text: 'Oi! Quanto custa a limpeza de pele?', at: '2026-11-22T13:00:00Z' }),
+  message({ message_id: 'm2', role: 'agent', text: 'Custa R$ 180.', at: '2026-11-22T13:00:06Z', status: 'read' }),
+  message({ message_id: 'm3', role: 'seller', text: 'Oi Mariana, aqui é a Ana!', at: '2026-11-22T13:02:00Z', status: 'delivered', author_email: 'ana@clinica.com' }),
+  message({ message_id: 'm4', role: 'lead', text: 'Oi Ana!', at: '2026-11-22T13:03:00Z' }),
+];
+const decisions = [
+  decision({ decision_id: 'd1', action: 'speak', reasons: ['lead_replied'], decided_at: '2026-11-22T13:00:05Z' }),
+  decision({ decision_id: 'd2', action: 'stay_silent', reasons: ['human_active'], decided_at: '2026-11-22T13:03:05Z', offline_model: true }),
+];
+
+describe('Thread', () => {
+  it('interleaves the decisions between the messages in time order', () => {
+    render(<Thread messages={messages} decisions={decisions} onAccept={vi.fn()} onDismiss={vi.fn()} />);
+    const items = screen.getByTestId('thread').querySelectorAll('[data-testid="message"], [data-testid="decision"]');
+    expect([...items].map((item) => item.getAttribute('data-message-id') ?? item.getAttribute('data-decision-id'))).toEqual([
+      'm1',
+      'd1',
+      'm2',
+      'm3',
+      'm4',
+      'd2',
+    ]);
+  });
+
+  it('writes each decision in Portuguese with its action and reasons as attributes', () => {
+    render(<Thread messages={messages} decisions={decisions} onAccept={vi.fn()} onDismiss={vi.fn()} />);
+    const silent = screen.getAllByTestId('decision')[1]!;
+    expect(silent.getAttribute('data-action')).toBe('stay_silent');
+    expect(silent.getAttribute('data-reasons')).toBe('human_active');
+    expect(silent.textContent).toContain('O agente ficou em silêncio: humano ativo');
+    expect(silent.textContent).toContain('modelo offline');
+  });
+
+  it('puts the lead on the left, agent and seller on the right, with the seller email and ticks', () => {
+    render(<Thread messages={messages} decisions={[]} onAccept={vi.fn()} onDismiss={vi.fn()} />);
+    const [lead, agent, seller] = screen.getAllByTestId('message');
+    expect(lead!.getAttribute('data-role')).toBe('lead');
+    expect(lead!.className).toContain('message-left');
+    expect(agent!.className).toContain('message-right');
+    expect(seller!.className).toContain('message-right');
+    expect(within(seller!).getByTestId('message-author').textContent).toBe('ana@clinica.com');
+    expect(within(seller!).getByTestId('message-status').getAttribute('aria-label')).toBe('entregue');
+    expect(within(agent!).getByTestId('message-status').getAttribute('aria-label')).toBe('lida');
+    expect(within(lead!).queryByTestId('message-status')).toBeNull();
+  });
+
+  it('shows a decision before the agent reply it produced when both carry the same time', () => {
+    const at = '2026-11-22T13:00:05Z';
+    const timeline = buildTimeline(
+      [message({ message_id: 'reply', role: 'agent', text: 'R$ 180', at }), message({ message_id: 'ask', role: 'lead', text: 'preço?', at })],
+      [decision({ decision_id: 'd', action: 'speak', decided_at: at })],
+    );
+    expect(timeline.map((item) => (item.kind === 'message' ? item.message.message_id : item.decision.decision_id))).toEqual(['ask', 'd', 'reply']);
+  });
+});
