@@ -10,10 +10,12 @@ NODE_DIR := emulators
 PY_STAMP := $(VENV)/.installed
 TASKS_STAMP := $(TASKS_VENV)/.installed
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+CONSOLE_STAMP := console/node_modules/.installed
+CONSOLE_BUILD := console/dist/index.html
 
 PYTEST_FLAGS ?= -q
 
-.PHONY: help deps dev chat demo test lint format typecheck unit integration bench events decisions clean
+.PHONY: help deps dev chat demo test lint format typecheck unit integration bench events decisions clean console console-test
 
 help:
 	@echo "make dev          start the local stack with the demo tenant (Ctrl-C stops it)"
@@ -23,9 +25,13 @@ help:
 	@echo "make test         install what is missing, then lint, type-check, unit + integration tests"
 	@echo "make bench        webhook vs the bare function floor, engine cost, end-to-end latency"
 	@echo "make lint         ruff check + ruff format --check + mypy"
+	@echo "make console      build the admin console (console/dist, served by Firebase Hosting)"
+	@echo "make console-test type-check the console and run its unit tests (vitest)"
 	@echo "make format       apply ruff fixes and formatting"
 	@echo "make events       print what the local webhook published (with make dev running)"
 	@echo "make decisions CONTACT=+55...  the demo tenant's latest decisions with a contact, and why"
+	@echo "make terraform-check  terraform fmt + checkov + the Terraform wiring tests (part of make test)"
+	@echo "make deploy ENV=dev TF_STATE_BUCKET=...  terraform apply, then build and deploy with Cloud Build"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +50,21 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(PY_STAMP) $(TASKS_STAMP) $(NODE_STAMP)
+$(CONSOLE_STAMP): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
-dev: deps
+$(CONSOLE_BUILD): $(CONSOLE_STAMP) $(shell find console/src -type f) console/index.html console/vite.config.ts console/tsconfig.json
+	cd console && npm run build
+
+console: $(CONSOLE_BUILD)
+
+console-test: $(CONSOLE_STAMP)
+	cd console && npm run typecheck && npm test
+
+deps: $(PY_STAMP) $(TASKS_STAMP) $(NODE_STAMP) $(CONSOLE_STAMP)
+
+dev: deps $(CONSOLE_BUILD)
 	$(BIN)/python -m emulators.dev $(if $(CLOCK_SPEED),--clock-speed $(CLOCK_SPEED))
 
 CHANNEL ?= meta
@@ -75,7 +93,7 @@ unit: $(PY_STAMP)
 integration: deps
 	$(BIN)/pytest $(PYTEST_FLAGS) tests/integration
 
-test: deps lint
+test: deps lint console-test $(CONSOLE_BUILD)
 	$(BIN)/pytest $(PYTEST_FLAGS) tests
 
 bench: deps
@@ -85,7 +103,7 @@ bench: deps
 	$(BIN)/python -m tests.bench.e2e
 
 clean:
-	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules .piloto .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules console/node_modules console/dist .piloto .pytest_cache .mypy_cache .ruff_cache
 
 # Print (and acknowledge) the events the local webhook published, from the dev stack's tap.
 events: $(PY_STAMP)
@@ -96,3 +114,50 @@ events: $(PY_STAMP)
 decisions: $(PY_STAMP)
 	@set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a; \
 	FIRESTORE_EMULATOR_HOST=127.0.0.1:$$PILOTO_DEV_FIRESTORE_PORT $(BIN)/piloto decisions demo-clinica $(CONTACT)
+
+# Terraform. terraform-check (part of make test): terraform fmt, checkov (in its own environment,
+# .venv-checkov/; skips and their reasons in terraform/.checkov.yaml) and the tests that hold the
+# HCL against the code. deploy: terraform apply for one environment, then Cloud Build builds,
+# pushes and deploys (README: Deploy): make deploy ENV=dev TF_STATE_BUCKET=<bucket>
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV := $(CHECKOV_VENV)/bin/checkov --config-file terraform/.checkov.yaml
+# ENV only from the command line: the shell's own ENV variable means something else.
+DEPLOY_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),dev)
+TF_DIR := terraform/environments/$(DEPLOY_ENV)
+
+.PHONY: terraform-check deploy clean-terraform
+
+$(CHECKOV_STAMP): terraform/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r terraform/requirements-checkov.txt
+	@touch $@
+
+terraform-check: $(CHECKOV_STAMP) $(PY_STAMP)
+	@command -v terraform >/dev/null || { echo "terraform-check: terraform is not installed (Terraform >= 1.6 is needed)" >&2; exit 1; }
+	terraform fmt -check -recursive -diff terraform
+	$(CHECKOV) --directory terraform
+	$(CHECKOV) --file Dockerfile
+	$(BIN)/pytest $(PYTEST_FLAGS) tests/terraform
+
+test: terraform-check
+
+deploy:
+	@command -v terraform >/dev/null || { echo "deploy: terraform is not installed (Terraform >= 1.6 is needed)" >&2; exit 1; }
+	@command -v gcloud >/dev/null || { echo "deploy: the Google Cloud CLI (gcloud) is not installed" >&2; exit 1; }
+	@test -d $(TF_DIR) || { echo "deploy: no environment $(DEPLOY_ENV) in terraform/environments/" >&2; exit 1; }
+	@test -n "$(TF_STATE_BUCKET)" || { echo "deploy: set TF_STATE_BUCKET to the bucket that holds the Terraform state (README: Deploy)" >&2; exit 1; }
+	@test -f $(TF_DIR)/terraform.tfvars || { echo "deploy: copy $(TF_DIR)/terraform.tfvars.example to terraform.tfvars and fill it in" >&2; exit 1; }
+	terraform -chdir=$(TF_DIR) init -input=false -backend-config="bucket=$(TF_STATE_BUCKET)"
+	terraform -chdir=$(TF_DIR) apply -input=false
+	@output() { terraform -chdir=$(TF_DIR) output -raw "$$1"; }; \
+	project="$$(output project_id)"; \
+	set -x; gcloud builds submit --project="$$project" --config=cloudbuild.yaml \
+	  --service-account="projects/$$project/serviceAccounts/$$(output deployer_service_account)" \
+	  --gcs-source-staging-dir="gs://$$(output builds_bucket)/source" \
+	  --substitutions="_REGION=$$(output region),_HOSTING_SITE=$$(output hosting_site_id)" .
+
+clean: clean-terraform
+
+clean-terraform:
+	rm -rf $(CHECKOV_VENV)
