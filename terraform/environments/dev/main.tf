@@ -1,9 +1,25 @@
+# The dev environment: cheap and disposable. Scales to zero, small maximums, no deletion
+# protection, verbose logs, every task attempt logged.
 module "piloto" {
-  source     = "../../modules/piloto"
-  project_id = var.project_id
-}
+  source = "../../modules/piloto"
 
-variable "project_id" {
-  type        = string
-  description = "The GCP project of the dev environment."
+  project_id               = var.project_id
+  region                   = var.region
+  environment              = "dev"
+  deletion_protection      = false
+  log_level                = "DEBUG"
+  tasks_log_sampling_ratio = 1
+  images_to_keep           = 5
+  webhook_public_base_url  = var.webhook_public_base_url
+  console_domains          = var.console_domains
+  app_secrets              = var.app_secrets
+
+  max_instances = {
+    webhook  = 3
+    agent    = 2
+    turn     = 3
+    sender   = 2
+    followup = 2
+    admin    = 2
+  }
 }

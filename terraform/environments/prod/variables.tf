@@ -1,0 +1,31 @@
+variable "project_id" {
+  type        = string
+  description = "The GCP project of the prod environment."
+}
+
+variable "region" {
+  type        = string
+  description = "The region of the prod environment's functions, queues and repository."
+  default     = "southamerica-east1"
+}
+
+variable "webhook_public_base_url" {
+  type        = string
+  description = "A custom domain in front of the webhook (https://...), if any; else the webhook service's own URL."
+  default     = null
+}
+
+variable "console_domains" {
+  type        = list(string)
+  description = "Custom domains the console is served from, if any."
+  default     = []
+}
+
+variable "app_secrets" {
+  type = map(object({
+    description = string
+    readers     = list(string)
+  }))
+  description = "Application secrets (values added with gcloud, never in Terraform) and the functions that read them."
+  default     = {}
+}

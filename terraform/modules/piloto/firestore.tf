@@ -1,0 +1,83 @@
+# Firestore (Native mode): the database, the indexes the admin API's queries need, and the TTL
+# policy that lets event-dedupe records expire.
+
+resource "google_firestore_database" "main" {
+  project                           = var.project_id
+  name                              = "(default)"
+  location_id                       = var.firestore_location
+  type                              = "FIRESTORE_NATIVE"
+  concurrency_mode                  = "PESSIMISTIC"
+  app_engine_integration_mode       = "DISABLED"
+  point_in_time_recovery_enablement = var.firestore_point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"
+  delete_protection_state           = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  deletion_policy                   = var.deletion_protection ? "ABANDON" : "DELETE"
+
+  depends_on = [google_project_service.enabled]
+}
+
+locals {
+  # The inbox lists a tenant's conversations (tenants/{t}/conversations) by updated_at, newest
+  # first, filtered by any of these fields (shared/admin/conversations.py). Firestore merges
+  # these indexes when a query filters on several fields at once (equality filters with the same
+  # ordering), so one composite index per field covers every combination.
+  conversation_filters = toset(["status", "assignee_uid", "stage", "channel_id", "needs_human"])
+
+  # Queries on one field alone are served by single-field indexes: a contact's conversations
+  # (contact_key ==, LGPD export and deletion) and the dashboard's period (created_at range).
+  # They are declared below so that the dependency is visible and stays in place.
+  conversation_single_fields = toset(["contact_key", "created_at"])
+}
+
+resource "google_firestore_index" "conversations" {
+  for_each = local.conversation_filters
+
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "conversations"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = each.value
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_field" "conversations" {
+  for_each = local.conversation_single_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "conversations"
+  field      = each.value
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "DESCENDING"
+      query_scope = "COLLECTION"
+    }
+  }
+}
+
+# Event-dedupe records (tenants/{t}/events/{event_id}) are deleted once their `expire_at`
+# timestamp passes; a provider retrying later than max_event_age is dropped as too old anyway.
+# The field is a timestamp that only grows, so it is left out of the single-field indexes
+# (indexing it would add writes for nothing and hotspot).
+resource "google_firestore_field" "events_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "events"
+  field      = "expire_at"
+
+  ttl_config {}
+
+  index_config {}
+}

@@ -1,0 +1,228 @@
+# One Cloud Run service per function in functions/, all from one image: FUNCTION_TARGET picks the
+# function and FUNCTION_SIGNATURE_TYPE how functions-framework serves it (see the Dockerfile).
+# CI owns the image (`gcloud run services update --image`); Terraform owns everything else.
+
+locals {
+  # invoker: who may call the service.
+  #   public: allUsers; the function authenticates every request itself (provider signatures,
+  #           Firebase ID tokens, Stripe signatures).
+  #   pubsub: only the push service account of its Pub/Sub subscription (pubsub.tf).
+  #   tasks:  only the Cloud Tasks service account (tasks.tf).
+  # Sizing: 1 vCPU is the least Cloud Run allows with more than one request at a time; THREADS
+  # (functions-framework's gunicorn threads) follows the concurrency so requests never queue in
+  # the container. Memory is what the function's imports need plus headroom.
+  functions = {
+    # The light path: verify, parse, publish, 200 in milliseconds. No LangGraph or gRPC imports;
+    # one instance idles at ~70 MB, so the first generation's 256 MiB and a high concurrency.
+    webhook = {
+      signature_type        = "http"
+      invoker               = "public"
+      cpu                   = "1"
+      memory                = "256Mi"
+      concurrency           = 80
+      max_instances         = 20
+      timeout               = "30s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN1"
+    }
+    # Intake of every conversation event: a Firestore transaction and a Cloud Tasks call each.
+    agent = {
+      signature_type        = "cloudevent"
+      invoker               = "pubsub"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 40
+      max_instances         = 10
+      timeout               = "60s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # One LangGraph turn and at most one model call per request: mostly waiting on Gemini.
+    turn = {
+      signature_type        = "http"
+      invoker               = "tasks"
+      cpu                   = "1"
+      memory                = "1Gi"
+      concurrency           = 10
+      max_instances         = 20
+      timeout               = "120s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # Sends one message: waits up to PILOTO_SEND_MAX_WAIT_SECONDS for the channel's rate, then
+    # calls the provider with retries.
+    sender = {
+      signature_type        = "http"
+      invoker               = "pubsub"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 40
+      max_instances         = 10
+      timeout               = "120s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # One follow-up step: like a turn, with the follow-up specialist.
+    followup = {
+      signature_type        = "http"
+      invoker               = "tasks"
+      cpu                   = "1"
+      memory                = "1Gi"
+      concurrency           = 10
+      max_instances         = 10
+      timeout               = "120s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # The console's API (Firebase Hosting rewrites /api/** here); checks Firebase ID tokens.
+    admin = {
+      signature_type        = "http"
+      invoker               = "public"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 40
+      max_instances         = 5
+      timeout               = "60s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+  }
+
+  # Settings every function reads (shared/settings.py; README: configuration).
+  common_env = {
+    GOOGLE_CLOUD_PROJECT      = var.project_id
+    PILOTO_ENVIRONMENT        = var.environment
+    PILOTO_LOG_LEVEL          = var.log_level
+    PILOTO_FIRESTORE_DATABASE = google_firestore_database.main.name
+    PILOTO_PUBSUB_ENDPOINT    = local.pubsub_endpoint
+    PILOTO_EVENTS_TOPIC       = google_pubsub_topic.app["conversation-events"].name
+    PILOTO_OUTBOUND_TOPIC     = google_pubsub_topic.app["outbound-messages"].name
+  }
+
+  llm_env = {
+    PILOTO_LLM             = var.llm
+    PILOTO_GEMINI_MODEL    = var.gemini_model
+    PILOTO_VERTEX_LOCATION = var.vertex_location
+  }
+
+  # Where the admin API keeps the provider tokens the console saves (PILOTO_SECRET_STORE).
+  admin_store_backend = "secret-manager"
+
+  # Turns and follow-ups schedule follow-up tasks; the tasks carry the Cloud Tasks account's token.
+  followup_tasks_env = {
+    PILOTO_FOLLOWUP_QUEUE        = local.queue_paths["followups"]
+    PILOTO_FOLLOWUP_URL          = local.service_urls["followup"]
+    PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
+  }
+
+  function_env = {
+    webhook = { PILOTO_PUBLIC_BASE_URL = local.webhook_public_url }
+    agent = {
+      PILOTO_TASKS_QUEUE           = local.queue_paths["turns"]
+      PILOTO_TURN_URL              = local.service_urls["turn"]
+      PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
+    }
+    turn     = merge(local.llm_env, local.followup_tasks_env)
+    followup = merge(local.llm_env, local.followup_tasks_env)
+    sender   = {}
+    admin = {
+      PILOTO_PUBLIC_BASE_URL      = local.webhook_public_url
+      PILOTO_FIREBASE_WEB_API_KEY = data.google_firebase_web_app_config.console.api_key
+      PILOTO_FIREBASE_AUTH_DOMAIN = data.google_firebase_web_app_config.console.auth_domain
+      PILOTO_SECRET_STORE         = local.admin_store_backend
+    }
+  }
+}
+
+resource "google_cloud_run_v2_service" "function" {
+  for_each = local.functions
+
+  project             = var.project_id
+  name                = "piloto-${each.key}"
+  location            = var.region
+  description         = "Piloto ${each.key} function (FUNCTION_TARGET=${each.key})."
+  labels              = merge(local.labels, { function = each.key })
+  deletion_protection = var.deletion_protection
+  # Pub/Sub push and Cloud Tasks count as internal traffic from the same project.
+  ingress = each.value.invoker == "public" ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
+
+  template {
+    service_account                  = google_service_account.function[each.key].email
+    max_instance_request_concurrency = each.value.concurrency
+    timeout                          = each.value.timeout
+    execution_environment            = each.value.execution_environment
+    labels                           = merge(local.labels, { function = each.key })
+
+    scaling {
+      min_instance_count = lookup(var.min_instances, each.key, 0)
+      max_instance_count = lookup(var.max_instances, each.key, each.value.max_instances)
+    }
+
+    containers {
+      # Until CI's first deploy the service runs a placeholder; after that CI owns the image.
+      image = var.bootstrap_image
+
+      resources {
+        limits = {
+          cpu    = each.value.cpu
+          memory = each.value.memory
+        }
+        cpu_idle          = true # CPU is billed only while a request is being served
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = merge(
+          local.common_env,
+          local.function_env[each.key],
+          var.extra_settings,
+          {
+            FUNCTION_TARGET         = each.key
+            FUNCTION_SIGNATURE_TYPE = each.value.signature_type
+            THREADS                 = tostring(each.value.concurrency)
+          },
+        )
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    # CI deploys new images with gcloud, which also stamps the client fields.
+    ignore_changes = [
+      template[0].containers[0].image,
+      client,
+      client_version,
+    ]
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Who may invoke each service (see local.functions): allUsers only for the public endpoints.
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  for_each = { for name, function in local.functions : name => function if function.invoker == "public" }
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.function[each.key].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "pubsub_push" {
+  for_each = local.push_subscriptions
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.function[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push[each.key].email}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "tasks" {
+  for_each = { for name, function in local.functions : name => function if function.invoker == "tasks" }
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.function[each.key].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.tasks.email}"
+}

@@ -1,0 +1,128 @@
+# Secret Manager. Terraform creates secrets, never their values (no secret ever sits in the
+# Terraform state): a person adds versions with `gcloud secrets versions add` (README: Deploy).
+#
+# Channel secrets (provider tokens) are created at run time by the admin API, one secret per
+# channel and role, named piloto-channel-<channel_id>-<role>. IAM conditions on that name keep
+# every function away from any other secret in the project.
+
+locals {
+  # resource.name of a secret, and of its versions, in an IAM condition uses the project number.
+  channel_secret_prefix = "projects/${data.google_project.main.number}/secrets/piloto-channel-"
+
+  channel_secret_condition = {
+    title       = "piloto channel secrets"
+    description = "Only secrets named piloto-channel-<channel_id>-<role>."
+    expression  = "resource.name.startsWith(\"${local.channel_secret_prefix}\")"
+  }
+
+  # Functions that read channel secrets: the webhook verifies signatures, the sender calls the
+  # providers' send APIs.
+  channel_secret_readers = toset(["webhook", "sender"])
+
+  app_secret_grants = merge([
+    for secret_id, secret in var.app_secrets : {
+      for function in secret.readers : "${secret_id} ${function}" => {
+        secret_id = secret_id
+        function  = function
+      }
+    }
+  ]...)
+}
+
+resource "google_project_iam_member" "channel_secret_reader" {
+  for_each = local.channel_secret_readers
+
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = "serviceAccount:${google_service_account.function[each.value].email}"
+
+  condition {
+    title       = local.channel_secret_condition.title
+    description = local.channel_secret_condition.description
+    expression  = local.channel_secret_condition.expression
+  }
+}
+
+# The admin API stores a channel's secrets: it manages the secrets and versions of channels
+# (add a version on rotation, disable or destroy old ones, delete them with the channel) and never
+# reads a value back.
+resource "google_project_iam_custom_role" "channel_secret_writer" {
+  project     = var.project_id
+  role_id     = "pilotoChannelSecretWriter"
+  title       = "Piloto channel secret writer"
+  description = "Manage the secrets and versions of Piloto channels, without reading their values."
+  permissions = [
+    "secretmanager.secrets.delete",
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.update",
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.disable",
+    "secretmanager.versions.enable",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+  ]
+}
+
+resource "google_project_iam_member" "admin_channel_secret_writer" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.channel_secret_writer.id
+  member  = "serviceAccount:${google_service_account.function["admin"].email}"
+
+  condition {
+    title       = local.channel_secret_condition.title
+    description = local.channel_secret_condition.description
+    expression  = local.channel_secret_condition.expression
+  }
+}
+
+# Creating a secret is checked on the project, not on the secret (it does not exist yet), so a
+# name condition cannot narrow it. This role holds that one permission: the admin API can create
+# empty secrets, and can read or change nothing it did not create under the channel prefix.
+resource "google_project_iam_custom_role" "secret_creator" {
+  project     = var.project_id
+  role_id     = "pilotoSecretCreator"
+  title       = "Piloto secret creator"
+  description = "Create (empty) secrets; versions and access are granted separately."
+  permissions = ["secretmanager.secrets.create"]
+}
+
+resource "google_project_iam_member" "admin_secret_creator" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.secret_creator.id
+  member  = "serviceAccount:${google_service_account.function["admin"].email}"
+}
+
+# Application secrets that are not per channel (e.g. Stripe's keys for the billing function):
+# declared per environment in var.app_secrets, read by the functions listed there, referenced in
+# code as sm:<secret_id>.
+resource "google_secret_manager_secret" "app" {
+  for_each = var.app_secrets
+
+  project   = var.project_id
+  secret_id = each.key
+  labels    = local.labels
+
+  annotations = {
+    description = each.value.description
+  }
+
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_secret_manager_secret_iam_member" "app_reader" {
+  for_each = local.app_secret_grants
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.app[each.value.secret_id].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}

@@ -1,0 +1,461 @@
+"""The Terraform module matches the code: functions, invokers, topics, queues, settings.
+
+Terraform cannot download providers here, so these tests read the HCL (python-hcl2) and hold
+it against what the code says: the folders of functions/, their functions-framework
+decorators, shared/events/topology.py and shared/settings.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from shared.events.topology import SUBSCRIPTIONS, TOPICS
+from shared.settings import Settings, variable_name
+from tests.terraform.hcl import (
+    ENVIRONMENTS,
+    MODULE,
+    ROOT,
+    TerraformDirectory,
+    block,
+    duration_seconds,
+    expression,
+    load,
+)
+
+# The only endpoints that accept unauthenticated HTTP: they authenticate each request themselves
+# (provider signatures, Firebase ID tokens, Stripe signatures).
+PUBLIC_ENDPOINTS = frozenset({"webhook", "admin", "billing"})
+
+# Cloud Tasks targets, by the setting that holds the target's URL (shared/events/tasks.py).
+TASK_TARGETS = {"PILOTO_TURN_URL": "turn", "PILOTO_FOLLOWUP_URL": "followup"}
+
+# Who publishes to which topic setting: the webhook (shared/webhooks.py) the events, turns and
+# follow-ups (shared/engine.py outbound_publisher) the outbound messages.
+PUBLISHERS = {"events_topic": {"webhook"}, "outbound_topic": {"turn", "followup"}}
+
+DECORATOR = re.compile(r"@functions_framework\.(http|cloud_event)\s*\ndef (\w+)\(")
+
+
+def function_folders() -> list[str]:
+    """Every folder of functions/ is a function (functions/<name>/main.py, target <name>)."""
+    return sorted(
+        path.name
+        for path in (ROOT / "functions").iterdir()
+        if path.is_dir() and not path.name.startswith(("_", "."))
+    )
+
+
+@pytest.fixture(scope="module")
+def module() -> TerraformDirectory:
+    return load(MODULE)
+
+
+@pytest.fixture(scope="module")
+def functions(module: TerraformDirectory) -> dict[str, dict[str, Any]]:
+    catalogue = module.locals["functions"]
+    assert isinstance(catalogue, dict)
+    return catalogue
+
+
+def resolve_env(module: TerraformDirectory, value: Any) -> dict[str, Any]:
+    """Resolve an env map: a literal map, a local, or merge() of locals and literal maps."""
+    if isinstance(value, dict):
+        return value
+    text = expression(value)
+    if text == "{}":
+        return {}
+    local = re.fullmatch(r"local\.(\w+)", text)
+    if local:
+        return resolve_env(module, module.locals[local.group(1)])
+    merged = re.fullmatch(r"merge\((.*)\)", text, flags=re.S)
+    assert merged, f"cannot read env map {text!r}"
+    result: dict[str, Any] = {}
+    for part in merged.group(1).split(","):
+        result.update(resolve_env(module, "${" + part.strip() + "}"))
+    return result
+
+
+def function_env(module: TerraformDirectory, name: str) -> dict[str, Any]:
+    """The environment Terraform gives one function (common settings + its own)."""
+    return {
+        **resolve_env(module, module.locals["common_env"]),
+        **resolve_env(module, module.locals["function_env"][name]),
+    }
+
+
+# Functions, services, accounts
+
+
+@pytest.mark.parametrize("name", function_folders())
+def test_every_function_folder_has_a_service_and_an_account(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]], name: str
+) -> None:
+    assert name in functions, f"functions/{name} has no entry in run.tf's local.functions"
+    service = module.resource("google_cloud_run_v2_service", "function")
+    assert expression(service["for_each"]) == "local.functions"
+    assert service["name"] == "piloto-${each.key}"
+    account = module.resource("google_service_account", "function")
+    assert expression(account["for_each"]) == "local.functions"
+    assert block(service, "template")["service_account"] == (
+        "${google_service_account.function[each.key].email}"
+    )
+    assert name in module.locals["function_project_roles"], f"{name} has no roles"
+
+
+@pytest.mark.parametrize("name", function_folders())
+def test_the_signature_type_matches_the_functions_decorator(
+    functions: dict[str, dict[str, Any]], name: str
+) -> None:
+    source = (ROOT / "functions" / name / "main.py").read_text(encoding="utf-8")
+    decorated = {target: kind for kind, target in DECORATOR.findall(source)}
+    assert name in decorated, f"functions/{name}/main.py defines no decorated {name}()"
+    expected = "cloudevent" if decorated[name] == "cloud_event" else "http"
+    assert functions[name]["signature_type"] == expected
+
+
+def test_the_image_selects_the_function_from_the_environment(module: TerraformDirectory) -> None:
+    containers = block(
+        block(module.resource("google_cloud_run_v2_service", "function"), "template"), "containers"
+    )
+    env = expression(block(containers, "dynamic")["env"]["for_each"])
+    assert "FUNCTION_TARGET = each.key" in env
+    assert "FUNCTION_SIGNATURE_TYPE = each.value.signature_type" in env
+    assert "THREADS = tostring(each.value.concurrency)" in env
+
+
+def test_ci_owns_the_image(module: TerraformDirectory) -> None:
+    lifecycle = block(module.resource("google_cloud_run_v2_service", "function"), "lifecycle")
+    ignored = [expression(item) for item in lifecycle["ignore_changes"]]
+    assert "template[0].containers[0].image" in ignored
+
+
+def test_every_service_scales_to_zero_with_deliberate_limits(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    template = block(module.resource("google_cloud_run_v2_service", "function"), "template")
+    scaling = block(template, "scaling")
+    assert expression(scaling["min_instance_count"]) == "lookup(var.min_instances, each.key, 0)"
+    assert module.variables["min_instances"]["default"] == {}
+    assert expression(template["max_instance_request_concurrency"]) == "each.value.concurrency"
+    for name, function in functions.items():
+        assert 1 <= function["concurrency"] <= 1000, name
+        assert 1 <= function["max_instances"] <= 100, name
+        assert function["cpu"] in {"1", "2", "4"}, name
+        assert duration_seconds(function["timeout"]) <= 3600, name
+    # The webhook is the light path: small, and many requests per instance.
+    webhook = functions["webhook"]
+    assert webhook["memory"] in {"128Mi", "256Mi", "512Mi"}
+    assert webhook["cpu"] == "1"
+    assert webhook["concurrency"] >= 40
+
+
+# Invokers: who may call what
+
+
+def test_each_function_has_the_invoker_its_callers_need(
+    functions: dict[str, dict[str, Any]],
+) -> None:
+    pushed_to = {subscription.push_to for subscription in SUBSCRIPTIONS if subscription.push_to}
+    for name, function in functions.items():
+        if name in PUBLIC_ENDPOINTS:
+            expected = "public"
+        elif name in pushed_to:
+            expected = "pubsub"
+        elif name in TASK_TARGETS.values():
+            expected = "tasks"
+        else:
+            expected = "none"
+        assert function["invoker"] == expected, name
+
+
+def test_invoker_grants_follow_the_catalogue(module: TerraformDirectory) -> None:
+    public = module.resource("google_cloud_run_v2_service_iam_member", "public")
+    assert 'function.invoker == "public"' in expression(public["for_each"])
+    assert public["member"] == "allUsers"
+    assert public["role"] == "roles/run.invoker"
+
+    push = module.resource("google_cloud_run_v2_service_iam_member", "pubsub_push")
+    assert expression(push["for_each"]) == "local.push_subscriptions"
+    assert push["name"] == "${google_cloud_run_v2_service.function[each.value.function].name}"
+    assert push["member"] == "serviceAccount:${google_service_account.push[each.key].email}"
+
+    tasks = module.resource("google_cloud_run_v2_service_iam_member", "tasks")
+    assert 'function.invoker == "tasks"' in expression(tasks["for_each"])
+    assert tasks["member"] == "serviceAccount:${google_service_account.tasks.email}"
+    assert {push["role"], tasks["role"]} == {"roles/run.invoker"}
+
+
+def test_only_the_public_endpoints_grant_all_users(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    granting = [
+        f"{kind}.{name}"
+        for kind, name, body in module.all_resources()
+        if any(
+            "allUsers" in str(body.get(key, ""))
+            or "allAuthenticatedUsers" in str(body.get(key, ""))
+            for key in ("member", "members")
+        )
+    ]
+    assert granting == ["google_cloud_run_v2_service_iam_member.public"]
+    public = {name for name, function in functions.items() if function["invoker"] == "public"}
+    assert public <= PUBLIC_ENDPOINTS
+
+
+def test_private_services_take_internal_traffic_only(module: TerraformDirectory) -> None:
+    service = module.resource("google_cloud_run_v2_service", "function")
+    assert expression(service["ingress"]) == (
+        'each.value.invoker == "public" ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"'
+    )
+
+
+# Pub/Sub
+
+
+def test_every_topic_the_code_publishes_to_exists(module: TerraformDirectory) -> None:
+    topics = expression(module.locals["topics"])
+    declared = set(re.findall(r'"([^"]+)"', topics))
+    assert set(TOPICS) <= declared
+    for setting in ("events_topic", "outbound_topic"):
+        assert getattr(Settings(project_id="p"), setting) in declared, setting
+    topic = module.resource("google_pubsub_topic", "app")
+    assert expression(topic["for_each"]) == "local.topics"
+    assert block(topic, "message_storage_policy")["allowed_persistence_regions"] == [
+        "${var.region}"
+    ]
+
+
+def test_publishers_may_publish_where_the_code_publishes(module: TerraformDirectory) -> None:
+    granted: dict[str, set[str]] = {}
+    for grant in module.locals["topic_publishers"].values():
+        granted.setdefault(grant["topic"], set()).add(grant["function"])
+    defaults = Settings(project_id="p")
+    for setting, publishers in PUBLISHERS.items():
+        topic = getattr(defaults, setting)
+        assert publishers <= granted.get(topic, set()), topic
+    publisher = module.resource("google_pubsub_topic_iam_member", "publisher")
+    assert publisher["role"] == "roles/pubsub.publisher"
+    assert (
+        publisher["member"]
+        == "serviceAccount:${google_service_account.function[each.value.function].email}"
+    )
+
+
+@pytest.mark.parametrize(
+    "subscription",
+    [subscription for subscription in SUBSCRIPTIONS if subscription.push_to],
+    ids=lambda subscription: subscription.name,
+)
+def test_every_push_subscription_is_authenticated_ordered_and_dead_lettered(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]], subscription: Any
+) -> None:
+    declared = module.locals["push_subscriptions"].get(subscription.name)
+    assert declared, f"pubsub.tf does not declare {subscription.name}"
+    assert declared["topic"] == subscription.topic
+    assert declared["function"] == subscription.push_to
+    assert 5 <= declared["max_delivery_attempts"] <= 100
+    # Pub/Sub waits ack_deadline_seconds for the push answer: never less than the service runs.
+    timeout = duration_seconds(functions[subscription.push_to]["timeout"])
+    assert declared["ack_deadline_seconds"] >= timeout
+
+    push = module.resource("google_pubsub_subscription", "push")
+    assert expression(push["for_each"]) == "local.push_subscriptions"
+    assert push["topic"] == "${google_pubsub_topic.app[each.value.topic].id}"
+    assert push["enable_message_ordering"] is subscription.ordered
+    push_config = block(push, "push_config")
+    assert push_config["push_endpoint"] == (
+        "${google_cloud_run_v2_service.function[each.value.function].uri}"
+    )
+    assert block(push_config, "oidc_token")["service_account_email"] == (
+        "${google_service_account.push[each.key].email}"
+    )
+    retry = block(push, "retry_policy")
+    assert duration_seconds(retry["minimum_backoff"]) < duration_seconds(retry["maximum_backoff"])
+    dead_letter = block(push, "dead_letter_policy")
+    assert dead_letter["dead_letter_topic"] == "${google_pubsub_topic.dead_letter[each.key].id}"
+    assert dead_letter["max_delivery_attempts"] == "${each.value.max_delivery_attempts}"
+
+
+def test_dead_letters_are_forwarded_and_kept(module: TerraformDirectory) -> None:
+    agent = "${local.pubsub_service_agent}"
+    publisher = module.resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
+    assert (publisher["role"], publisher["member"]) == ("roles/pubsub.publisher", agent)
+    assert expression(publisher["for_each"]) == "local.push_subscriptions"
+    subscriber = module.resource("google_pubsub_subscription_iam_member", "dead_letter_subscriber")
+    assert (subscriber["role"], subscriber["member"]) == ("roles/pubsub.subscriber", agent)
+    assert subscriber["subscription"] == "${google_pubsub_subscription.push[each.key].name}"
+    kept = module.resource("google_pubsub_subscription", "dead_letter")
+    assert kept["topic"] == "${google_pubsub_topic.dead_letter[each.key].id}"
+    assert expression(kept["for_each"]) == "local.push_subscriptions"
+
+
+# Cloud Tasks
+
+
+def test_every_queue_the_code_uses_exists(module: TerraformDirectory) -> None:
+    queues = module.locals["task_queues"]
+    assert set(queues) == {"turns", "followups"}
+    resource = module.resource("google_cloud_tasks_queue", "queue")
+    assert expression(resource["for_each"]) == "local.task_queues"
+    assert resource["location"] == "${var.region}"
+    assert block(resource, "rate_limits")
+    assert block(resource, "retry_config")
+    for name, queue in queues.items():
+        assert queue["max_attempts"] >= 3, name
+        assert queue["max_dispatches_per_second"] > 0, name
+        assert duration_seconds(queue["min_backoff"]) < duration_seconds(queue["max_backoff"])
+    assert module.variables["turns_queue_name"]["default"] == "piloto-turns"
+    assert module.variables["followups_queue_name"]["default"] == "piloto-followups"
+
+    env = {name: function_env(module, name) for name in ("agent", "turn", "followup")}
+    assert env["agent"]["PILOTO_TASKS_QUEUE"] == '${local.queue_paths["turns"]}'
+    for name in ("turn", "followup"):
+        assert env[name]["PILOTO_FOLLOWUP_QUEUE"] == '${local.queue_paths["followups"]}'
+
+
+def test_task_creators_may_enqueue_and_name_the_tasks_account(module: TerraformDirectory) -> None:
+    enqueuers = {
+        (grant["queue"], grant["function"]) for grant in module.locals["queue_enqueuers"].values()
+    }
+    assert enqueuers == {("turns", "agent"), ("followups", "turn"), ("followups", "followup")}
+    acting = module.resource("google_service_account_iam_member", "tasks_user")
+    assert acting["role"] == "roles/iam.serviceAccountUser"
+    assert acting["service_account_id"] == "${google_service_account.tasks.name}"
+    assert set(re.findall(r'"(\w+)"', expression(acting["for_each"]))) == {
+        function for _, function in enqueuers
+    }
+    for name in ("agent", "turn", "followup"):
+        env = function_env(module, name)
+        assert env["PILOTO_TASKS_SERVICE_ACCOUNT"] == "${google_service_account.tasks.email}"
+
+
+def test_tasks_target_the_right_services(module: TerraformDirectory) -> None:
+    for setting, target in TASK_TARGETS.items():
+        callers = [
+            name for name in module.locals["functions"] if setting in function_env(module, name)
+        ]
+        assert callers, f"no function is given {setting}"
+        for caller in callers:
+            assert function_env(module, caller)[setting] == (f'${{local.service_urls["{target}"]}}')
+
+
+# Settings
+
+
+def test_every_setting_terraform_sets_is_one_the_code_reads(module: TerraformDirectory) -> None:
+    known = {variable_name(field) for field in Settings.__dataclass_fields__}
+    for name in module.locals["functions"]:
+        for variable in function_env(module, name):
+            assert variable in known, f"{name}: {variable} is not a setting of shared/settings.py"
+
+
+def test_functions_get_the_settings_they_cannot_start_without(module: TerraformDirectory) -> None:
+    required = {
+        "agent": {"PILOTO_TASKS_QUEUE", "PILOTO_TURN_URL"},  # shared.engine.build_engine
+        "followup": {"PILOTO_FOLLOWUP_URL", "PILOTO_FOLLOWUP_QUEUE"},  # build_followup_runner
+        "turn": {"PILOTO_FOLLOWUP_URL", "PILOTO_FOLLOWUP_QUEUE", "PILOTO_LLM"},
+        "webhook": {"PILOTO_PUBLIC_BASE_URL"},  # Twilio signs the public URL
+        # The console's Firebase config (/api/config), the webhook URL shown to users, and
+        # channel secrets saved to Secret Manager.
+        "admin": {
+            "PILOTO_FIREBASE_WEB_API_KEY",
+            "PILOTO_FIREBASE_AUTH_DOMAIN",
+            "PILOTO_PUBLIC_BASE_URL",
+            "PILOTO_SECRET_STORE",
+        },
+    }
+    for name in module.locals["functions"]:
+        env = function_env(module, name)
+        assert "GOOGLE_CLOUD_PROJECT" in env, name
+        assert required.get(name, set()) <= env.keys(), name
+
+
+# Secrets
+
+
+def test_channel_secrets_are_reachable_only_under_their_prefix(module: TerraformDirectory) -> None:
+    prefix = expression(module.locals["channel_secret_prefix"])
+    assert prefix.endswith("/secrets/piloto-channel-")
+    assert "data.google_project.main.number" in prefix
+    assert "startsWith" in module.locals["channel_secret_condition"]["expression"]
+
+    readers = module.resource("google_project_iam_member", "channel_secret_reader")
+    assert readers["role"] == "roles/secretmanager.secretAccessor"
+    assert block(readers, "condition")["expression"] == (
+        "${local.channel_secret_condition.expression}"
+    )
+    assert set(re.findall(r'"(\w+)"', module.locals["channel_secret_readers"])) == {
+        "webhook",
+        "sender",
+    }
+
+    writer = module.resource("google_project_iam_member", "admin_channel_secret_writer")
+    assert writer["member"] == 'serviceAccount:${google_service_account.function["admin"].email}'
+    assert block(writer, "condition")["expression"] == (
+        "${local.channel_secret_condition.expression}"
+    )
+    permissions = module.resource("google_project_iam_custom_role", "channel_secret_writer")
+    assert "secretmanager.versions.add" in permissions["permissions"]
+    assert "secretmanager.versions.access" not in permissions["permissions"]
+    creator = module.resource("google_project_iam_custom_role", "secret_creator")
+    assert creator["permissions"] == ["secretmanager.secrets.create"]
+
+
+def test_no_secret_value_is_in_terraform(module: TerraformDirectory) -> None:
+    assert "google_secret_manager_secret_version" not in module.resources
+
+
+# Firestore
+
+
+def test_event_dedupe_records_expire(module: TerraformDirectory) -> None:
+    ttl = module.resource("google_firestore_field", "events_ttl")
+    assert (ttl["collection"], ttl["field"]) == ("events", "expire_at")
+    assert "ttl_config" in ttl
+
+
+def test_the_inbox_queries_have_their_indexes(module: TerraformDirectory) -> None:
+    filters = set(re.findall(r'"(\w+)"', module.locals["conversation_filters"]))
+    assert filters == {"status", "assignee_uid", "stage", "channel_id", "needs_human"}
+    index = module.resource("google_firestore_index", "conversations")
+    assert expression(index["for_each"]) == "local.conversation_filters"
+    assert (index["collection"], index["query_scope"]) == ("conversations", "COLLECTION")
+    assert index["fields"] == [
+        {"field_path": "${each.value}", "order": "ASCENDING"},
+        {"field_path": "updated_at", "order": "DESCENDING"},
+    ]
+
+
+def test_single_field_queries_keep_their_indexes(module: TerraformDirectory) -> None:
+    fields = set(re.findall(r'"(\w+)"', module.locals["conversation_single_fields"]))
+    assert fields == {"contact_key", "created_at"}
+    field = module.resource("google_firestore_field", "conversations")
+    assert field["collection"] == "conversations"
+    orders = {index["order"] for index in block(field, "index_config")["indexes"]}
+    assert orders == {"ASCENDING", "DESCENDING"}
+
+
+# Variables and outputs
+
+
+TYPED_OUTPUT = re.compile(r"^(tostring|tonumber|tobool|tomap|tolist|toset)\(|^module\.piloto\.\w+$")
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [MODULE, *sorted(path for path in ENVIRONMENTS.iterdir() if path.is_dir())],
+    ids=lambda path: path.relative_to(ROOT).as_posix(),
+)
+def test_every_variable_and_output_is_typed_and_described(directory: Any) -> None:
+    terraform = load(directory)
+    for name, variable in terraform.variables.items():
+        assert variable.get("type"), f"variable {name} has no type"
+        assert str(variable.get("description", "")).strip(), f"variable {name} has no description"
+    for name, output in terraform.outputs.items():
+        assert str(output.get("description", "")).strip(), f"output {name} has no description"
+        # Terraform has no `type` argument on outputs: a conversion function types the value
+        # (a module output is typed in the module).
+        assert TYPED_OUTPUT.match(expression(output["value"])), f"output {name} is not typed"
