@@ -104,6 +104,13 @@ def test_cloud_build_has_the_named_steps_in_order() -> None:
     deploy = " ".join(steps["deploy"]["args"])
     assert "functions/*/main.py" in deploy
     assert 'gcloud run services update "piloto-$$function"' in deploy
+    # The same scans as make terraform-check.
+    check = steps["terraform-check"]["args"][-1]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for scan in ("--directory terraform", "--file Dockerfile"):
+        assert f"--config-file terraform/.checkov.yaml {scan}" in check
+        assert f"$(CHECKOV) {scan}" in makefile
+    assert "pytest -q tests/terraform" in check
     # Cloud Build substitutes $NAME itself: shell variables must be written $$name.
     known = {"PROJECT_ID", "BUILD_ID"} | set(build["substitutions"])
     for step in build["steps"]:
