@@ -415,6 +415,9 @@ def test_event_dedupe_records_expire(module: TerraformDirectory) -> None:
     ttl = module.resource("google_firestore_field", "events_ttl")
     assert (ttl["collection"], ttl["field"]) == ("events", "expire_at")
     assert "ttl_config" in ttl
+    # Intake writes the field on every dedupe record (shared/intake.py).
+    intake = (ROOT / "shared" / "intake.py").read_text(encoding="utf-8")
+    assert f'"{ttl["field"]}": now + EVENT_RECORD_TTL' in intake
 
 
 def test_the_inbox_queries_have_their_indexes(module: TerraformDirectory) -> None:

@@ -68,7 +68,8 @@ resource "google_firestore_field" "conversations" {
 }
 
 # Event-dedupe records (tenants/{t}/events/{event_id}) are deleted once their `expire_at`
-# timestamp passes; a provider retrying later than max_event_age is dropped as too old anyway.
+# timestamp passes (intake sets it 30 days ahead, shared/intake.py); a provider retrying later
+# than PILOTO_MAX_EVENT_AGE_SECONDS is dropped as too old anyway.
 # The field is a timestamp that only grows, so it is left out of the single-field indexes
 # (indexing it would add writes for nothing and hotspot).
 resource "google_firestore_field" "events_ttl" {
