@@ -228,6 +228,7 @@ async function main() {
       if (agentMessagesAfter !== agentMessagesBefore) {
         throw new Error(`the thread shows ${agentMessagesAfter - agentMessagesBefore} new agent message(s) while a human was active`);
       }
+      await page.screenshot({ path: join(ARTIFACTS_DIR, 'inbox-human-active.png'), fullPage: true });
     });
 
     await step('the dashboard counts the conversation', async () => {

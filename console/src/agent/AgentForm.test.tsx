@@ -64,7 +64,7 @@ describe('AgentForm', () => {
     const onSave = vi.fn().mockRejectedValue(
       new ApiError(422, 'validation_failed', 'debounce_seconds: too big', 'debounce_seconds', [
         { field: 'debounce_seconds', reason: 'Input should be less than or equal to 300' },
-        { field: 'followups.3', reason: 'invalid duration "7x"' },
+        { field: 'followups.2', reason: 'invalid duration "7x"' },
         { field: 'templates.followup.name', reason: 'required' },
         { field: 'unknown_field', reason: 'not allowed' },
       ]),
@@ -73,7 +73,9 @@ describe('AgentForm', () => {
     fireEvent.change(screen.getByTestId('agent-debounce-seconds'), { target: { value: '999' } });
     fireEvent.submit(screen.getByTestId('agent-form'));
     expect((await screen.findByTestId('field-error-debounce_seconds')).textContent).toBe('Input should be less than or equal to 300');
-    expect(screen.getByTestId('field-error-followups').textContent).toBe('3: invalid duration "7x"');
+    expect(screen.getByTestId('field-error-followups').textContent).toBe('item 3: invalid duration "7x"');
+    expect(screen.getByTestId('agent-followups-2').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByTestId('agent-followups-0').getAttribute('aria-invalid')).toBeNull();
     expect(screen.getByTestId('field-error-templates.followup').textContent).toBe('name: required');
     const banner = screen.getByTestId('error-banner');
     expect(banner.textContent).toContain('Alguns campos estão inválidos.');

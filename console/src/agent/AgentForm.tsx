@@ -29,7 +29,7 @@ const PLACED_FIELDS = [
 
 function Field({ label, help, field, errors, children }: { label: string; help?: string; field: string; errors: Record<string, string[]>; children: ReactNode }) {
   return (
-    <div className={`form-field${Object.keys(errors).some((key) => key === field || key.startsWith(`${field}.`)) ? ' invalid' : ''}`}>
+    <div className={`form-field${errors[field] ? ' invalid' : ''}`}>
       <div className="label">{label}</div>
       {children}
       {help ? <div className="muted small">{help}</div> : null}
@@ -53,6 +53,9 @@ export function AgentForm({
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
   const errors = fieldErrors(error);
+  // A list row the server refused: "followups.3" (or anything under it) marks row 3 of followups.
+  const rowInvalid = (field: string) => (index: number) =>
+    Object.keys(errors).some((key) => key === `${field}.${index}` || key.startsWith(`${field}.${index}.`));
   const set = (patch: Partial<SettingsForm>) => {
     setSaved(false);
     setForm((previous) => ({ ...previous, ...patch }));
@@ -102,6 +105,7 @@ export function AgentForm({
               testId={`${prefix}-parameters`}
               addLabel={t.agent.addParameter}
               disabled={readOnly}
+              invalidRow={rowInvalid(`${field}.parameters`)}
             />
           </>
         ) : null}
@@ -151,6 +155,7 @@ export function AgentForm({
             testId="agent-qualification-fields"
             addLabel={t.agent.addQualificationField}
             disabled={readOnly}
+            invalidRow={rowInvalid('qualification_fields')}
           />
         </Field>
         <Field label={t.agent.debounce} help={t.agent.debounceHelp} field="debounce_seconds" errors={errors}>
@@ -182,6 +187,7 @@ export function AgentForm({
             addLabel={t.agent.addFollowup}
             placeholder="1d"
             disabled={readOnly}
+            invalidRow={rowInvalid('followups')}
           />
         </Field>
         <Field label={t.agent.maxUnanswered} field="max_unanswered" errors={errors}>

@@ -93,8 +93,10 @@ export function ChannelForm({
           {spec.config_fields.map((field) => (
             <div key={field.name}>
               <label>
-                {label(field.name)}
-                {field.required ? <span className="muted"> ({t.required})</span> : null}
+                <span>
+                  {label(field.name)}
+                  {field.required ? <span className="muted"> ({t.required})</span> : null}
+                </span>
                 <input
                   name={`config.${field.name}`}
                   required={field.required}
@@ -116,8 +118,10 @@ export function ChannelForm({
             return (
               <div key={field.name}>
                 <label>
-                  {label(field.name)}
-                  {field.required && !isSet ? <span className="muted"> ({t.required})</span> : null}
+                  <span>
+                    {label(field.name)}
+                    {field.required && !isSet ? <span className="muted"> ({t.required})</span> : null}
+                  </span>
                   <input
                     type="password"
                     name={`secrets.${field.name}`}

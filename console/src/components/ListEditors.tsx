@@ -8,6 +8,7 @@ export function StringListEditor({
   addLabel,
   placeholder,
   disabled = false,
+  invalidRow = () => false,
 }: {
   values: string[];
   onChange: (values: string[]) => void;
@@ -15,13 +16,16 @@ export function StringListEditor({
   addLabel: string;
   placeholder?: string;
   disabled?: boolean;
+  /** Whether the server refused the row at this position. */
+  invalidRow?: (index: number) => boolean;
 }) {
   return (
     <div className="list-editor" data-testid={testId}>
       {values.map((value, index) => (
-        <div className="list-row" key={index}>
+        <div className={`list-row${invalidRow(index) ? ' invalid' : ''}`} key={index}>
           <input
             value={value}
+            aria-invalid={invalidRow(index) || undefined}
             placeholder={placeholder}
             disabled={disabled}
             onChange={(event) => onChange(values.map((old, i) => (i === index ? event.target.value : old)))}
@@ -57,6 +61,7 @@ export function KeyValueEditor({
   valueLabel,
   addLabel,
   disabled = false,
+  invalidRow = () => false,
 }: {
   rows: KeyValueRow[];
   onChange: (rows: KeyValueRow[]) => void;
@@ -65,12 +70,13 @@ export function KeyValueEditor({
   valueLabel: string;
   addLabel: string;
   disabled?: boolean;
+  invalidRow?: (index: number) => boolean;
 }) {
   const update = (index: number, patch: Partial<KeyValueRow>) => onChange(rows.map((row, i) => (i === index ? { ...row, ...patch } : row)));
   return (
     <div className="list-editor" data-testid={testId}>
       {rows.map((row, index) => (
-        <div className="list-row kv-row" key={index}>
+        <div className={`list-row kv-row${invalidRow(index) ? ' invalid' : ''}`} key={index}>
           <input
             value={row.key}
             placeholder={keyLabel}

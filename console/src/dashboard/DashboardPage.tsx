@@ -128,7 +128,7 @@ export default function DashboardPage() {
                     <XAxis type="number" allowDecimals={false} />
                     <YAxis type="category" dataKey="label" width={220} />
                     <Tooltip />
-                    <Bar dataKey="count" name={t.dashboard.count} fill="#00a884" />
+                    <Bar dataKey="count" name={t.dashboard.count} fill="#00a884" maxBarSize={28} isAnimationActive={false} />
                   </BarChart>
                 </ResponsiveContainer>
               ) : (
@@ -151,10 +151,10 @@ export default function DashboardPage() {
                   <YAxis allowDecimals={false} />
                   <Tooltip />
                   <Legend />
-                  <Line type="monotone" dataKey="conversations_started" name={metricNames.conversations_started} stroke="#128c7e" dot={false} />
-                  <Line type="monotone" dataKey="answered_by_agent" name={metricNames.answered_by_agent} stroke="#34b7f1" dot={false} />
-                  <Line type="monotone" dataKey="handoffs" name={metricNames.handoffs} stroke="#e9a23b" dot={false} />
-                  <Line type="monotone" dataKey="meetings_booked" name={metricNames.meetings_booked} stroke="#7d3cb5" dot={false} />
+                  <Line type="monotone" dataKey="conversations_started" name={metricNames.conversations_started} stroke="#128c7e" dot={false} isAnimationActive={false} />
+                  <Line type="monotone" dataKey="answered_by_agent" name={metricNames.answered_by_agent} stroke="#34b7f1" dot={false} isAnimationActive={false} />
+                  <Line type="monotone" dataKey="handoffs" name={metricNames.handoffs} stroke="#e9a23b" dot={false} isAnimationActive={false} />
+                  <Line type="monotone" dataKey="meetings_booked" name={metricNames.meetings_booked} stroke="#7d3cb5" dot={false} isAnimationActive={false} />
                 </LineChart>
               </ResponsiveContainer>
             </section>

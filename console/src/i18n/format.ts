@@ -45,12 +45,19 @@ export function fieldErrors(error: unknown): Record<string, string[]> {
   return result;
 }
 
+/** "3" → "item 4", "3.name" → "item 4.name": list positions as people count them. */
+function readablePath(path: string): string {
+  const [first, ...rest] = path.split('.');
+  if (first === undefined || !/^\d+$/.test(first)) return path;
+  return [t.listItem(Number(first) + 1), ...rest].join('.');
+}
+
 /** The reasons for `field` itself and for anything under it ("followups" also gets "followups.1"). */
 export function errorsFor(errors: Record<string, string[]>, field: string): string[] {
   const found: string[] = [];
   for (const [key, reasons] of Object.entries(errors)) {
     if (key === field) found.push(...reasons);
-    else if (key.startsWith(`${field}.`)) found.push(...reasons.map((reason) => t.fieldProblem(key.slice(field.length + 1), reason)));
+    else if (key.startsWith(`${field}.`)) found.push(...reasons.map((reason) => t.fieldProblem(readablePath(key.slice(field.length + 1)), reason)));
   }
   return found;
 }

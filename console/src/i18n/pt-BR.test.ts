@@ -69,7 +69,7 @@ describe('pt-BR error texts', () => {
     ]);
     const errors = fieldErrors(error);
     expect(errors).toEqual({ 'followups.1': ['invalid duration'], debounce_seconds: ['must be <= 300'] });
-    expect(errorsFor(errors, 'followups')).toEqual(['1: invalid duration']);
+    expect(errorsFor(errors, 'followups')).toEqual(['item 2: invalid duration']);
     expect(errorsFor(errors, 'debounce_seconds')).toEqual(['must be <= 300']);
     expect(errorsFor(errors, 'debounce')).toEqual([]);
   });

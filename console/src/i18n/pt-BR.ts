@@ -159,6 +159,7 @@ export const t = {
   required: 'obrigatório',
   none: '—',
   fieldProblem: (field: string, reason: string) => `${field}: ${reason}`,
+  listItem: (position: number) => `item ${position}`,
 
   auth: {
     signInTitle: 'Entrar no Piloto',
@@ -218,6 +219,7 @@ export const t = {
     pilot: 'piloto',
     pendingSuggestions: (n: number) => (n === 1 ? '1 sugestão' : `${n} sugestões`),
     you: 'Você',
+    youLower: 'você',
     agentPrefix: 'Agente',
     takeover: 'Assumir',
     release: 'Devolver ao agente',

@@ -40,6 +40,13 @@ export function ConversationHeader({
   const closed = conversation.status === 'closed';
   const active = humanActive(conversation);
   const name = conversation.contact_name || conversation.contact_phone || conversation.contact_key;
+  const holder = conversation.taken_over_by;
+  const holderName =
+    holder === myUid
+      ? t.inbox.youLower
+      : holder === conversation.assignee_uid && conversation.assignee_email
+        ? conversation.assignee_email
+        : ((members ?? []).find((member) => member.uid === holder)?.email ?? holder ?? '');
 
   async function run(action: () => Promise<unknown>): Promise<boolean> {
     setBusy(true);
@@ -85,7 +92,11 @@ export function ConversationHeader({
           </span>
           {conversation.needs_human ? <span className="badge badge-alert">{t.inbox.needsAttention}</span> : null}
           <span className={`badge badge-${conversation.mode}`}>{conversation.mode === 'copilot' ? t.inbox.copilot : t.inbox.pilot}</span>
-          {active ? <span className="badge badge-human">{t.inbox.humanActive(conversation.taken_over_by ?? '')}</span> : null}
+          {active ? (
+            <span className="badge badge-human" data-testid="human-active">
+              {t.inbox.humanActive(holderName)}
+            </span>
+          ) : null}
         </div>
       </div>
       <div className="header-actions">

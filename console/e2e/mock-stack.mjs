@@ -1,0 +1,758 @@
+// A stand-in for the local stack, to run the console's browser test before (or without) the real backend:
+// the real Firebase Auth emulator (from emulators/node_modules), a Hosting-like server for console/dist with
+// an in-memory admin API under /api that follows /work/api-contract.md, and a provider simulator with the
+// endpoints the test uses (POST /channels, POST /leads/meta/{channel}/messages, GET /outbox) whose "agent"
+// answers a lead after a second, or stays silent with human_active while a seller holds the conversation.
+//
+//   node e2e/mock-stack.mjs           start everything, run e2e/inbox.e2e.mjs against it, stop
+//   node e2e/mock-stack.mjs --serve   start everything and keep serving (print the URLs)
+//
+// It is a test double of the contract, not the product: the product is functions/admin.
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CONSOLE_DIR = resolve(HERE, '..');
+const DIST = join(CONSOLE_DIR, 'dist');
+const FIREBASE_BIN = resolve(CONSOLE_DIR, '../emulators/node_modules/.bin/firebase');
+const PROJECT = 'demo-piloto-console';
+const AGENT_DELAY_MS = 1000;
+
+const log = (message) => console.log(`[mock-stack] ${message}`);
+const now = () => new Date().toISOString();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- Firebase Auth emulator
+
+async function startAuthEmulator() {
+  if (!existsSync(FIREBASE_BIN)) throw new Error(`${FIREBASE_BIN} is missing: run make deps (firebase-tools)`);
+  const dir = mkdtempSync(join(tmpdir(), 'piloto-console-auth-'));
+  const [auth, hub, logging] = [await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'firebase.json'),
+    JSON.stringify({
+      emulators: {
+        auth: { host: '127.0.0.1', port: auth },
+        hub: { host: '127.0.0.1', port: hub },
+        logging: { host: '127.0.0.1', port: logging },
+        ui: { enabled: false },
+        singleProjectMode: true,
+      },
+    }),
+  );
+  const child = spawn(FIREBASE_BIN, ['emulators:start', '--only', 'auth', '--project', PROJECT], {
+    cwd: dir,
+    env: { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', XDG_CONFIG_HOME: join(dir, 'config'), TMPDIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const url = `http://127.0.0.1:${auth}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the Auth emulator exited:\n${output.slice(-2000)}`);
+    try {
+      if ((await fetch(url)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(300);
+  }
+  if (Date.now() >= deadline) throw new Error(`the Auth emulator did not start:\n${output.slice(-2000)}`);
+  log(`Auth emulator ${url}`);
+  return {
+    url,
+    stop() {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- in-memory state
+
+const PROVIDERS = [
+  {
+    provider: 'meta',
+    config_fields: [
+      { name: 'phone_number_id', required: true },
+      { name: 'api_base_url', required: false },
+    ],
+    secret_fields: [
+      { name: 'app_secret', required: true },
+      { name: 'verify_token', required: true },
+      { name: 'access_token', required: true },
+    ],
+  },
+  {
+    provider: 'twilio',
+    config_fields: [
+      { name: 'account_sid', required: true },
+      { name: 'from_number', required: false },
+      { name: 'api_base_url', required: false },
+    ],
+    secret_fields: [{ name: 'auth_token', required: true }],
+  },
+  {
+    provider: 'evolution',
+    config_fields: [
+      { name: 'instance', required: true },
+      { name: 'api_base_url', required: true },
+    ],
+    secret_fields: [{ name: 'api_key', required: true }],
+  },
+  {
+    provider: 'zapi',
+    config_fields: [
+      { name: 'instance_id', required: true },
+      { name: 'api_base_url', required: false },
+    ],
+    secret_fields: [
+      { name: 'instance_token', required: true },
+      { name: 'client_token', required: true },
+    ],
+  },
+];
+
+const DEFAULT_AGENT = {
+  mode: 'pilot',
+  language: 'pt-BR',
+  persona: 'Atendente simpática e objetiva.',
+  instructions: '',
+  business_facts: {},
+  qualification_fields: [],
+  debounce_seconds: 5,
+  quiet_hours: { start: '21:00:00', end: '08:00:00' },
+  followups: ['1h', '1d', '3d'],
+  max_unanswered: 3,
+  human_takeover_minutes: 30,
+  opt_out_acknowledgement: null,
+  rejection_acknowledgement: null,
+  handoff_acknowledgement: null,
+  templates: { followup: null, reengagement: null },
+};
+
+const tenants = new Map(); // tenant_id → tenant
+const outboxMessages = [];
+const simulatorChannels = new Map();
+
+class HttpError extends Error {
+  constructor(status, code, message, field = null, details = []) {
+    super(message);
+    Object.assign(this, { status, code, field, details });
+  }
+}
+const notFound = (what) => new HttpError(404, 'not_found', `${what} not found`);
+const invalid = (field, reason) => new HttpError(422, 'validation_failed', `${field}: ${reason}`, field, [{ field, reason }]);
+
+function caller(request) {
+  const header = request.headers.authorization ?? '';
+  const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+  const payload = token.split('.')[1];
+  if (!payload) throw new HttpError(401, 'unauthenticated', 'missing Authorization header (Bearer <Firebase ID token>)');
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return { uid: claims.user_id ?? claims.sub, email: claims.email ?? null, email_verified: Boolean(claims.email_verified) };
+  } catch {
+    throw new HttpError(401, 'unauthenticated', 'invalid token');
+  }
+}
+
+function tenantView(tenant, uid) {
+  return { tenant_id: tenant.tenant_id, name: tenant.name, timezone: tenant.timezone, locale: tenant.locale, role: tenant.members.get(uid)?.role };
+}
+
+function member(tenantId, who, roles = ['owner', 'admin', 'seller']) {
+  const tenant = tenants.get(tenantId);
+  const membership = tenant?.members.get(who.uid);
+  if (!tenant || !membership) throw new HttpError(403, 'forbidden', 'not a member of this tenant');
+  if (!roles.includes(membership.role)) throw new HttpError(403, 'forbidden', `role ${membership.role} may not do this`);
+  return { tenant, role: membership.role };
+}
+
+function summary(conversation) {
+  const { messages, decisions, fields, summary: text, unanswered_count, followups_sent, followup_due_at, ...rest } = conversation;
+  const last = messages.at(-1);
+  return {
+    ...rest,
+    last_message: last ? { role: last.role, text: last.text, at: last.at } : null,
+    pending_suggestions: decisions.flatMap((d) => d.suggestions).filter((s) => s.state === 'pending').length,
+  };
+}
+
+function humanActive(conversation) {
+  return Boolean(conversation.taken_over_by) && (!conversation.human_active_until || Date.parse(conversation.human_active_until) > Date.now());
+}
+
+function takeOver(conversation, who, tenant) {
+  conversation.taken_over_by = who.email ?? who.uid;
+  conversation.human_active_until = new Date(Date.now() + tenant.agent.human_takeover_minutes * 60_000).toISOString();
+  conversation.status = 'handoff';
+  conversation.assignee_uid ??= who.uid;
+  conversation.assignee_email ??= who.email;
+  conversation.updated_at = now();
+}
+
+function toOutbox(channel, to, text) {
+  const entry = {
+    index: outboxMessages.length,
+    provider: channel.provider,
+    channel_id: channel.channel_id,
+    to,
+    kind: 'text',
+    text,
+    provider_message_id: `wamid.${randomUUID()}`,
+    accepted_at: now(),
+  };
+  outboxMessages.push(entry);
+  return entry;
+}
+
+function markStatuses(message) {
+  for (const [status, delay] of [['sent', 300], ['delivered', 1000], ['read', 2500]]) {
+    setTimeout(() => {
+      message.status = status;
+    }, delay);
+  }
+}
+
+// The "agent": answer the lead after a moment, or stay silent while a human holds the conversation.
+function agentTurn(tenant, conversation, channel) {
+  setTimeout(() => {
+    const decided_at = now();
+    if (humanActive(conversation)) {
+      conversation.decisions.push(decision('stay_silent', ['human_active'], decided_at));
+    } else if (tenant.agent.mode === 'copilot' || conversation.mode === 'copilot') {
+      const made = decision('stay_silent', ['copilot_mode'], decided_at);
+      made.suggestions = [{ index: 0, text: 'A limpeza de pele custa R$ 180 e leva 60 minutos.', state: 'pending' }];
+      conversation.decisions.push(made);
+    } else {
+      const text = 'Oi, Mariana! A limpeza de pele profunda custa R$ 180 e leva 60 minutos. Quer agendar?';
+      conversation.decisions.push({ ...decision('speak', ['lead_replied'], decided_at), messages: [{ text, template: null }] });
+      const message = { message_id: randomUUID(), role: 'agent', text, at: new Date(Date.now() + 50).toISOString(), status: 'queued', author_email: null };
+      conversation.messages.push(message);
+      markStatuses(message);
+      toOutbox(channel, conversation.contact_phone, text);
+      conversation.unanswered_count += 1;
+      conversation.stage = 'pricing';
+      conversation.summary = 'A lead perguntou o preço da limpeza de pele; o agente informou R$ 180.';
+      conversation.fields = { procedimento: 'limpeza de pele' };
+    }
+    conversation.updated_at = now();
+  }, AGENT_DELAY_MS);
+}
+
+function decision(action, reasons, decided_at) {
+  return {
+    decision_id: randomUUID(),
+    action,
+    reasons,
+    messages: [],
+    suggestions: [],
+    decided_at,
+    specialist: 'sell',
+    stage: 'pricing',
+    handoff_summary: null,
+    offline_model: true,
+  };
+}
+
+// ---------------------------------------------------------------- admin API
+
+function slug(name) {
+  return name
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40);
+}
+
+function channelView(channel, consoleOrigin) {
+  const { secrets, ...rest } = channel;
+  return { ...rest, secrets_set: Object.keys(secrets), webhook_url: `${consoleOrigin}/webhooks/${channel.provider}/${channel.channel_id}` };
+}
+
+function validateChannel(provider, body, creating) {
+  const spec = PROVIDERS.find((p) => p.provider === provider);
+  if (!spec) throw invalid('provider', 'unknown provider');
+  const details = [];
+  if (creating) {
+    for (const field of spec.config_fields) if (field.required && !body.config?.[field.name]) details.push({ field: `config.${field.name}`, reason: 'required' });
+    for (const field of spec.secret_fields) if (field.required && !body.secrets?.[field.name]) details.push({ field: `secrets.${field.name}`, reason: 'required' });
+  }
+  if (body.config?.phone_number_id && !/^\d{15}$/.test(body.config.phone_number_id)) details.push({ field: 'config.phone_number_id', reason: 'must be 15 digits' });
+  if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
+}
+
+function validateAgent(body) {
+  const details = [];
+  if (!['pilot', 'copilot'].includes(body.mode)) details.push({ field: 'mode', reason: "Input should be 'pilot' or 'copilot'" });
+  if (!Number.isInteger(body.debounce_seconds) || body.debounce_seconds < 0 || body.debounce_seconds > 300)
+    details.push({ field: 'debounce_seconds', reason: 'Input should be between 0 and 300' });
+  if (!Number.isInteger(body.max_unanswered) || body.max_unanswered < 1 || body.max_unanswered > 20)
+    details.push({ field: 'max_unanswered', reason: 'Input should be between 1 and 20' });
+  (body.followups ?? []).forEach((step, i) => {
+    if (!/^\d+[mhd]$/.test(step)) details.push({ field: `followups.${i}`, reason: `invalid duration '${step}'` });
+  });
+  if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
+}
+
+function metrics(tenant, query) {
+  // Dates on the tenant's wall clock, as the contract says.
+  const localDate = (iso) => new Intl.DateTimeFormat('en-CA', { timeZone: tenant.timezone }).format(new Date(iso));
+  const to = query.get('to') ?? localDate(now());
+  const from = query.get('from') ?? localDate(new Date(Date.now() - 29 * 86_400_000).toISOString());
+  const started = tenant.conversations.filter((c) => localDate(c.created_at) >= from && localDate(c.created_at) <= to);
+  const decisions = started.flatMap((c) => c.decisions);
+  const silences = {};
+  for (const d of decisions.filter((x) => x.action === 'stay_silent')) for (const r of d.reasons) silences[r] = (silences[r] ?? 0) + 1;
+  const answered = started.filter((c) => c.messages.some((m) => m.role === 'agent'));
+  const days = [];
+  for (let day = new Date(`${from}T00:00:00Z`); day.toISOString().slice(0, 10) <= to; day.setUTCDate(day.getUTCDate() + 1)) {
+    const date = day.toISOString().slice(0, 10);
+    const ofDay = started.filter((c) => localDate(c.created_at) === date);
+    days.push({ date, conversations_started: ofDay.length, answered_by_agent: ofDay.filter((c) => answered.includes(c)).length, handoffs: 0, meetings_booked: 0 });
+  }
+  return {
+    from,
+    to,
+    timezone: tenant.timezone,
+    conversations_started: started.length,
+    answered_by_agent: answered.length,
+    agent_messages: started.flatMap((c) => c.messages).filter((m) => m.role === 'agent').length,
+    silences_by_reason: silences,
+    handoffs: started.filter((c) => c.taken_over_by).length,
+    meetings_booked: 0,
+    followups_sent: 0,
+    followups_answered: 0,
+    median_first_response_seconds: answered.length ? AGENT_DELAY_MS / 1000 : null,
+    suggestions_offered: decisions.flatMap((d) => d.suggestions).length,
+    suggestions_accepted: decisions.flatMap((d) => d.suggestions).filter((s) => s.state === 'accepted' || s.state === 'edited').length,
+    daily: days,
+  };
+}
+
+async function api(request, path, query, body, consoleOrigin) {
+  const method = request.method;
+  if (path === '/health') return [200, { status: 'ok' }];
+  if (path === '/providers') return [200, { providers: PROVIDERS }];
+  if (path === '/config') throw new Error('handled by the server');
+  const who = caller(request);
+
+  if (path === '/me' && method === 'GET') {
+    const memberships = [...tenants.values()]
+      .filter((t) => t.members.has(who.uid))
+      .map((t) => ({ tenant_id: t.tenant_id, tenant_name: t.name, role: t.members.get(who.uid).role }));
+    const invites = [...tenants.values()].flatMap((t) =>
+      t.invites.filter((i) => i.email === who.email).map((i) => ({ tenant_id: t.tenant_id, tenant_name: t.name, role: i.role, invited_by_email: i.invited_by_email })),
+    );
+    return [200, { uid: who.uid, email: who.email, email_verified: who.email_verified, memberships, invites }];
+  }
+  if (path === '/tenants' && method === 'POST') {
+    const name = String(body?.name ?? '').trim();
+    if (name.length < 2 || name.length > 80) throw invalid('name', 'String should have 2 to 80 characters');
+    let id = slug(name) || 'empresa';
+    while (tenants.has(id)) id = `${slug(name)}-${Math.floor(Math.random() * 10_000)}`;
+    const tenant = {
+      tenant_id: id,
+      name,
+      timezone: body.timezone ?? 'America/Sao_Paulo',
+      locale: body.locale ?? 'pt-BR',
+      members: new Map([[who.uid, { uid: who.uid, email: who.email, role: 'owner', added_at: now() }]]),
+      invites: [],
+      channels: [],
+      agent: structuredClone(DEFAULT_AGENT),
+      conversations: [],
+    };
+    tenants.set(id, tenant);
+    return [201, tenantView(tenant, who.uid)];
+  }
+
+  const match = path.match(/^\/tenants\/([^/]+)(\/.*)?$/);
+  if (!match) throw notFound('route');
+  const tenantId = decodeURIComponent(match[1]);
+  const rest = match[2] ?? '';
+  const manage = ['owner', 'admin'];
+
+  if (rest === '') return [200, tenantView(member(tenantId, who).tenant, who.uid)];
+  if (rest === '/members' && method === 'GET') {
+    const { tenant } = member(tenantId, who, manage);
+    return [200, { members: [...tenant.members.values()], invites: tenant.invites }];
+  }
+  if (rest === '/invites' && method === 'POST') {
+    const { tenant } = member(tenantId, who, ['owner']);
+    const invite = { email: String(body.email).toLowerCase(), role: body.role, invited_at: now(), invited_by_email: who.email };
+    tenant.invites.push(invite);
+    return [201, invite];
+  }
+  let m = rest.match(/^\/invites\/([^/]+)$/);
+  if (m && method === 'DELETE') {
+    const { tenant } = member(tenantId, who, ['owner']);
+    tenant.invites = tenant.invites.filter((i) => i.email !== decodeURIComponent(m[1]));
+    return [204, null];
+  }
+  m = rest.match(/^\/members\/([^/]+)$/);
+  if (m) {
+    const { tenant } = member(tenantId, who, ['owner']);
+    const target = tenant.members.get(decodeURIComponent(m[1]));
+    if (!target) throw notFound('member');
+    const owners = [...tenant.members.values()].filter((x) => x.role === 'owner');
+    if (method === 'PATCH') {
+      if (target.role === 'owner' && body.role !== 'owner' && owners.length === 1) throw new HttpError(409, 'conflict', 'last owner');
+      target.role = body.role;
+      return [200, target];
+    }
+    if (method === 'DELETE') {
+      if (target.role === 'owner' && owners.length === 1) throw new HttpError(409, 'conflict', 'last owner');
+      tenant.members.delete(target.uid);
+      return [204, null];
+    }
+  }
+  if (rest === '/channels' && method === 'GET') {
+    const { tenant } = member(tenantId, who, manage);
+    return [200, { channels: tenant.channels.map((c) => channelView(c, consoleOrigin)) }];
+  }
+  if (rest === '/channels' && method === 'POST') {
+    const { tenant } = member(tenantId, who, manage);
+    validateChannel(body.provider, body, true);
+    const channel = {
+      channel_id: `${body.provider}-${body.config.phone_number_id ?? randomUUID().slice(0, 8)}`,
+      provider: body.provider,
+      display_name: body.display_name ?? null,
+      business_phone: body.business_phone ?? null,
+      enabled: true,
+      config: body.config,
+      secrets: body.secrets,
+      tenant_id: tenant.tenant_id,
+    };
+    tenant.channels.push(channel);
+    return [201, channelView(channel, consoleOrigin)];
+  }
+  m = rest.match(/^\/channels\/([^/]+)$/);
+  if (m) {
+    const { tenant } = member(tenantId, who, manage);
+    const channel = tenant.channels.find((c) => c.channel_id === decodeURIComponent(m[1]));
+    if (!channel) throw notFound('channel');
+    if (method === 'GET') return [200, channelView(channel, consoleOrigin)];
+    if (method === 'DELETE') {
+      tenant.channels = tenant.channels.filter((c) => c !== channel);
+      return [204, null];
+    }
+    if (method === 'PATCH') {
+      validateChannel(channel.provider, body, false);
+      for (const key of ['display_name', 'business_phone', 'enabled', 'config']) if (key in body) channel[key] = body[key];
+      if (body.secrets) Object.assign(channel.secrets, body.secrets);
+      return [200, channelView(channel, consoleOrigin)];
+    }
+  }
+  if (rest === '/agent') {
+    if (method === 'GET') return [200, member(tenantId, who).tenant.agent];
+    if (method === 'PUT') {
+      const { tenant } = member(tenantId, who, manage);
+      validateAgent(body);
+      tenant.agent = body;
+      return [200, body];
+    }
+  }
+  if (rest === '/metrics' && method === 'GET') return [200, metrics(member(tenantId, who, manage).tenant, query)];
+  if (rest === '/conversations' && method === 'GET') {
+    const { tenant, role } = member(tenantId, who);
+    let list = [...tenant.conversations];
+    if (role === 'seller') list = list.filter((c) => !c.assignee_uid || c.assignee_uid === who.uid);
+    const status = query.get('status');
+    if (status) list = list.filter((c) => c.status === status);
+    const assignee = query.get('assignee');
+    if (assignee === 'me') list = list.filter((c) => c.assignee_uid === who.uid);
+    else if (assignee === 'none') list = list.filter((c) => !c.assignee_uid);
+    else if (assignee) list = list.filter((c) => c.assignee_uid === assignee);
+    if (query.get('stage')) list = list.filter((c) => c.stage === query.get('stage'));
+    if (query.get('channel_id')) list = list.filter((c) => c.channel_id === query.get('channel_id'));
+    if (query.get('needs_human')) list = list.filter((c) => String(c.needs_human) === query.get('needs_human'));
+    list.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    return [200, { conversations: list.map(summary), next_cursor: null }, true];
+  }
+  m = rest.match(/^\/conversations\/([^/]+)(\/.*)?$/);
+  if (m) {
+    const { tenant, role } = member(tenantId, who);
+    const conversation = tenant.conversations.find((c) => c.conversation_id === decodeURIComponent(m[1]));
+    if (!conversation) throw notFound('conversation');
+    const action = m[2] ?? '';
+    if (action === '' && method === 'GET') {
+      const { messages, decisions, ...info } = conversation;
+      return [200, { conversation: { ...summary(conversation), ...info }, messages, decisions }, true];
+    }
+    if (method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'method not allowed');
+    const open = () => {
+      if (conversation.status === 'closed') throw new HttpError(409, 'conflict', 'conversation is closed');
+    };
+    const channel = tenant.channels.find((c) => c.channel_id === conversation.channel_id);
+    const sellerSends = (text) => {
+      open();
+      if (!text || text.length > 4096) throw invalid('text', 'String should have 1 to 4096 characters');
+      takeOver(conversation, who, tenant);
+      const message = { message_id: randomUUID(), role: 'seller', text, at: now(), status: 'queued', author_email: who.email };
+      conversation.messages.push(message);
+      markStatuses(message);
+      toOutbox(channel, conversation.contact_phone, text);
+      conversation.unanswered_count = 0;
+      return [202, { message }];
+    };
+    switch (action) {
+      case '/takeover':
+        open();
+        takeOver(conversation, who, tenant);
+        return [200, summary(conversation)];
+      case '/release':
+        open();
+        conversation.taken_over_by = null;
+        conversation.human_active_until = null;
+        conversation.status = 'open';
+        conversation.updated_at = now();
+        return [200, summary(conversation)];
+      case '/assign': {
+        open();
+        const uid = body.assignee_uid ?? null;
+        if (role === 'seller' && uid && uid !== who.uid) throw new HttpError(403, 'forbidden', 'sellers assign to themselves');
+        conversation.assignee_uid = uid;
+        conversation.assignee_email = uid ? (tenant.members.get(uid)?.email ?? null) : null;
+        conversation.updated_at = now();
+        return [200, summary(conversation)];
+      }
+      case '/close':
+        open();
+        if (!['won', 'lost', 'no_interest', 'spam', 'other'].includes(body.reason)) throw invalid('reason', 'unknown reason');
+        conversation.status = 'closed';
+        conversation.close_reason = body.reason;
+        conversation.updated_at = now();
+        return [200, summary(conversation)];
+      case '/mode':
+        if (!manage.includes(role)) throw new HttpError(403, 'forbidden', 'owners and admins only');
+        conversation.mode = body.mode;
+        conversation.updated_at = now();
+        return [200, summary(conversation)];
+      case '/messages':
+        return sellerSends(body?.text);
+      case '/suggestions/accept':
+      case '/suggestions/dismiss': {
+        const found = conversation.decisions.find((d) => d.decision_id === body.decision_id)?.suggestions.find((s) => s.index === body.index);
+        if (!found) throw notFound('suggestion');
+        if (found.state !== 'pending') throw new HttpError(409, 'conflict', 'suggestion not pending');
+        if (action.endsWith('dismiss')) {
+          found.state = 'dismissed';
+          conversation.updated_at = now();
+          return [200, { decision_id: body.decision_id, index: body.index, state: 'dismissed' }];
+        }
+        const text = body.text ?? found.text;
+        found.state = text === found.text ? 'accepted' : 'edited';
+        return sellerSends(text);
+      }
+      default:
+        throw notFound('route');
+    }
+  }
+  throw notFound('route');
+}
+
+// ---------------------------------------------------------------- provider simulator (the parts the test uses)
+
+function leadMessage(channelId, body) {
+  const channel = [...tenants.values()].flatMap((t) => t.channels).find((c) => c.channel_id === channelId);
+  if (!channel || !simulatorChannels.has(channelId)) return [404, { error: `unknown channel ${channelId}` }];
+  if (!channel.enabled) return [200, { provider_message_id: null, webhook_status: 404, webhook_statuses: [404], error: 'channel disabled' }];
+  const tenant = tenants.get(channel.tenant_id);
+  let conversation = tenant.conversations.find((c) => c.contact_key === body.from && c.channel_id === channelId && c.status !== 'closed');
+  if (!conversation) {
+    conversation = {
+      conversation_id: randomUUID().slice(0, 12),
+      channel_id: channelId,
+      contact_key: body.from,
+      contact_name: body.name ?? null,
+      contact_phone: body.from,
+      status: 'open',
+      stage: 'new',
+      mode: tenant.agent.mode,
+      needs_human: false,
+      attention_reason: null,
+      assignee_uid: null,
+      assignee_email: null,
+      taken_over_by: null,
+      human_active_until: null,
+      close_reason: null,
+      created_at: now(),
+      updated_at: now(),
+      fields: {},
+      summary: '',
+      unanswered_count: 0,
+      followups_sent: 0,
+      followup_due_at: null,
+      messages: [],
+      decisions: [],
+    };
+    tenant.conversations.push(conversation);
+  }
+  const id = `wamid.${randomUUID()}`;
+  conversation.messages.push({ message_id: id, role: 'lead', text: body.text, at: now(), status: null, author_email: null });
+  conversation.unanswered_count = 0;
+  conversation.updated_at = now();
+  agentTurn(tenant, conversation, channel);
+  return [200, { provider_message_id: id, webhook_url: `/webhooks/meta/${channelId}`, webhook_status: 200, webhook_statuses: [200], error: null }];
+}
+
+function simulator(request, path, query, body) {
+  if (path === '/health') return [200, { status: 'ok' }];
+  if (path === '/channels' && request.method === 'POST') {
+    if (simulatorChannels.has(body.channel_id)) return [409, { error: `channel ${body.channel_id} is already registered` }];
+    simulatorChannels.set(body.channel_id, body);
+    return [201, body];
+  }
+  if (path === '/outbox' && request.method === 'GET') {
+    const channelId = query.get('channel_id');
+    return [200, outboxMessages.filter((m) => !channelId || m.channel_id === channelId)];
+  }
+  const m = path.match(/^\/leads\/([^/]+)\/([^/]+)\/messages$/);
+  if (m && request.method === 'POST') return leadMessage(decodeURIComponent(m[2]), body);
+  return [404, { error: 'not found' }];
+}
+
+// ---------------------------------------------------------------- HTTP
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+async function readBody(request) {
+  const chunks = [];
+  for await (const chunk of request) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'bad_request', 'malformed JSON');
+  }
+}
+
+function send(response, status, body, headers = {}) {
+  if (body === null || status === 204 || status === 304) {
+    response.writeHead(status, headers);
+    response.end();
+    return;
+  }
+  response.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+function serveStatic(response, path) {
+  let file = join(DIST, path);
+  if (!file.startsWith(DIST) || !existsSync(file) || path === '/' || !extname(path)) file = join(DIST, 'index.html');
+  response.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+  response.end(readFileSync(file));
+}
+
+function listen(handler) {
+  return new Promise((resolveServer) => {
+    const server = createServer(async (request, response) => {
+      const url = new URL(request.url, 'http://localhost');
+      try {
+        await handler(request, response, url);
+      } catch (error) {
+        if (error instanceof HttpError) {
+          send(response, error.status, { error: { code: error.code, message: error.message, field: error.field, details: error.details } });
+        } else {
+          console.error(error);
+          send(response, 500, { error: { code: 'internal', message: String(error), field: null, details: [] } });
+        }
+      }
+    });
+    server.listen(0, '127.0.0.1', () => resolveServer(server));
+  });
+}
+
+export async function startMockStack() {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('console/dist is missing: run make console');
+  const auth = await startAuthEmulator();
+  const consoleServer = await listen(async (request, response, url) => {
+    const origin = `http://127.0.0.1:${consoleServer.address().port}`;
+    if (!url.pathname.startsWith('/api/')) return serveStatic(response, url.pathname);
+    const path = url.pathname.slice(4);
+    if (path === '/config') {
+      return send(response, 200, { firebase: { api_key: 'fake-api-key', auth_domain: '127.0.0.1', project_id: PROJECT }, auth_emulator_url: auth.url });
+    }
+    const body = ['POST', 'PUT', 'PATCH'].includes(request.method) ? await readBody(request) : undefined;
+    const [status, payload, conditional] = await api(request, path, url.searchParams, body, origin);
+    if (conditional) {
+      const etag = `"${createHash('sha1').update(JSON.stringify(payload)).digest('hex').slice(0, 16)}"`;
+      if (request.headers['if-none-match'] === etag) return send(response, 304, null, { ETag: etag });
+      return send(response, status, payload, { ETag: etag, 'Cache-Control': 'no-store' });
+    }
+    return send(response, status, payload);
+  });
+  const simulatorServer = await listen(async (request, response, url) => {
+    const body = request.method === 'POST' ? await readBody(request) : undefined;
+    const [status, payload] = simulator(request, url.pathname, url.searchParams, body);
+    send(response, status, payload);
+  });
+  const consoleUrl = `http://127.0.0.1:${consoleServer.address().port}`;
+  const simulatorUrl = `http://127.0.0.1:${simulatorServer.address().port}`;
+  log(`console ${consoleUrl} · simulator ${simulatorUrl}`);
+  return {
+    consoleUrl,
+    simulatorUrl,
+    stop() {
+      consoleServer.close();
+      simulatorServer.close();
+      auth.stop();
+    },
+  };
+}
+
+async function main() {
+  const stack = await startMockStack();
+  const stop = () => {
+    stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (process.argv.includes('--serve')) return;
+  const artifacts = process.env.ARTIFACTS_DIR || join(tmpdir(), `piloto-console-e2e-${Date.now()}`);
+  mkdirSync(artifacts, { recursive: true });
+  const child = spawn(process.execPath, [join(HERE, 'inbox.e2e.mjs')], {
+    stdio: 'inherit',
+    env: { ...process.env, CONSOLE_URL: stack.consoleUrl, SIMULATOR_URL: stack.simulatorUrl, ARTIFACTS_DIR: artifacts },
+  });
+  const code = await new Promise((r) => child.on('exit', (exitCode) => r(exitCode ?? 1)));
+  log(`inbox.e2e exited ${code}; artifacts in ${artifacts}`);
+  stack.stop();
+  process.exit(code);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
