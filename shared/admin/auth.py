@@ -21,6 +21,7 @@ from typing import Any
 from shared.admin.errors import ApiError
 
 CACHE_SECONDS = 300.0
+CLOCK_SKEW_SECONDS = 5
 CACHE_ENTRIES = 2048
 
 
@@ -43,20 +44,27 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def firebase_verifier(project_id: str) -> Callable[[str], Caller]:
-    """Return a token verifier backed by firebase-admin (the Auth emulator when configured)."""
+def firebase_verifier(
+    project_id: str, *, app_name: str = "piloto-admin", check_revoked: bool = True
+) -> Callable[[str], Caller]:
+    """Return a token verifier backed by firebase-admin (the Auth emulator when configured).
+
+    ``check_revoked`` (production: always) also asks the Auth API whether the account is disabled
+    or signed out everywhere; tests of the signature checks alone turn it off.
+    """
     import firebase_admin
     from firebase_admin import auth
+    from firebase_admin.exceptions import FirebaseError
 
     try:
-        app = firebase_admin.get_app("piloto-admin")
+        app = firebase_admin.get_app(app_name)
     except ValueError:
-        app = firebase_admin.initialize_app(options={"projectId": project_id}, name="piloto-admin")
+        app = firebase_admin.initialize_app(options={"projectId": project_id}, name=app_name)
 
     def verify(token: str) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = auth.verify_id_token(
-                token, app=app, check_revoked=True, clock_skew_seconds=5
+                token, app=app, check_revoked=check_revoked, clock_skew_seconds=CLOCK_SKEW_SECONDS
             )
         except auth.ExpiredIdTokenError:
             raise ApiError(401, "the ID token has expired: sign in again") from None
@@ -64,10 +72,18 @@ def firebase_verifier(project_id: str) -> Callable[[str], Caller]:
             raise ApiError(401, "the ID token was revoked: sign in again") from None
         except auth.UserDisabledError:
             raise ApiError(401, "this account is disabled") from None
+        except auth.UserNotFoundError:
+            raise ApiError(401, "the ID token's account does not exist") from None
         except auth.CertificateFetchError:
             raise ApiError(503, "cannot fetch the token signing keys; try again") from None
         except (auth.InvalidIdTokenError, ValueError) as error:
             raise ApiError(401, f"the ID token is invalid: {error}") from None
+        except FirebaseError:
+            raise ApiError(503, "cannot check the ID token now; try again") from None
+        # firebase-admin does not check the Auth emulator's unsigned tokens for expiry.
+        expires = claims.get("exp")
+        if not isinstance(expires, int | float) or expires + CLOCK_SKEW_SECONDS < time.time():
+            raise ApiError(401, "the ID token has expired: sign in again")
         return claims
 
     return cached_verifier(verify)

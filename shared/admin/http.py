@@ -26,6 +26,7 @@ from shared.admin.errors import ApiError, from_validation_error
 logger = logging.getLogger("piloto.admin")
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_ID_BYTES = 1024  # Firestore allows 1,500 bytes; invitations prefix the tenant id
 
 Access = Literal["public", "user", "member"]
 
@@ -144,12 +145,25 @@ class Router:
                 raise ApiError(
                     403, f"the {request.member.role} role may not do this ({route.summary})"
                 )
+        for name, value in params.items():
+            if not _is_document_id(value):  # no such document can exist: Firestore refuses it
+                raise ApiError(404, f"{name} not found")
         if route.query is not None:
             request.query = _parse(route.query, dict(query), "query")
         if route.body is not None:
             request.body = _parse(route.body, _json_body(body), "")
         result = route.handler(request, **params)
         return _answer(route, result, headers)
+
+
+def _is_document_id(value: str) -> bool:
+    """Return whether Firestore accepts ``value`` in a document id (path ids are used as such)."""
+    return (
+        value not in ("", ".", "..")
+        and "/" not in value
+        and not (value.startswith("__") and value.endswith("__"))
+        and len(value.encode()) <= MAX_ID_BYTES
+    )
 
 
 def _json_body(body: bytes) -> Any:
@@ -277,21 +291,26 @@ def _responses(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
         "application/json": {"schema": refs[(ErrorBody, "serialization")]},
     }
     responses: dict[str, Any] = {}
-    if route.status == 204 or route.response is None:
+    if route.status == 204:
         responses[str(route.status)] = {"description": "done"}
     else:
+        schema = (
+            refs[(route.response, "serialization")]
+            if route.response is not None
+            else {"type": "object"}
+        )
         responses[str(route.status)] = {
             "description": "ok",
-            "content": {"application/json": {"schema": refs[(route.response, "serialization")]}},
+            "content": {"application/json": {"schema": schema}},
         }
-    if route.method == "GET" and route.response is not None:
+    if route.method == "GET":
         responses["304"] = {"description": "unchanged since the ETag in If-None-Match"}
     codes = ["400", "422"] if route.body or route.query else ["400"]
     if route.body is not None:
         codes += ["413"]
     if route.access != "public":
         codes += ["401"]
-    if route.access == "member":
+    if route.access == "member" or (route.access == "user" and _path_names(route.path)):
         codes += ["403", "404"]
     if route.method != "GET" and route.access != "public":
         codes += ["409"]

@@ -1,0 +1,428 @@
+"""Helpers for the admin API tests: a contract-checking HTTP client, Auth emulator users, seeds.
+
+Every answer the tests get goes through ``ContractClient.check``: no 5xx, the status is one the
+OpenAPI document lists for the operation, and the JSON body validates against the document's
+schema for that operation and status (Draft 2020-12, ``$ref``s into ``components/schemas``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from google.cloud import firestore
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from shared.models.conversation import Contact, Conversation, WindowMessage
+from shared.models.decision import Decision
+from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
+
+SPEC_URI = "urn:piloto:admin-openapi"
+
+# The error codes of the contract (/work/api-contract.md), independent of shared.admin.errors.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_failed",
+}
+
+
+class ContractViolation(AssertionError):
+    """An answer the OpenAPI document does not allow."""
+
+
+@dataclass
+class Operation:
+    """One documented operation: its path template and the document's entry."""
+
+    path: str
+    method: str
+    spec: dict[str, Any]
+
+
+class OpenApiContract:
+    """The live OpenAPI document and the validators of its response schemas."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.registry: Registry[Any] = Registry().with_resource(
+            SPEC_URI, Resource.from_contents(document, default_specification=DRAFT202012)
+        )
+        self._patterns = [
+            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"), path)
+            for path in document["paths"]
+        ]
+        # Literal paths first, so /api/tenants/x/invites/accept is not /api/tenants/{t}/...
+        self._patterns.sort(key=lambda item: item[1].count("{"))
+
+    def operation(self, method: str, path: str) -> Operation | None:
+        """Return the documented operation of a concrete request path, or None."""
+        for pattern, template in self._patterns:
+            entry = self.document["paths"][template]
+            if pattern.match(path) and method.lower() in entry:
+                return Operation(template, method.lower(), entry[method.lower()])
+        return None
+
+    def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
+        """Return a validator of ``schema`` whose local ``$ref``s resolve in the document."""
+        if "$ref" in schema and schema["$ref"].startswith("#"):
+            schema = {"$ref": SPEC_URI + schema["$ref"]}
+        return Draft202012Validator(schema, registry=self.registry, format_checker=FormatChecker())
+
+    def error_schema(self) -> dict[str, Any]:
+        """Return the schema every 4xx body follows (the one documented for 401s)."""
+        for entry in self.document["paths"].values():
+            for operation in entry.values():
+                refused = operation["responses"].get("401")
+                if refused:
+                    return dict(refused["content"]["application/json"]["schema"])
+        raise ContractViolation("no error schema in the document")
+
+    def check(self, method: str, path: str, response: httpx.Response) -> None:
+        """Fail unless the answer is one the document allows, with a body matching its schema."""
+        status = response.status_code
+        where = f"{method} {path} → {status}"
+        if status >= 500:
+            raise ContractViolation(f"{where}: a server error: {response.text[:500]}")
+        body = None
+        if response.content:
+            if not response.headers.get("content-type", "").startswith("application/json"):
+                raise ContractViolation(f"{where}: not JSON: {response.text[:200]}")
+            body = response.json()
+        if status >= 400:
+            self._check_error(where, status, body)
+        operation = self.operation(method, path)
+        if operation is None:
+            if status not in (404, 405):
+                raise ContractViolation(f"{where}: no documented operation answers this")
+            return
+        documented = operation.spec["responses"]
+        if str(status) not in documented:
+            raise ContractViolation(
+                f"{where}: status not documented for {operation.method.upper()} "
+                f"{operation.path} (documented: {sorted(documented)})"
+            )
+        content = documented[str(status)].get("content")
+        if content is None:
+            if body is not None:
+                raise ContractViolation(
+                    f"{where}: a body where the document says none: {str(body)[:300]}"
+                )
+            return
+        if body is None:
+            raise ContractViolation(f"{where}: no body where the document has one")
+        errors = sorted(
+            self.validator(content["application/json"]["schema"]).iter_errors(body),
+            key=lambda error: list(error.absolute_path),
+        )
+        if errors:
+            listed = "; ".join(
+                f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+                for e in errors[:5]
+            )
+            raise ContractViolation(f"{where}: body does not match the document: {listed}")
+
+    def _check_error(self, where: str, status: int, body: Any) -> None:
+        if body is None:
+            raise ContractViolation(f"{where}: an error without a body")
+        errors = list(self.validator(self.error_schema()).iter_errors(body))
+        if errors:
+            raise ContractViolation(f"{where}: not the error shape: {errors[0].message}: {body}")
+        if body["error"]["code"] != ERROR_CODES.get(status):
+            raise ContractViolation(f"{where}: error code {body['error']['code']!r}")
+
+
+class ContractClient:
+    """Real HTTP to the served admin function; every answer is checked against the document."""
+
+    def __init__(self, base_url: str, http: httpx.Client) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+        self.contract: OpenApiContract | None = None
+        self.answers = 0
+
+    def load_contract(self) -> OpenApiContract:
+        """Fetch ``/api/openapi.json`` and check answers against it from now on."""
+        answer = self.http.get(f"{self.base_url}/api/openapi.json")
+        assert answer.status_code == 200, answer.text
+        self.contract = OpenApiContract(answer.json())
+        return self.contract
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        user: User | None = None,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request (as ``user`` when given) and check the answer against the contract."""
+        sent_headers = dict(headers or {})
+        if user is not None:
+            sent_headers.setdefault("Authorization", f"Bearer {user.token}")
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            sent_headers.setdefault("Content-Type", "application/json")
+        answer = self.http.request(
+            method, f"{self.base_url}{path}", content=content, params=params, headers=sent_headers
+        )
+        assert self.contract is not None
+        self.contract.check(method, path, answer)
+        self.answers += 1
+        return answer
+
+    def get(self, path: str, user: User | None = None, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, user, **kwargs)
+
+    def post(
+        self, path: str, user: User | None = None, body: Any = None, **kwargs: Any
+    ) -> httpx.Response:
+        return self.request("POST", path, user, json_body=body, **kwargs)
+
+    def put(self, path: str, user: User | None = None, body: Any = None) -> httpx.Response:
+        return self.request("PUT", path, user, json_body=body)
+
+    def patch(self, path: str, user: User | None = None, body: Any = None) -> httpx.Response:
+        return self.request("PATCH", path, user, json_body=body)
+
+    def delete(self, path: str, user: User | None = None) -> httpx.Response:
+        return self.request("DELETE", path, user)
+
+
+@dataclass
+class User:
+    """A user of the Auth emulator and the ID token the console would send."""
+
+    uid: str
+    email: str
+    password: str
+    token: str
+
+
+class AuthEmulator:
+    """Users of the Firebase Auth emulator, through its REST API."""
+
+    def __init__(self, host: str, project_id: str, http: httpx.Client) -> None:
+        self.base = f"http://{host}/identitytoolkit.googleapis.com/v1"
+        self.project_id = project_id
+        self.http = http
+
+    def sign_up(self, name: str = "user", *, verified: bool = False) -> User:
+        """Create a user with a unique email; verify the email when asked."""
+        email = f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+        password = "s3nha-segura"
+        answer = self.http.post(
+            f"{self.base}/accounts:signUp",
+            params={"key": "fake-api-key"},
+            json={"email": email, "password": password, "returnSecureToken": True},
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        user = User(uid=body["localId"], email=email, password=password, token=body["idToken"])
+        if verified:
+            self.verify_email(user)
+        return user
+
+    def update(self, user: User, **changes: Any) -> None:
+        """Change a user as an admin (``Authorization: Bearer owner``)."""
+        answer = self.http.post(
+            f"{self.base}/projects/{self.project_id}/accounts:update",
+            headers={"Authorization": "Bearer owner"},
+            json={"localId": user.uid, **changes},
+        )
+        assert answer.status_code == 200, answer.text
+
+    def verify_email(self, user: User) -> None:
+        """Mark the email verified and sign in again for a token carrying the claim."""
+        self.update(user, emailVerified=True)
+        user.token = self.sign_in(user)
+
+    def sign_in(self, user: User) -> str:
+        """Return a fresh ID token for the user."""
+        answer = self.http.post(
+            f"{self.base}/accounts:signInWithPassword",
+            params={"key": "fake-api-key"},
+            json={"email": user.email, "password": user.password, "returnSecureToken": True},
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["idToken"])
+
+    def lookup(self, user: User) -> dict[str, Any]:
+        """Return the emulator's account record of the user."""
+        answer = self.http.post(
+            f"{self.base}/projects/{self.project_id}/accounts:lookup",
+            headers={"Authorization": "Bearer owner"},
+            json={"localId": [user.uid]},
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json()["users"][0])
+
+
+def unsigned_token(claims: dict[str, Any]) -> str:
+    """Return a JWT shaped like the Auth emulator's: ``alg: none``, no signature."""
+
+    def part(value: dict[str, Any]) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def emulator_claims(user: User, project_id: str, **overrides: Any) -> dict[str, Any]:
+    """Return the claims the Auth emulator puts in a user's ID token."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": f"https://securetoken.google.com/{project_id}",
+        "aud": project_id,
+        "auth_time": now,
+        "user_id": user.uid,
+        "sub": user.uid,
+        "iat": now,
+        "exp": now + 3600,
+        "email": user.email,
+        "email_verified": False,
+        "firebase": {"identities": {"email": [user.email]}, "sign_in_provider": "password"},
+    }
+    return {**claims, **overrides}
+
+
+# Seeds: documents shaped like the engine's (the API only reads them).
+
+
+@dataclass
+class SeededConversation:
+    """A conversation put in Firestore for a test, with what was stored under it."""
+
+    tenant_id: str
+    conversation: Conversation
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.conversation.conversation_id
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def seed_tenant(
+    client: firestore.Client, tenant_id: str, members: dict[str, tuple[User, str]]
+) -> None:
+    """Store a tenant with members directly (what sign-up and invitations would have written)."""
+    now = datetime.now(UTC)
+    tenant_ref(client, tenant_id).set(
+        {
+            "tenant_id": tenant_id,
+            "name": f"Seeded {tenant_id}",
+            "timezone": "America/Sao_Paulo",
+            "locale": "pt-BR",
+            "created_at": now,
+        }
+    )
+    for _, (user, role) in members.items():
+        tenant_ref(client, tenant_id).collection("members").document(user.uid).set(
+            {"uid": user.uid, "email": user.email, "role": role, "added_at": now}
+        )
+
+
+def seed_conversation(
+    client: firestore.Client,
+    tenant_id: str,
+    *,
+    channel_id: str = "ch-seeded",
+    contact_key: str | None = None,
+    lead_texts: tuple[str, ...] = ("Oi, quanto custa?",),
+    at: datetime | None = None,
+    decisions: list[Decision] | None = None,
+    contact: Contact | None = None,
+    **fields: Any,
+) -> SeededConversation:
+    """Store a conversation (window, messages, decisions, contact) as intake and turns would."""
+    at = at or datetime.now(UTC) - timedelta(minutes=5)
+    contact_key = contact_key or f"+55119{uuid.uuid4().int % 10**8:08d}"
+    conversation_id = fields.pop("conversation_id", f"c-{uuid.uuid4().hex[:12]}")
+    window = [
+        WindowMessage(
+            role="lead",  # type: ignore[arg-type]
+            text=text,
+            at=at + timedelta(seconds=index),
+            message_id=f"wamid.{conversation_id}.{index}",
+            seq=index + 1,
+        )
+        for index, text in enumerate(lead_texts)
+    ]
+    conversation = Conversation.model_validate(
+        {
+            "conversation_id": conversation_id,
+            "tenant_id": tenant_id,
+            "channel_id": channel_id,
+            "contact_key": contact_key,
+            "contact_name": "Maria Lead",
+            "window": window,
+            "inbound_seq": len(window),
+            "inbound_count": len(window),
+            "last_inbound_at": window[-1].at if window else None,
+            "created_at": at,
+            "updated_at": at + timedelta(seconds=len(window)),
+            **fields,
+        }
+    )
+    document = conversation_ref(client, tenant_id, conversation_id)
+    document.set(conversation.model_dump(mode="python"))
+    for entry in window:
+        document.collection("messages").document(str(entry.message_id)).set(
+            {
+                "role": "lead",
+                "event_id": f"meta:{entry.message_id}",
+                "provider": "meta",
+                "at": entry.at,
+                "received_at": entry.at,
+                "content": {"message_type": "text", "text": entry.text},
+            }
+        )
+    for decision in decisions or []:
+        document.collection("decisions").document(decision.decision_id).set(
+            decision.model_dump(mode="python")
+        )
+    stored_contact = contact or Contact(
+        contact_key=contact_key,
+        phone=contact_key,
+        name="Maria Lead",
+        current_conversation_id=conversation_id,
+    )
+    contact_ref(client, tenant_id, contact_key).set(stored_contact.model_dump(mode="python"))
+    return SeededConversation(tenant_id, conversation, list(decisions or []))
+
+
+def snapshot_tree(client: firestore.Client, root: Any) -> dict[str, Any]:
+    """Return every document under a document reference (recursively), by path."""
+    found: dict[str, Any] = {}
+
+    def walk(document: Any) -> None:
+        snapshot = document.get()
+        if snapshot.exists:
+            found[document.path] = snapshot.to_dict()
+        for collection in document.collections():
+            for child in collection.list_documents():
+                walk(child)
+
+    walk(root)
+    return found
