@@ -9,6 +9,8 @@ resource "google_service_account" "function" {
   account_id   = "piloto-${each.key}"
   display_name = "Piloto ${each.key} function"
   description  = "Runs the ${each.key} Cloud Run service."
+
+  depends_on = [google_project_service.enabled]
 }
 
 # One push identity per subscription: only it may invoke the subscription's function.
@@ -19,6 +21,8 @@ resource "google_service_account" "push" {
   account_id   = "piloto-push-${each.value.function}"
   display_name = "Pub/Sub push to ${each.value.function}"
   description  = "Signs the OIDC token of subscription ${each.key}."
+
+  depends_on = [google_project_service.enabled]
 }
 
 # The identity whose OIDC token every turn and follow-up task carries (PILOTO_TASKS_SERVICE_ACCOUNT).
@@ -27,6 +31,8 @@ resource "google_service_account" "tasks" {
   account_id   = "piloto-tasks"
   display_name = "Cloud Tasks to turn and followup"
   description  = "Signs the OIDC token of turn and follow-up tasks."
+
+  depends_on = [google_project_service.enabled]
 }
 
 # Cloud Build runs as this account: push the image, update the services, deploy the console.
@@ -35,6 +41,8 @@ resource "google_service_account" "deployer" {
   account_id   = "piloto-deployer"
   display_name = "Piloto deployer (Cloud Build)"
   description  = "Builds and deploys Piloto from cloudbuild.yaml."
+
+  depends_on = [google_project_service.enabled]
 }
 
 locals {

@@ -122,6 +122,8 @@ resource "google_project_service_identity" "pubsub" {
 
   project = var.project_id
   service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.enabled]
 }
 
 resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {

@@ -62,6 +62,8 @@ resource "google_project_iam_custom_role" "channel_secret_writer" {
     "secretmanager.versions.get",
     "secretmanager.versions.list",
   ]
+
+  depends_on = [google_project_service.enabled]
 }
 
 resource "google_project_iam_member" "admin_channel_secret_writer" {
@@ -85,6 +87,8 @@ resource "google_project_iam_custom_role" "secret_creator" {
   title       = "Piloto secret creator"
   description = "Create (empty) secrets; versions and access are granted separately."
   permissions = ["secretmanager.secrets.create"]
+
+  depends_on = [google_project_service.enabled]
 }
 
 resource "google_project_iam_member" "admin_secret_creator" {
