@@ -81,11 +81,15 @@ async function startAuthEmulator() {
   log(`Auth emulator ${url}`);
   return {
     url,
-    stop() {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        await Promise.race([exited, sleep(10_000)]);
       }
       rmSync(dir, { recursive: true, force: true });
     },
@@ -721,20 +725,17 @@ export async function startMockStack() {
   return {
     consoleUrl,
     simulatorUrl,
-    stop() {
+    async stop() {
       consoleServer.close();
       simulatorServer.close();
-      auth.stop();
+      await auth.stop();
     },
   };
 }
 
 async function main() {
   const stack = await startMockStack();
-  const stop = () => {
-    stack.stop();
-    process.exit(0);
-  };
+  const stop = () => stack.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   if (process.argv.includes('--serve')) return;
@@ -746,7 +747,7 @@ async function main() {
   });
   const code = await new Promise((r) => child.on('exit', (exitCode) => r(exitCode ?? 1)));
   log(`inbox.e2e exited ${code}; artifacts in ${artifacts}`);
-  stack.stop();
+  await stack.stop();
   process.exit(code);
 }
 

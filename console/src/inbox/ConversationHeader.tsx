@@ -92,7 +92,7 @@ export function ConversationHeader({
           </span>
           {conversation.needs_human ? <span className="badge badge-alert">{t.inbox.needsAttention}</span> : null}
           <span className={`badge badge-${conversation.mode}`}>{conversation.mode === 'copilot' ? t.inbox.copilot : t.inbox.pilot}</span>
-          {active ? (
+          {active && !closed ? (
             <span className="badge badge-human" data-testid="human-active">
               {t.inbox.humanActive(holderName)}
             </span>
