@@ -175,6 +175,8 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(400, f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is not valid JSON: nested too deeply") from None
 
 
 def _parse(model: type[BaseModel], data: Any, prefix: str) -> BaseModel:

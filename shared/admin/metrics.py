@@ -24,6 +24,7 @@ from shared.store.conversations import tenant_ref
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 MAX_CONVERSATIONS = 20_000
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def metrics(request: Request, tenant_id: str) -> Metrics:
@@ -39,6 +40,8 @@ def metrics(request: Request, tenant_id: str) -> Metrics:
         raise ApiError(400, "from must not be after to", "from")
     if (last - first).days + 1 > MAX_DAYS:
         raise ApiError(400, f"the period is at most {MAX_DAYS} days", "from")
+    if first < EARLIEST or last > LATEST:  # beyond them a day's bounds may not exist in UTC
+        raise ApiError(400, f"the period must lie between {EARLIEST} and {LATEST}", "from")
     start = datetime.combine(first, time(0), zone)
     end = datetime.combine(last + timedelta(days=1), time(0), zone)
     documents = (

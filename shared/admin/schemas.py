@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
 from shared.models.tenant import Tenant
 
@@ -16,6 +16,14 @@ Role = Literal["owner", "admin", "seller"]
 Provider = Literal["meta", "twilio", "evolution", "zapi"]
 Status = Literal["open", "handoff", "closed"]
 CloseReason = Literal["won", "lost", "no_interest", "spam", "other"]
+
+
+def _known_zone(value: str) -> str:
+    """Return the time zone if it is known, else raise ValueError (a 422 naming the field)."""
+    try:
+        return Tenant.model_validate({"tenant_id": "xx", "name": "x", "timezone": value}).timezone
+    except ValidationError as error:  # re-raised plainly, or pydantic nests its location
+        raise ValueError(str(error.errors()[0]["msg"]).removeprefix("Value error, ")) from None
 
 
 class Strict(BaseModel):
@@ -106,7 +114,7 @@ class TenantCreate(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return Tenant.model_validate({"tenant_id": "xx", "name": "x", "timezone": value}).timezone
+        return _known_zone(value)
 
 
 class TenantUpdate(Strict):
@@ -119,7 +127,7 @@ class TenantUpdate(Strict):
     def _zone(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return Tenant.model_validate({"tenant_id": "xx", "name": "x", "timezone": value}).timezone
+        return _known_zone(value)
 
 
 class TenantOut(BaseModel):

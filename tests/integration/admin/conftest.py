@@ -64,7 +64,12 @@ class AdminStack:
         quiet_until: float | None = None
         while True:
             answer = self.subscriber.pull(
-                request={"subscription": self.tap, "max_messages": 100}, timeout=5
+                request={
+                    "subscription": self.tap,
+                    "max_messages": 100,
+                    "return_immediately": True,
+                },
+                timeout=5,
             )
             received = list(answer.received_messages)
             if received:
