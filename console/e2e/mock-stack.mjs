@@ -207,14 +207,13 @@ function summary(conversation) {
   };
 }
 
+// As functions/admin does: a takeover holds until released; a seller's message also opens a window.
 function humanActive(conversation) {
-  return Boolean(conversation.taken_over_by) && (!conversation.human_active_until || Date.parse(conversation.human_active_until) > Date.now());
+  return Boolean(conversation.taken_over_by) || (Boolean(conversation.human_active_until) && Date.parse(conversation.human_active_until) > Date.now());
 }
 
-function takeOver(conversation, who, tenant) {
-  conversation.taken_over_by = who.email ?? who.uid;
-  conversation.human_active_until = new Date(Date.now() + tenant.agent.human_takeover_minutes * 60_000).toISOString();
-  conversation.status = 'handoff';
+function takeOver(conversation, who) {
+  conversation.taken_over_by ??= who.uid;
   conversation.assignee_uid ??= who.uid;
   conversation.assignee_email ??= who.email;
   conversation.updated_at = now();
@@ -518,7 +517,8 @@ async function api(request, path, query, body, consoleOrigin) {
     const sellerSends = (text) => {
       open();
       if (!text || text.length > 4096) throw invalid('text', 'String should have 1 to 4096 characters');
-      takeOver(conversation, who, tenant);
+      takeOver(conversation, who);
+      conversation.human_active_until = new Date(Date.now() + tenant.agent.human_takeover_minutes * 60_000).toISOString();
       const message = { message_id: randomUUID(), role: 'seller', text, at: now(), status: 'queued', author_email: who.email };
       conversation.messages.push(message);
       markStatuses(message);
@@ -529,13 +529,13 @@ async function api(request, path, query, body, consoleOrigin) {
     switch (action) {
       case '/takeover':
         open();
-        takeOver(conversation, who, tenant);
+        takeOver(conversation, who);
         return [200, summary(conversation)];
       case '/release':
         open();
         conversation.taken_over_by = null;
         conversation.human_active_until = null;
-        conversation.status = 'open';
+        if (conversation.status === 'handoff') conversation.status = 'open';
         conversation.updated_at = now();
         return [200, summary(conversation)];
       case '/assign': {

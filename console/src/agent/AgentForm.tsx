@@ -161,23 +161,17 @@ export function AgentForm({
         <Field label={t.agent.debounce} help={t.agent.debounceHelp} field="debounce_seconds" errors={errors}>
           <input type="number" min={0} max={300} value={form.debounceSeconds} onChange={(event) => set({ debounceSeconds: event.target.value })} data-testid="agent-debounce-seconds" />
         </Field>
-        <Field label={t.agent.quietHours} field="quiet_hours" errors={errors}>
-          <label className="checkbox">
-            <input type="checkbox" checked={form.quietHoursEnabled} onChange={(event) => set({ quietHoursEnabled: event.target.checked })} data-testid="agent-quiet-hours-enabled" />
-            {t.agent.quietHoursEnabled}
-          </label>
-          {form.quietHoursEnabled ? (
-            <div className="row-inputs">
-              <label className="inline">
-                {t.agent.quietStart}
-                <input type="time" step={1} value={form.quietStart} onChange={(event) => set({ quietStart: event.target.value })} data-testid="agent-quiet-start" />
-              </label>
-              <label className="inline">
-                {t.agent.quietEnd}
-                <input type="time" step={1} value={form.quietEnd} onChange={(event) => set({ quietEnd: event.target.value })} data-testid="agent-quiet-end" />
-              </label>
-            </div>
-          ) : null}
+        <Field label={t.agent.quietHours} help={t.agent.quietHoursHelp} field="quiet_hours" errors={errors}>
+          <div className="row-inputs">
+            <label className="inline">
+              {t.agent.quietStart}
+              <input type="time" step={1} value={form.quietStart} onChange={(event) => set({ quietStart: event.target.value })} data-testid="agent-quiet-start" />
+            </label>
+            <label className="inline">
+              {t.agent.quietEnd}
+              <input type="time" step={1} value={form.quietEnd} onChange={(event) => set({ quietEnd: event.target.value })} data-testid="agent-quiet-end" />
+            </label>
+          </div>
         </Field>
         <Field label={t.agent.followups} help={t.agent.followupsHelp} field="followups" errors={errors}>
           <StringListEditor

@@ -17,7 +17,6 @@ export interface SettingsForm {
   businessFacts: KeyValueRow[];
   qualificationFields: string[];
   debounceSeconds: string;
-  quietHoursEnabled: boolean;
   quietStart: string;
   quietEnd: string;
   followups: string[];
@@ -45,7 +44,6 @@ export function settingsToForm(settings: AgentSettings): SettingsForm {
     businessFacts: Object.entries(settings.business_facts ?? {}).map(([key, value]) => ({ key, value })),
     qualificationFields: [...(settings.qualification_fields ?? [])],
     debounceSeconds: String(settings.debounce_seconds ?? ''),
-    quietHoursEnabled: Boolean(settings.quiet_hours),
     quietStart: settings.quiet_hours?.start ?? '21:00:00',
     quietEnd: settings.quiet_hours?.end ?? '08:00:00',
     followups: [...(settings.followups ?? [])],
@@ -94,7 +92,7 @@ export function formToSettings(form: SettingsForm, original: AgentSettings): Age
     business_facts: businessFacts,
     qualification_fields: nonEmpty(form.qualificationFields),
     debounce_seconds: numberOrRaw(form.debounceSeconds),
-    quiet_hours: form.quietHoursEnabled ? { start: fullTime(form.quietStart), end: fullTime(form.quietEnd) } : null,
+    quiet_hours: { start: fullTime(form.quietStart), end: fullTime(form.quietEnd) },
     followups: nonEmpty(form.followups),
     max_unanswered: numberOrRaw(form.maxUnanswered),
     human_takeover_minutes: numberOrRaw(form.humanTakeoverMinutes),

@@ -54,7 +54,7 @@ export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 export type AgentMode = 'pilot' | 'copilot';
 export type MessageRole = 'lead' | 'agent' | 'seller';
-export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
+export type MessageStatus = 'queued' | 'held' | 'sent' | 'delivered' | 'read' | 'failed';
 export type SuggestionState = 'pending' | 'accepted' | 'edited' | 'dismissed';
 
 export interface ErrorDetail {
@@ -126,7 +126,7 @@ export interface Member {
   uid: string;
   email: string | null;
   role: Role;
-  added_at: string;
+  added_at: string | null;
 }
 
 export interface TeamInvite {
@@ -187,7 +187,7 @@ export interface AgentSettings {
   business_facts: Record<string, string>;
   qualification_fields: string[];
   debounce_seconds: number;
-  quiet_hours: QuietHours | null;
+  quiet_hours: QuietHours;
   followups: string[];
   max_unanswered: number;
   human_takeover_minutes: number;
@@ -252,7 +252,7 @@ export interface Decision {
   decision_id: string;
   action: string;
   reasons: string[];
-  messages: { text: string | null; template: unknown }[];
+  messages: { text: string | null; template: string | null }[];
   suggestions: Suggestion[];
   decided_at: string;
   specialist: string | null;

@@ -31,7 +31,7 @@ const channel: Channel = {
   display_name: 'Clínica',
   business_phone: '+5511990009999',
   enabled: true,
-  config: { phone_number_id: '100000000000001', api_base_url: 'http://127.0.0.1:8700/meta', extra: 'kept' },
+  config: { phone_number_id: '100000000000001', api_base_url: 'http://127.0.0.1:8700/meta', webhook_url: 'kept by the server' },
   secrets_set: ['app_secret', 'verify_token', 'access_token'],
   webhook_url: 'https://example.test/webhooks/meta/meta-100000000000001',
 };
@@ -84,15 +84,15 @@ describe('ChannelForm', () => {
     expect(onUpdate).toHaveBeenCalledWith('meta-100000000000001', { display_name: 'Clínica Centro' });
   });
 
-  it('on edit, sends a typed secret and the whole config when a config field changed', async () => {
+  it('on edit, sends a typed secret and the listed config fields when one changed (never keys the server added)', async () => {
     const onUpdate = vi.fn().mockResolvedValue(undefined);
     render(<ChannelForm providers={providers} channel={channel} onCreate={vi.fn()} onUpdate={onUpdate} onCancel={vi.fn()} />);
     type('channel-secret-access_token', 'new-token');
-    type('channel-config-api_base_url', '');
+    type('channel-config-api_base_url', 'http://127.0.0.1:9999/meta');
     fireEvent.submit(screen.getByTestId('channel-form'));
     await waitFor(() => expect(onUpdate).toHaveBeenCalledTimes(1));
     expect(onUpdate.mock.calls[0]![1]).toEqual({
-      config: { phone_number_id: '100000000000001', extra: 'kept' },
+      config: { phone_number_id: '100000000000001', api_base_url: 'http://127.0.0.1:9999/meta' },
       secrets: { access_token: 'new-token' },
     });
   });

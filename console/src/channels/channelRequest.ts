@@ -51,20 +51,16 @@ function sameMap(a: Record<string, string>, b: Record<string, string>): boolean 
 }
 
 /**
- * PATCH body: only what changed. The config is sent whole (the provider's fields over keys it does not
- * list); a secret left empty keeps the stored one, so only typed secrets are sent.
+ * PATCH body: only what changed. The config goes as the provider's listed fields that are filled in (the
+ * server merges them over the stored config, and refuses keys the provider does not list, such as the
+ * webhook_url it keeps for Twilio); a secret left empty keeps the stored one, so only typed secrets go.
  */
 export function buildUpdateRequest(spec: ProviderSpec, form: ChannelFormState, channel: Channel): ChannelPatch {
   const patch: ChannelPatch = {};
   if (form.displayName.trim() !== (channel.display_name ?? '')) patch.display_name = form.displayName.trim();
   if (form.businessPhone.trim() !== (channel.business_phone ?? '')) patch.business_phone = form.businessPhone.trim();
-  const listed = new Set(spec.config_fields.map((field) => field.name));
-  const config: Record<string, string> = {};
-  for (const [key, value] of Object.entries(channel.config ?? {})) {
-    if (!listed.has(key)) config[key] = String(value);
-  }
-  Object.assign(config, filled(spec.config_fields, form.config));
-  const current = Object.fromEntries(Object.entries(channel.config ?? {}).map(([key, value]) => [key, String(value)]));
+  const config = filled(spec.config_fields, form.config);
+  const current = filled(spec.config_fields, channelToForm(channel).config);
   if (!sameMap(config, current)) patch.config = config;
   const secrets = filled(spec.secret_fields, form.secrets);
   if (Object.keys(secrets).length) patch.secrets = secrets;

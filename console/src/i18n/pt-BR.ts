@@ -86,6 +86,7 @@ export const closeReasonNames: Record<CloseReason, string> = {
 
 export const messageStatusNames: Record<MessageStatus, string> = {
   queued: 'na fila',
+  held: 'retida',
   sent: 'enviada',
   delivered: 'entregue',
   read: 'lida',
@@ -112,6 +113,7 @@ export const channelFieldLabels: Record<string, string> = {
   waba_id: 'ID da conta WhatsApp Business',
   api_base_url: 'URL base da API',
   api_version: 'Versão da API',
+  graph_version: 'Versão da Graph API',
   account_sid: 'Account SID',
   from_number: 'Número de envio',
   messaging_service_sid: 'Messaging Service SID',
@@ -306,7 +308,7 @@ export const t = {
     debounce: 'Espera antes de responder (segundos)',
     debounceHelp: 'Agrupa mensagens seguidas do lead numa resposta só (0 a 300).',
     quietHours: 'Horário de silêncio',
-    quietHoursEnabled: 'Não enviar mensagens proativas neste horário',
+    quietHoursHelp: 'Neste horário (fuso da empresa) o agente não envia mensagens proativas, como follow-ups.',
     quietStart: 'Início',
     quietEnd: 'Fim',
     followups: 'Cadência de follow-up',

@@ -12,11 +12,13 @@ export interface ConversationActions {
   setMode: (mode: AgentMode) => Promise<unknown>;
 }
 
-/** A seller holds the conversation while `taken_over_by` is set and the human window has not run out. */
+/**
+ * A human holds the conversation: taken over (until released), or a seller wrote and the takeover window
+ * (`human_active_until`) has not run out.
+ */
 export function humanActive(conversation: ConversationSummary, now: Date = new Date()): boolean {
-  if (!conversation.taken_over_by) return false;
-  if (!conversation.human_active_until) return true;
-  return Date.parse(conversation.human_active_until) > now.getTime();
+  if (conversation.taken_over_by) return true;
+  return conversation.human_active_until ? Date.parse(conversation.human_active_until) > now.getTime() : false;
 }
 
 export function ConversationHeader({

@@ -6,7 +6,7 @@ import { messageStatusNames, t } from '../i18n/pt-BR';
 import { type SuggestionActions, SuggestionCard } from './SuggestionCard';
 import { buildTimeline } from './timeline';
 
-const TICKS: Record<string, string> = { queued: '◔', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
+const TICKS: Record<string, string> = { queued: '◔', held: '◔', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
 
 function MessageBubble({ message }: { message: Message }) {
   const side = message.role === 'lead' ? 'left' : 'right';
