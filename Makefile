@@ -93,7 +93,12 @@ unit: $(PY_STAMP)
 integration: deps
 	$(BIN)/pytest $(PYTEST_FLAGS) tests/integration
 
-test: deps lint console-test $(CONSOLE_BUILD)
+# Debian's Chromium for the console's browser tests (playwright-core drives it; no browser download)
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+
+test: deps lint console-test $(CONSOLE_BUILD) $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_FLAGS) tests
 
 bench: deps
