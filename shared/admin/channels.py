@@ -124,6 +124,8 @@ def update_channel(request: Request, tenant_id: str, channel_id: str) -> Channel
     provider = before["provider"]
     _, secret_fields = PROVIDER_FIELDS[provider]
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"config", "secrets"})
+    if "enabled" in changes and changes["enabled"] is None:  # null clears names, not a switch
+        raise invalid("enabled", "must be true or false")
     if body.config is not None:
         config = _valid_config(provider, body.config, partial=True)
         changes["config"] = {**(before.get("config") or {}), **config}
