@@ -223,6 +223,7 @@ export const t = {
     you: 'Você',
     youLower: 'você',
     agentPrefix: 'Agente',
+    sellerFallback: 'Vendedor',
     takeover: 'Assumir',
     release: 'Devolver ao agente',
     assign: 'Atribuir',

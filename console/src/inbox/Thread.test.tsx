@@ -51,6 +51,18 @@ describe('Thread', () => {
     expect(within(lead!).queryByTestId('message-status')).toBeNull();
   });
 
+  it('labels a seller message without an author (sent from the phone) as Vendedor', () => {
+    render(
+      <Thread
+        messages={[message({ message_id: 'p', role: 'seller', text: 'Oi!', at: '2026-11-22T13:00:00Z' })]}
+        decisions={[]}
+        onAccept={vi.fn()}
+        onDismiss={vi.fn()}
+      />,
+    );
+    expect(screen.getByTestId('message-author').textContent).toBe('Vendedor');
+  });
+
   it('shows a decision before the agent reply it produced when both carry the same time', () => {
     const at = '2026-11-22T13:00:05Z';
     const timeline = buildTimeline(

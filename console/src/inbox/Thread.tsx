@@ -18,9 +18,9 @@ function MessageBubble({ message }: { message: Message }) {
       data-message-id={message.message_id}
       data-status={message.status ?? ''}
     >
-      {message.role === 'seller' && message.author_email ? (
+      {message.role === 'seller' ? (
         <div className="message-author" data-testid="message-author">
-          {message.author_email}
+          {message.author_email ?? t.inbox.sellerFallback}
         </div>
       ) : null}
       {message.role === 'agent' ? <div className="message-author">{t.inbox.agentPrefix}</div> : null}
