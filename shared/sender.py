@@ -369,6 +369,7 @@ def _store_sent(
     transaction.set(
         message_ref(client, job.tenant_id, job.conversation_id, history_id),
         {**history, "provider_message_id": result.provider_message_id},
+        merge=bool(job.message.sent_by),  # keep the console's author_email
     )
 
 

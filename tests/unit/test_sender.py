@@ -344,12 +344,18 @@ def test_a_sellers_message_goes_through_what_holds_the_agent_back(world: World) 
         mode="copilot",
     )
 
+    queued = message_ref(world.firestore, TENANT, "conv-1", "seller-1:0")
+    queued.set(
+        {"role": "seller", "author_email": "ana@clinica.com.br", "outbound_key": "seller-1:0"}
+    )
+
     outcome = world.sender.handle(job("seller-1", text="Oi, aqui é a Ana!", sent_by="uid-ana"))
 
     assert outcome.status == "sent"
     history = message_ref(world.firestore, TENANT, "conv-1", "seller-1:0").get().to_dict()
     assert history["role"] == "seller"
     assert history["author_uid"] == "uid-ana"
+    assert history["author_email"] == "ana@clinica.com.br"  # the console's record is kept
     assert history["provider_message_id"] == outcome.provider_message_id
 
 
