@@ -518,6 +518,8 @@ def _latest(collection: Any, field_name: str) -> list[Any]:
 def _message_out(message_id: str, record: dict[str, Any], ledger: dict[str, Any]) -> MessageOut:
     outbound = ledger.get(str(record.get("outbound_key") or ""), {})
     status = outbound.get("status")
+    if status is None and record.get("outbound_key"):
+        status = "queued"  # a seller's message the sender has not claimed yet
     if record.get("publish_failed"):
         status = "failed"
     role = record.get("role") or "lead"
