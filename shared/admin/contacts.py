@@ -2,8 +2,9 @@
 
 Erasure deletes the contact record, every message and decision of their conversations, the send
 ledger and delivery records, and the follow-up trigger records; the conversations themselves stay
-as anonymous counters (no phone, name, text, summary or extracted fields) so the dashboard's past
-figures hold. The erasure is itself audited, naming the contact only by a one-way hash.
+as anonymous counters (no phone, name, text, summary, extracted fields or close note) so the
+dashboard's past figures hold. The erasure is itself audited, naming the contact only by a one-way
+hash.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def _anonymous(digest: str, now: datetime) -> dict[str, Any]:
         "summary": "",
         "fields": {},
         "attention_reason": None,
+        "close_note": None,  # the seller's words about the lead
         "erased_at": now,
         "updated_at": now,
     }
