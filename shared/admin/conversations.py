@@ -249,10 +249,9 @@ def dismiss_suggestion(
             transaction, client, conversation, body.decision_id, body.index
         )
         transaction.update(decision_doc, {f"suggestion_states.`{body.index}`": "dismissed"})
-        transaction.update(
-            conversation_ref(client, tenant_id, conversation_id),
-            _suggestion_handled(conversation, body.decision_id, accepted=False),
-        )
+        handled = _suggestion_handled(conversation, body.decision_id, accepted=False)
+        if handled:  # nothing to count for an older decision's suggestion
+            transaction.update(conversation_ref(client, tenant_id, conversation_id), handled)
         transaction.set(
             audit_ref(client, tenant_id, now),
             audit_entry(

@@ -589,3 +589,38 @@ def test_accepting_with_the_same_text_is_accepted_not_edited(
     assert answer.status_code == 202
     assert _states(admin, inbox, seeded.id) == ["pending", "accepted", "pending"]
     assert len(admin.published(inbox.tenant_id, expect=1)) == 1
+
+
+def test_a_suggestion_of_an_older_decision_can_still_be_used(
+    admin: AdminStack, inbox: Inbox
+) -> None:
+    seeded, latest = _copilot(admin, inbox)
+    older = Decision(
+        decision_id=f"d-older-{uuid.uuid4().hex[:6]}",
+        action=Action.STAY_SILENT,
+        reasons=["copilot_mode"],  # type: ignore[list-item]
+        suggestions=["Bom dia!", "Como posso ajudar?"],
+        decided_at=latest.decided_at - timedelta(hours=1),
+    )
+    conversation_ref(admin.db, inbox.tenant_id, seeded.id).collection("decisions").document(
+        older.decision_id
+    ).set(older.model_dump(mode="python"))
+    path = f"{inbox.base}/{seeded.id}/suggestions"
+
+    dismissed = admin.api.post(
+        f"{path}/dismiss", inbox.seller, {"decision_id": older.decision_id, "index": 0}
+    )
+    accepted = admin.api.post(
+        f"{path}/accept", inbox.seller, {"decision_id": older.decision_id, "index": 1}
+    )
+
+    assert dismissed.status_code == 200, dismissed.text
+    assert accepted.status_code == 202, accepted.text
+    stored = _stored(admin, inbox, seeded.id)
+    assert stored.pending_suggestions == 3, "the latest decision's suggestions are still pending"
+    assert stored.suggestions_accepted == 1
+    detail = admin.api.get(f"{inbox.base}/{seeded.id}", inbox.owner).json()
+    assert [s["state"] for s in detail["decisions"][0]["suggestions"]] == ["dismissed", "accepted"]
+    assert [p.job.message.text for p in admin.published(inbox.tenant_id, expect=1)] == [
+        "Como posso ajudar?"
+    ]
