@@ -55,6 +55,7 @@ def firebase_verifier(
     import firebase_admin
     from firebase_admin import auth
     from firebase_admin.exceptions import FirebaseError
+    from google.auth.exceptions import GoogleAuthError
 
     try:
         app = firebase_admin.get_app(app_name)
@@ -78,7 +79,7 @@ def firebase_verifier(
             raise ApiError(503, "cannot fetch the token signing keys; try again") from None
         except (auth.InvalidIdTokenError, ValueError) as error:
             raise ApiError(401, f"the ID token is invalid: {error}") from None
-        except FirebaseError:
+        except (FirebaseError, GoogleAuthError):  # the Auth API or the credential is unreachable
             raise ApiError(503, "cannot check the ID token now; try again") from None
         # firebase-admin does not check the Auth emulator's unsigned tokens for expiry.
         expires = claims.get("exp")
