@@ -180,7 +180,7 @@ def admin(
             tap=tap,
         )
     finally:
+        http.close()  # first: gunicorn waits for open keep-alive connections before it stops
         stop_process(process)
-        http.close()
         subscriber.delete_subscription(request={"subscription": tap})
         subscriber.close()
