@@ -36,6 +36,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 def ensure_topology(project_id: str, push_endpoints: dict[str, str]) -> list[str]:
     """Create every topic and subscription that does not exist yet; return what was created.
 
+    An existing push subscription is pointed at the given URL (functions served elsewhere now).
+
     ``push_endpoints`` maps a subscription's ``push_to`` name to the URL of the function that
     serves it (local functions-framework ports in development); a push subscription whose
     function has no URL there is skipped and reported.
@@ -68,6 +70,9 @@ def ensure_topology(project_id: str, push_endpoints: dict[str, str]) -> list[str
             subscriber.create_subscription(request=request)
             created.append(f"subscription {subscription.name}")
         except exceptions.AlreadyExists:
-            pass
+            if "push_config" in request:  # a restarted loop serves it elsewhere: push there
+                subscriber.modify_push_config(
+                    request={"subscription": request["name"], "push_config": request["push_config"]}
+                )
     subscriber.close()
     return created
