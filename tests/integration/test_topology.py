@@ -1,4 +1,4 @@
-"""The Pub/Sub topology on the emulator: created once, and push subscriptions follow the functions."""
+"""The Pub/Sub topology on the emulator: push subscriptions follow the functions."""
 
 from __future__ import annotations
 
