@@ -235,3 +235,22 @@ def test_renaming_the_tenant_renames_it_for_every_member(admin: AdminStack) -> N
     update = [e for e in admin.audit(tenant) if e["action"] == "tenant.update"]
     assert update[0]["after"] == {"name": "Novo Nome"}
     assert update[0]["before"]["name"].startswith("Clínica")
+
+
+def test_one_account_owns_at_most_ten_tenants(admin: AdminStack) -> None:
+    owner = admin.auth.sign_up("owner")
+    for _ in range(10):
+        admin.tenant(owner)
+
+    answer = admin.api.post("/api/tenants", owner, {"name": "Décima primeira"})
+
+    assert answer.status_code == 409
+    assert len(_me(admin, owner)["memberships"]) == 10
+
+
+def test_an_invitation_to_a_tenant_that_does_not_exist_is_not_found(admin: AdminStack) -> None:
+    user = admin.auth.sign_up("user", verified=True)
+
+    for tenant in ("nope-000000", "..", "x" * 1100):
+        answer = admin.api.post(f"/api/tenants/{tenant}/invites/accept", user)
+        assert answer.status_code == 404, tenant

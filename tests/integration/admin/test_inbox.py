@@ -4,6 +4,7 @@ what a seller does (take over, release, close, write, use the copilot's suggesti
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -624,3 +625,42 @@ def test_a_suggestion_of_an_older_decision_can_still_be_used(
     assert [p.job.message.text for p in admin.published(inbox.tenant_id, expect=1)] == [
         "Como posso ajudar?"
     ]
+
+
+def test_concurrent_accepts_of_one_suggestion_send_it_once(admin: AdminStack, inbox: Inbox) -> None:
+    seeded, decision = _copilot(admin, inbox)
+    path = f"{inbox.base}/{seeded.id}/suggestions/accept"
+    body = {"decision_id": decision.decision_id, "index": 0}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(
+            pool.map(lambda _: admin.api.post(path, inbox.seller, body).status_code, range(4))
+        )
+
+    assert statuses == [202, 409, 409, 409]
+    assert len(admin.published(inbox.tenant_id, expect=1, settle=1.0)) == 1
+    stored = _stored(admin, inbox, seeded.id)
+    assert (stored.suggestions_accepted, stored.pending_suggestions) == (1, 2)
+    assert [m.role for m in stored.window].count("seller") == 1
+
+
+def test_concurrent_closes_close_once(admin: AdminStack, inbox: Inbox) -> None:
+    seeded = _seed(admin, inbox, followup_generation=1)
+    path = f"{inbox.base}/{seeded.id}/close"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(
+            pool.map(
+                lambda _: admin.api.post(path, inbox.owner, {"reason": "lost"}).status_code,
+                range(4),
+            )
+        )
+
+    assert statuses == [200, 409, 409, 409]
+    assert _stored(admin, inbox, seeded.id).followup_generation == 2
+    closes = [
+        e
+        for e in admin.audit(inbox.tenant_id)
+        if e["target"] == f"conversations/{seeded.id}" and e["action"] == "conversation.close"
+    ]
+    assert len(closes) == 1

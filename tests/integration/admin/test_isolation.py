@@ -350,3 +350,23 @@ def test_a_valid_emulator_token_of_the_owner_is_accepted(admin: AdminStack, worl
     answer = admin.api.get(f"/api/tenants/{world.a.tenant_id}", headers=_bearer(token))
 
     assert answer.status_code == 200, answer.text
+
+
+def test_another_tenants_member_and_decision_are_unknown_in_ones_own_tenant(
+    admin: AdminStack, world: World
+) -> None:
+    a, b = world.a, world.b
+    base = f"/api/tenants/{b.tenant_id}/conversations/{b.ids['conversation_id']}"
+    before = admin.tenant_state(b.tenant_id)
+
+    assign = admin.api.post(f"{base}/assign", b.owner, {"assignee_uid": a.ids["uid"]})
+    accept = admin.api.post(
+        f"{base}/suggestions/accept", b.owner, {"decision_id": a.ids["decision_id"], "index": 0}
+    )
+
+    assert assign.status_code == 422
+    assert assign.json()["error"]["field"] == "assignee_uid"
+    assert accept.status_code == 422
+    assert accept.json()["error"]["field"] == "decision_id"
+    assert admin.tenant_state(b.tenant_id) == before
+    assert admin.published(b.tenant_id) == []

@@ -274,3 +274,9 @@ def test_validation_comes_after_access(admin: AdminStack, owner: Owner) -> None:
     answer = admin.api.put(f"{owner.base}/agent", stranger, {"debounce_seconds": 999})
 
     assert answer.status_code == 403
+
+
+def test_options_is_405_and_never_a_500(admin: AdminStack, owner: Owner) -> None:
+    answer = admin.api.request("OPTIONS", f"{owner.base}/conversations", owner.user)
+
+    assert answer.status_code == 405
