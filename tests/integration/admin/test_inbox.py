@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from shared.models.conversation import Contact, Conversation
-from shared.models.decision import Action, Decision, OutboundMessage
+from shared.models.decision import Action, Decision, OutboundMessage, Reason
+from shared.models.tenant import AgentSettings
+from shared.policy.guards import guard_sending
+from shared.policy.verdict import PolicyContext, Verdict
 from shared.store.conversations import conversation_ref, outbound_ledger_ref
 from tests.integration.admin.conftest import AdminStack
 from tests.integration.admin.support import SeededConversation, User, seed_conversation
@@ -318,6 +321,17 @@ def test_polling_gets_304_until_something_changes(admin: AdminStack, inbox: Inbo
 # Actions
 
 
+def _agent_verdict(conversation: Conversation) -> Verdict:
+    """Return what the engine's guards say about answering the lead now."""
+    context = PolicyContext(
+        conversation=conversation,
+        contact=Contact(contact_key=conversation.contact_key),
+        settings=AgentSettings(),
+        now=datetime.now(UTC) + timedelta(days=1, seconds=-60),
+    )
+    return guard_sending(context, lead_replied=True, proactive=False)
+
+
 def test_take_over_puts_a_human_in_charge_and_release_gives_it_back(
     admin: AdminStack, inbox: Inbox
 ) -> None:
@@ -333,6 +347,7 @@ def test_take_over_puts_a_human_in_charge_and_release_gives_it_back(
     assert stored.taken_over_by == inbox.seller.uid
     assert stored.assignee_email == inbox.seller.email
     assert stored.human_is_active(datetime.now(UTC) + timedelta(days=30))
+    assert _agent_verdict(stored).reasons == (Reason.HUMAN_ACTIVE,)
 
     released = admin.api.post(f"{path}/release", inbox.seller)
 
@@ -344,6 +359,7 @@ def test_take_over_puts_a_human_in_charge_and_release_gives_it_back(
     assert stored.taken_over_by is None
     assert stored.human_active_until is None
     assert not stored.human_is_active(datetime.now(UTC))
+    assert _agent_verdict(stored).action is None, "the agent may answer again"
     entries = [
         e for e in admin.audit(inbox.tenant_id) if e["target"] == f"conversations/{seeded.id}"
     ]
