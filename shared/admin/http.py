@@ -2,8 +2,9 @@
 
 Every route declares its method, path, who may call it, and the pydantic models of its query,
 body and response. Dispatch checks in this order, each failure a 4xx that changes nothing:
-route and method, token (401), membership and role in the path's tenant (403), query and body
-(400 malformed, 413 too large, 422 invalid with the field), then the handler runs.
+route and method, token (401), membership and role in the path's tenant (403), path ids no
+document can have (404), query and body (400 malformed, 413 too large, 422 invalid with the
+field), then the handler runs.
 """
 
 from __future__ import annotations
