@@ -1,10 +1,11 @@
 """A contact's data under the LGPD: export all of it, or erase it everywhere.
 
 Erasure deletes the contact record, every message and decision of their conversations, the send
-ledger and delivery records, and the follow-up trigger records; the conversations themselves stay
-as anonymous counters (no phone, name, text, summary, extracted fields or close note) so the
-dashboard's past figures hold. The erasure is itself audited, naming the contact only by a one-way
-hash.
+ledger and delivery records, the follow-up trigger records and unmatched delivery statuses, and
+blanks the sellers' close notes the audit log kept about those conversations; the conversations
+themselves stay as anonymous counters (no phone, name, text, summary, extracted fields or close
+note) so the dashboard's past figures hold. The erasure is itself audited, naming the contact only
+by a one-way hash.
 """
 
 from __future__ import annotations
@@ -84,7 +85,14 @@ def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Delete
     ]
     doomed += ledger
     counts["outbound"] = len(ledger)
+    statuses = tenant.collection("unmatched_statuses").where(
+        filter=equal("contact.key", contact_key)
+    )
+    unmatched = [each.reference for each in statuses.stream()]
+    doomed += unmatched
+    counts["unmatched_statuses"] = len(unmatched)
     _delete_all(client, doomed)
+    counts["audit_notes_erased"] = _erase_close_notes(client, tenant, conversations)
     digest = hashlib.sha256(f"{tenant_id}:{contact_key}".encode()).hexdigest()[:16]
     batch = client.batch()
     for snapshot in conversations:
@@ -100,6 +108,24 @@ def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Delete
     )
     batch.commit()
     return Deleted(deleted=dict(counts))
+
+
+def _erase_close_notes(client: Any, tenant: Any, conversations: list[Any]) -> int:
+    """Blank the seller's free-text close notes the audit log kept about these conversations."""
+    erased = 0
+    for snapshot in conversations:
+        target = f"conversations/{snapshot.id}"
+        for entry in tenant.collection("audit").where(filter=equal("target", target)).stream():
+            record = entry.to_dict() or {}
+            changes = {
+                f"{side}.close_note": None
+                for side in ("before", "after")
+                if isinstance(record.get(side), dict) and record[side].get("close_note")
+            }
+            if changes:
+                entry.reference.update(changes)
+                erased += 1
+    return erased
 
 
 def _conversations(client: Any, tenant_id: str, contact_key: str) -> list[Any]:

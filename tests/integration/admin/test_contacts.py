@@ -160,6 +160,9 @@ def test_erasure_removes_the_contact_everywhere_and_logs_only_a_hash(
         scene.owner,
         {"reason": "no_interest", "note": "não quer mais contato"},
     )
+    # A delivery status for a message Piloto did not send names the phone too.
+    unmatched = tenant_ref(admin.db, scene.tenant_id).collection("unmatched_statuses")
+    unmatched.document("status-1").set({"contact": {"key": person.phone}, "status": "read"})
     others_before = {
         path: document
         for path, document in admin.tenant_state(scene.tenant_id).items()
@@ -177,8 +180,12 @@ def test_erasure_removes_the_contact_everywhere_and_logs_only_a_hash(
         "trigger_events": 2,
         "outbound": 2,
         "conversations_anonymised": 2,
+        "unmatched_statuses": 1,
+        "audit_notes_erased": 1,
         "contacts": 1,
     }
+    assert not unmatched.document("status-1").get().exists
+    assert "não quer mais contato" not in _text(admin.audit(scene.tenant_id))
     tree = snapshot_tree(admin.db, tenant_ref(admin.db, scene.tenant_id))
     assert not contact_ref(admin.db, scene.tenant_id, person.phone).get().exists
     for path in person.paths:
