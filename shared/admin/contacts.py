@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from shared.admin.audit import audit_entry, audit_ref
 from shared.admin.errors import not_found
 from shared.admin.http import Request
@@ -38,19 +40,21 @@ def export_contact(request: Request, tenant_id: str, contact_key: str) -> Contac
         document = snapshot.reference
         exported.append(
             {
-                **_plain(snapshot.to_dict() or {}),
+                **_jsonable(snapshot.to_dict() or {}),
                 "messages": [
-                    {"message_id": m.id, **_plain(m.to_dict() or {})}
+                    {"message_id": m.id, **_jsonable(m.to_dict() or {})}
                     for m in document.collection("messages").order_by("at").stream()
                 ],
                 "decisions": [
-                    _plain(d.to_dict() or {})
+                    _jsonable(d.to_dict() or {})
                     for d in document.collection("decisions").order_by("decided_at").stream()
                 ],
             }
         )
     return ContactExport(
-        contact=_plain(contact.to_dict() or {}) if contact.exists else {"contact_key": contact_key},
+        contact=_jsonable(contact.to_dict() or {})
+        if contact.exists
+        else {"contact_key": contact_key},
         conversations=exported,
         exported_at=request.services.now(),
     )
@@ -159,17 +163,7 @@ def _delete_all(client: Any, references: Iterable[Any]) -> None:
         batch.commit()
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
+def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
     """Return a Firestore record as JSON-ready data (datetimes as ISO strings)."""
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, dict):
-            return {key: convert(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [convert(item) for item in value]
-        return value
-
-    converted: dict[str, Any] = convert(record)
+    converted: dict[str, Any] = to_jsonable_python(record)
     return converted

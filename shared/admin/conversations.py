@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
+from pydantic_core import to_jsonable_python
 
 from shared.admin.access import Membership, may_work_on, member_ref
 from shared.admin.audit import audit_entry, audit_ref
@@ -415,7 +416,7 @@ def _act(
         conversation = _load(transaction, client, tenant_id, conversation_id, member)
         update = {**change(conversation, member), "updated_at": now}
         transaction.update(conversation_ref(client, tenant_id, conversation_id), update)
-        before = {name: _plain(getattr(conversation, name, None)) for name in update}
+        before = {name: to_jsonable_python(getattr(conversation, name, None)) for name in update}
         transaction.set(
             audit_ref(client, tenant_id, now),
             audit_entry(
@@ -424,7 +425,7 @@ def _act(
                 f"conversations/{conversation_id}",
                 now,
                 before=before,
-                after={name: _plain(value) for name, value in update.items()},
+                after={name: to_jsonable_python(value) for name, value in update.items()},
             ),
         )
         return conversation.model_copy(update=update)
@@ -575,14 +576,6 @@ def _dumped(changes: dict[str, Any]) -> dict[str, Any]:
     if window is not None:
         changes = {**changes, "window": [entry.model_dump(mode="python") for entry in window]}
     return changes
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "value"):
-        return value.value
-    return value
 
 
 def _encode_cursor(updated_at: datetime, conversation_id: str) -> str:

@@ -227,11 +227,11 @@ def openapi_document(routes: Iterable[Route], *, title: str, version: str) -> di
             models[(route.body, "validation")] = None
         if route.response is not None:
             models[(route.response, "serialization")] = None
-    keyed, top = models_json_schema(
+    refs, top = models_json_schema(
         [(model, mode) for model, mode in models],  # type: ignore[misc]
         ref_template="#/components/schemas/{model}",
     )
-    refs = {model_mode: schema for model_mode, schema in keyed.items()}
+
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         operation: dict[str, Any] = {
