@@ -21,6 +21,9 @@ const settings: AgentSettings = {
   rejection_acknowledgement: null,
   handoff_acknowledgement: 'Vou chamar a equipe.',
   templates: { followup: { name: 'retorno', language: 'pt_BR', parameters: ['{{name}}'] }, reengagement: null },
+  pilot_intents: ['qualify', 'schedule'],
+  copilot_promotion: { threshold: 0.85, min_samples: 20 },
+  voice_replies: false,
 };
 
 describe('settings form mapping', () => {
@@ -60,12 +63,39 @@ describe('AgentForm', () => {
     expect(await screen.findByTestId('agent-saved')).toBeTruthy();
   });
 
+  it('shows the pilot intents read-only and saves the promotion rule (as a fraction) and voice replies', async () => {
+    const onSave = vi.fn(async (body: AgentSettings) => body);
+    render(<AgentForm initial={settings} readOnly={false} onSave={onSave} />);
+    const intents = screen.getByTestId('agent-pilot-intents');
+    expect(intents.textContent).toContain('Qualificação');
+    expect(intents.textContent).toContain('Agendamento');
+    expect(intents.querySelector('input, select')).toBeNull();
+    expect((screen.getByTestId('agent-promotion-threshold') as HTMLInputElement).value).toBe('85');
+    fireEvent.change(screen.getByTestId('agent-promotion-threshold'), { target: { value: '92.5' } });
+    fireEvent.change(screen.getByTestId('agent-promotion-min-samples'), { target: { value: '30' } });
+    fireEvent.click(screen.getByTestId('agent-voice-replies'));
+    expect(screen.getByText(/Não oferecemos clonagem de voz/)).toBeTruthy();
+    fireEvent.submit(screen.getByTestId('agent-form'));
+    await waitFor(() => expect(onSave).toHaveBeenCalledTimes(1));
+    expect(onSave.mock.calls[0]![0]).toMatchObject({
+      pilot_intents: ['qualify', 'schedule'],
+      copilot_promotion: { threshold: 0.925, min_samples: 30 },
+      voice_replies: true,
+    });
+  });
+
+  it('says when no intent runs in pilot', () => {
+    render(<AgentForm initial={{ ...settings, pilot_intents: [] }} readOnly onSave={vi.fn()} />);
+    expect(screen.getByTestId('agent-pilot-intents').textContent).toContain('Nenhuma');
+  });
+
   it('shows the server validation errors beside their fields', async () => {
     const onSave = vi.fn().mockRejectedValue(
       new ApiError(422, 'validation_failed', 'debounce_seconds: too big', 'debounce_seconds', [
         { field: 'debounce_seconds', reason: 'Input should be less than or equal to 300' },
         { field: 'followups.2', reason: 'invalid duration "7x"' },
         { field: 'templates.followup.name', reason: 'required' },
+        { field: 'copilot_promotion.threshold', reason: 'Input should be less than or equal to 1' },
         { field: 'unknown_field', reason: 'not allowed' },
       ]),
     );
@@ -77,6 +107,7 @@ describe('AgentForm', () => {
     expect(screen.getByTestId('agent-followups-2').getAttribute('aria-invalid')).toBe('true');
     expect(screen.getByTestId('agent-followups-0').getAttribute('aria-invalid')).toBeNull();
     expect(screen.getByTestId('field-error-templates.followup').textContent).toBe('name: required');
+    expect(screen.getByTestId('field-error-copilot_promotion').textContent).toBe('threshold: Input should be less than or equal to 1');
     const banner = screen.getByTestId('error-banner');
     expect(banner.textContent).toContain('Alguns campos estão inválidos.');
     expect(banner.textContent).toContain('unknown_field: not allowed'); // no field shows it, so the banner does

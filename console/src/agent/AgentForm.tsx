@@ -5,7 +5,7 @@ import { ErrorBanner } from '../components/ErrorBanner';
 import { FieldErrors } from '../components/FieldErrors';
 import { KeyValueEditor, StringListEditor } from '../components/ListEditors';
 import { fieldErrors } from '../i18n/format';
-import { t } from '../i18n/pt-BR';
+import { intentNames, t } from '../i18n/pt-BR';
 import { type SettingsForm, type TemplateForm, formToSettings, settingsToForm } from './settingsForm';
 
 const PLACED_FIELDS = [
@@ -25,6 +25,9 @@ const PLACED_FIELDS = [
   'handoff_acknowledgement',
   'templates.followup',
   'templates.reengagement',
+  'pilot_intents',
+  'copilot_promotion',
+  'voice_replies',
 ];
 
 function Field({ label, help, field, errors, children }: { label: string; help?: string; field: string; errors: Record<string, string[]>; children: ReactNode }) {
@@ -128,6 +131,45 @@ export function AgentForm({
             {t.agent.modeCopilot}
           </label>
         </Field>
+        <Field label={t.agent.pilotIntents} help={t.agent.pilotIntentsHelp} field="pilot_intents" errors={errors}>
+          <div data-testid="agent-pilot-intents" data-value={(original.pilot_intents ?? []).join(',')}>
+            {original.pilot_intents?.length ? (
+              original.pilot_intents.map((intent) => (
+                <span key={intent} className="badge badge-ok">
+                  {(intentNames as Record<string, string>)[intent] ?? intent}
+                </span>
+              ))
+            ) : (
+              <span className="muted">{t.agent.noPilotIntents}</span>
+            )}
+          </div>
+        </Field>
+        <Field label={t.agent.promotion} help={t.agent.promotionHelp} field="copilot_promotion" errors={errors}>
+          <div className="row-inputs">
+            <label className="inline">
+              {t.agent.promotionThreshold}
+              <input
+                type="number"
+                min={0}
+                max={100}
+                step="any"
+                value={form.promotionThresholdPercent}
+                onChange={(event) => set({ promotionThresholdPercent: event.target.value })}
+                data-testid="agent-promotion-threshold"
+              />
+            </label>
+            <label className="inline">
+              {t.agent.promotionMinSamples}
+              <input
+                type="number"
+                min={1}
+                value={form.promotionMinSamples}
+                onChange={(event) => set({ promotionMinSamples: event.target.value })}
+                data-testid="agent-promotion-min-samples"
+              />
+            </label>
+          </div>
+        </Field>
         <Field label={t.agent.language} field="language" errors={errors}>
           <input value={form.language} onChange={(event) => set({ language: event.target.value })} data-testid="agent-language" />
         </Field>
@@ -189,6 +231,12 @@ export function AgentForm({
         </Field>
         <Field label={t.agent.humanTakeover} help={t.agent.humanTakeoverHelp} field="human_takeover_minutes" errors={errors}>
           <input type="number" min={0} value={form.humanTakeoverMinutes} onChange={(event) => set({ humanTakeoverMinutes: event.target.value })} data-testid="agent-human-takeover-minutes" />
+        </Field>
+        <Field label={t.agent.audio} help={t.agent.voiceRepliesHelp} field="voice_replies" errors={errors}>
+          <label className="checkbox">
+            <input type="checkbox" checked={form.voiceReplies} onChange={(event) => set({ voiceReplies: event.target.checked })} data-testid="agent-voice-replies" />
+            {t.agent.voiceReplies}
+          </label>
         </Field>
         <h2>{t.agent.acknowledgements}</h2>
         <p className="muted small">{t.agent.ackHelp}</p>

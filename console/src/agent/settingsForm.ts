@@ -27,12 +27,28 @@ export interface SettingsForm {
   handoffAcknowledgement: string;
   followupTemplate: TemplateForm;
   reengagementTemplate: TemplateForm;
+  /** copilot_promotion.threshold as a percentage ("80" for 0.8). */
+  promotionThresholdPercent: string;
+  promotionMinSamples: string;
+  voiceReplies: boolean;
 }
 
 function templateForm(template: Template | null | undefined): TemplateForm {
   return template
     ? { enabled: true, name: template.name, language: template.language, parameters: [...template.parameters] }
     : { enabled: false, name: '', language: 'pt_BR', parameters: [] };
+}
+
+/** 0.85 → "85" (at most two decimals, no float noise). */
+export function percentText(fraction: number | null | undefined): string {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '';
+  return String(Math.round(fraction * 10000) / 100);
+}
+
+/** "85" → 0.85; anything else goes as is, for the server to name the field. */
+function fractionOrRaw(text: string): number {
+  const value = numberOrRaw(text);
+  return typeof value === 'number' ? Math.round(value * 100) / 10000 : value;
 }
 
 export function settingsToForm(settings: AgentSettings): SettingsForm {
@@ -54,6 +70,9 @@ export function settingsToForm(settings: AgentSettings): SettingsForm {
     handoffAcknowledgement: settings.handoff_acknowledgement ?? '',
     followupTemplate: templateForm(settings.templates?.followup),
     reengagementTemplate: templateForm(settings.templates?.reengagement),
+    promotionThresholdPercent: percentText(settings.copilot_promotion?.threshold),
+    promotionMinSamples: String(settings.copilot_promotion?.min_samples ?? ''),
+    voiceReplies: Boolean(settings.voice_replies),
   };
 }
 
@@ -104,5 +123,11 @@ export function formToSettings(form: SettingsForm, original: AgentSettings): Age
       followup: formTemplate(form.followupTemplate),
       reengagement: formTemplate(form.reengagementTemplate),
     },
+    copilot_promotion: {
+      ...original.copilot_promotion,
+      threshold: fractionOrRaw(form.promotionThresholdPercent),
+      min_samples: numberOrRaw(form.promotionMinSamples),
+    },
+    voice_replies: form.voiceReplies,
   };
 }

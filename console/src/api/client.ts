@@ -7,16 +7,27 @@ import type {
   CloseReason,
   Conditional,
   ConversationDetail,
+  CopilotIntents,
   ConversationFilters,
   ConversationPage,
   ConversationSummary,
   ErrorDetail,
+  Intent,
+  IntentStats,
+  KnowledgeEntry,
+  KnowledgeInput,
+  KnowledgeList,
+  KnowledgeProposal,
+  KnowledgeSearchResult,
+  KnowledgeUpload,
   Me,
   Member,
   Message,
   Metrics,
   NewChannel,
   NewTenant,
+  ProposalApproval,
+  ProposalStatus,
   ProviderSpec,
   PublicConfig,
   Role,
@@ -34,6 +45,7 @@ const STATUS_CODES: Record<number, string> = {
   405: 'method_not_allowed',
   409: 'conflict',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
   422: 'validation_failed',
   503: 'unavailable',
 };
@@ -218,6 +230,29 @@ export function createApiClient({ getToken, baseUrl = '', fetch: fetchImpl }: Ap
     // Metrics
     getMetrics: (t: string, period: { from?: string; to?: string } = {}) =>
       json<Metrics>('GET', tenant(t, 'metrics'), { query: period }),
+
+    // Knowledge (the two list GETs are conditional, for polling)
+    listKnowledge: (t: string, etag?: string | null) => conditional<KnowledgeList>(tenant(t, 'knowledge'), { etag }),
+    createKnowledge: (t: string, body: KnowledgeInput) => json<KnowledgeEntry>('POST', tenant(t, 'knowledge'), { body }),
+    updateKnowledge: (t: string, entryId: string, body: KnowledgeInput) =>
+      json<KnowledgeEntry>('PUT', tenant(t, 'knowledge', entryId), { body }),
+    deleteKnowledge: (t: string, entryId: string) => json<unknown>('DELETE', tenant(t, 'knowledge', entryId)),
+    uploadKnowledge: (t: string, body: KnowledgeUpload) => json<KnowledgeEntry>('POST', tenant(t, 'knowledge', 'files'), { body }),
+    searchKnowledge: (t: string, query: string) =>
+      json<{ results: KnowledgeSearchResult[] }>('POST', tenant(t, 'knowledge', 'search'), { body: { query } }),
+    listProposals: (t: string, status: ProposalStatus, etag?: string | null) =>
+      conditional<{ proposals: KnowledgeProposal[] }>(tenant(t, 'knowledge', 'proposals'), { query: { status }, etag }),
+    approveProposal: (t: string, proposalId: string, edits: ProposalApproval = {}) =>
+      json<{ proposal: KnowledgeProposal; entry: KnowledgeEntry }>('POST', tenant(t, 'knowledge', 'proposals', proposalId, 'approve'), {
+        body: edits,
+      }),
+    rejectProposal: (t: string, proposalId: string) =>
+      json<KnowledgeProposal>('POST', tenant(t, 'knowledge', 'proposals', proposalId, 'reject'), { body: {} }),
+
+    // Copilot per intent
+    getCopilotIntents: (t: string, days?: number) => json<CopilotIntents>('GET', tenant(t, 'copilot', 'intents'), { query: { days } }),
+    setIntentMode: (t: string, intent: Intent, mode: AgentMode) =>
+      json<IntentStats>('PUT', tenant(t, 'copilot', 'intents', intent), { body: { mode } }),
   };
 }
 

@@ -27,6 +27,8 @@ export const REASON_CODES = [
   'knowledge_gap',
   'no_response',
   'send_failed',
+  'media_not_understood',
+  'media_rejected',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -41,6 +43,7 @@ export const ERROR_CODES = [
   'method_not_allowed',
   'conflict',
   'payload_too_large',
+  'unsupported_media_type',
   'validation_failed',
   'unavailable',
 ] as const;
@@ -195,6 +198,12 @@ export interface AgentSettings {
   rejection_acknowledgement: string | null;
   handoff_acknowledgement: string | null;
   templates: { followup: Template | null; reengagement: Template | null };
+  /** The intents the agent answers alone (pilot) while the rest stay copilot; switched on the dashboard. */
+  pilot_intents: Intent[];
+  /** When the console proposes switching an intent to pilot: acceptance rate (0..1) over at least min_samples. */
+  copilot_promotion: { threshold: number; min_samples: number };
+  /** Answer a voice note with a voice note (needs a text-to-speech model configured). */
+  voice_replies: boolean;
 }
 
 export interface LastMessage {
@@ -233,6 +242,15 @@ export interface ConversationDetailInfo extends ConversationSummary {
   followup_due_at: string | null;
 }
 
+/** What the agent understood of media the lead sent (a voice note transcribed, a document's text, an image described). */
+export interface Understanding {
+  status: 'understood' | 'not_understood' | 'rejected';
+  text: string | null;
+  reason: string | null;
+  model: string | null;
+  offline: boolean;
+}
+
 export interface Message {
   message_id: string;
   role: MessageRole;
@@ -240,6 +258,7 @@ export interface Message {
   at: string;
   status: MessageStatus | null;
   author_email: string | null;
+  understanding?: Understanding | null;
 }
 
 export interface Suggestion {
@@ -259,6 +278,8 @@ export interface Decision {
   stage: string | null;
   handoff_summary: string | null;
   offline_model: boolean;
+  /** The knowledge entries the answer drew on. */
+  knowledge_used?: { entry_id: string; title: string }[];
 }
 
 export interface ConversationDetail {
@@ -312,6 +333,108 @@ export interface Metrics {
   suggestions_offered: number;
   suggestions_accepted: number;
   daily: DailyMetrics[];
+}
+
+export const KNOWLEDGE_KINDS = ['qa', 'fact', 'price_list', 'policy', 'file'] as const;
+export type KnowledgeKind = (typeof KNOWLEDGE_KINDS)[number];
+/** The kinds written in the console; files come from an upload. */
+export type TypedKnowledgeKind = Exclude<KnowledgeKind, 'file'>;
+export type KnowledgeSource = 'manual' | 'upload' | 'learned';
+
+export interface KnowledgeEntry {
+  entry_id: string;
+  kind: KnowledgeKind;
+  title: string;
+  question: string | null;
+  answer: string | null;
+  content: string;
+  source: KnowledgeSource;
+  filename: string | null;
+  mime_type: string | null;
+  size_bytes: number | null;
+  chunk_count: number;
+  embedding_model: string;
+  created_at: string;
+  updated_at: string;
+  created_by_email: string | null;
+}
+
+export interface KnowledgeList {
+  entries: KnowledgeEntry[];
+  embedding_model: string;
+  /** The deterministic local embedding (no Vertex AI): fine for development, weaker retrieval. */
+  offline: boolean;
+}
+
+/** POST/PUT body: a question/answer pair needs question and answer; the other kinds need content. */
+export interface KnowledgeInput {
+  kind: TypedKnowledgeKind;
+  title: string;
+  question?: string;
+  answer?: string;
+  content?: string;
+}
+
+export interface KnowledgeUpload {
+  filename: string;
+  mime_type: string;
+  content_base64: string;
+  title?: string;
+}
+
+export interface KnowledgeSearchResult {
+  entry_id: string;
+  title: string;
+  kind: KnowledgeKind;
+  text: string;
+  score: number;
+}
+
+export const PROPOSAL_STATUSES = ['proposed', 'open', 'approved', 'rejected'] as const;
+export type ProposalStatus = (typeof PROPOSAL_STATUSES)[number];
+
+/** A question the agent could not answer (open) and, once a seller answered it, the pair to review (proposed). */
+export interface KnowledgeProposal {
+  proposal_id: string;
+  conversation_id: string;
+  decision_id: string;
+  question: string;
+  answer: string | null;
+  status: ProposalStatus;
+  answered_by_email: string | null;
+  answered_at: string | null;
+  created_at: string;
+  entry_id: string | null;
+}
+
+export interface ProposalApproval {
+  question?: string;
+  answer?: string;
+  title?: string;
+}
+
+export const INTENTS = ['qualify', 'sell', 'schedule', 'close', 'handoff'] as const;
+export type Intent = (typeof INTENTS)[number];
+
+export interface IntentStats {
+  intent: Intent;
+  mode: AgentMode;
+  offered: number;
+  accepted: number;
+  edited: number;
+  ignored: number;
+  dismissed: number;
+  acceptance_rate: number | null;
+  mean_similarity: number | null;
+  /** Acceptance at or above the threshold over at least min_samples suggestions. */
+  eligible: boolean;
+}
+
+export interface CopilotIntents {
+  threshold: number;
+  min_samples: number;
+  days: number;
+  intents: IntentStats[];
 }
 
 /** The answer to a conditional GET: fresh data with its ETag, or "nothing changed" (304). */

@@ -4,10 +4,10 @@ import { ACTIONS, ERROR_CODES, REASON_CODES } from '../api/types';
 import { decisionText, errorText, errorsFor, fieldErrors, reasonText } from './format';
 import { actionPhrases, errorMessages, reasonPhrases } from './pt-BR';
 
-// Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions"), on purpose not imported:
-// a code added to the contract and to this list without a phrase fails here.
+// Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions", plus issue 7's media reasons),
+// on purpose not imported: a code added to the contract and to this list without a phrase fails here.
 const CONTRACT_REASONS =
-  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed'.split(
+  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed, media_not_understood, media_rejected'.split(
     ', ',
   );
 const CONTRACT_ACTIONS = 'speak, stay_silent, wait, handoff, close, schedule_followup'.split(', ');
@@ -35,6 +35,15 @@ describe('pt-BR decision texts', () => {
 
   it('gives every reason its own phrase', () => {
     expect(new Set(Object.values(reasonPhrases)).size).toBe(CONTRACT_REASONS.length);
+  });
+
+  it('phrases the knowledge and media reasons of issue 7', () => {
+    expect(decisionText('handoff', ['knowledge_gap'])).toBe('O agente passou a conversa para um humano: falta informação para responder');
+    expect(decisionText('handoff', ['media_not_understood'])).toBe(
+      'O agente passou a conversa para um humano: não foi possível entender a mídia que o lead enviou',
+    );
+    expect(decisionText('speak', ['media_rejected'])).toBe('O agente respondeu: mídia recusada (tipo ou tamanho não aceito)');
+    expect(decisionText('stay_silent', ['quota_exceeded'])).toBe('O agente ficou em silêncio: cota do plano esgotada');
   });
 
   it('writes a decision line as action: reasons', () => {

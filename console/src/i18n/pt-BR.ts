@@ -1,5 +1,19 @@
 // Every text the console shows, in Brazilian Portuguese. A tenant's locale can pick another module later.
-import type { Action, CloseReason, ConversationStatus, ErrorCode, MessageStatus, ReasonCode, Role, SuggestionState } from '../api/types';
+import type {
+  Action,
+  CloseReason,
+  ConversationStatus,
+  ErrorCode,
+  Intent,
+  KnowledgeKind,
+  KnowledgeSource,
+  MessageStatus,
+  ProposalStatus,
+  ReasonCode,
+  Role,
+  SuggestionState,
+  Understanding,
+} from '../api/types';
 
 /** What the agent did, as the start of a decision line ("O agente ficou em silêncio: humano ativo"). */
 export const actionPhrases: Record<Action, string> = {
@@ -33,6 +47,8 @@ export const reasonPhrases: Record<ReasonCode, string> = {
   knowledge_gap: 'falta informação para responder',
   no_response: 'o lead não respondeu',
   send_failed: 'falha no envio',
+  media_not_understood: 'não foi possível entender a mídia que o lead enviou',
+  media_rejected: 'mídia recusada (tipo ou tamanho não aceito)',
 };
 
 export const errorMessages: Record<ErrorCode | 'network' | 'server_error' | 'error', string> = {
@@ -44,6 +60,7 @@ export const errorMessages: Record<ErrorCode | 'network' | 'server_error' | 'err
   conflict: 'Não foi possível: o estado mudou (conversa encerrada, contato descadastrado ou sugestão já usada).',
   payload_too_large: 'O conteúdo é grande demais.',
   validation_failed: 'Alguns campos estão inválidos.',
+  unsupported_media_type: 'Tipo de arquivo não aceito.',
   unavailable: 'Serviço indisponível no momento. Tente de novo em instantes.',
   network: 'Sem conexão com o servidor.',
   server_error: 'Erro no servidor. Tente de novo em instantes.',
@@ -98,6 +115,51 @@ export const suggestionStateNames: Record<SuggestionState, string> = {
   accepted: 'enviada',
   edited: 'editada e enviada',
   dismissed: 'descartada',
+};
+
+/** The agent's intents, as the router names them. */
+export const intentNames: Record<Intent, string> = {
+  qualify: 'Qualificação',
+  sell: 'Dúvidas e vendas',
+  schedule: 'Agendamento',
+  close: 'Objeções e fechamento',
+  handoff: 'Transferência',
+};
+
+export const knowledgeKindNames: Record<KnowledgeKind, string> = {
+  qa: 'Pergunta e resposta',
+  fact: 'Informação',
+  price_list: 'Tabela de preços',
+  policy: 'Política',
+  file: 'Arquivo',
+};
+
+export const knowledgeSourceNames: Record<KnowledgeSource, string> = {
+  manual: 'escrita no console',
+  upload: 'arquivo enviado',
+  learned: 'aprendida de um atendimento',
+};
+
+export const proposalStatusNames: Record<ProposalStatus, string> = {
+  proposed: 'Para revisar',
+  open: 'Sem resposta ainda',
+  approved: 'Aprovadas',
+  rejected: 'Rejeitadas',
+};
+
+/** The heading of what the agent understood of a medium, by what the lead sent. */
+export const understandingLabels: Record<'audio' | 'document' | 'image' | 'video' | 'other', string> = {
+  audio: 'Transcrição',
+  document: 'Conteúdo do documento',
+  image: 'Descrição da imagem',
+  video: 'Descrição do vídeo',
+  other: 'Conteúdo',
+};
+
+export const understandingStatusNames: Record<Understanding['status'], string> = {
+  understood: 'compreendido',
+  not_understood: 'Não compreendido',
+  rejected: 'Recusado',
 };
 
 export const providerNames: Record<string, string> = {
@@ -199,7 +261,9 @@ export const t = {
     agent: 'Agente',
     channels: 'Canais',
     team: 'Equipe',
+    knowledge: 'Conhecimento',
     tenant: 'Empresa',
+    proposalsBadge: (n: number) => (n === 1 ? '1 resposta para revisar' : `${n} respostas para revisar`),
   },
 
   inbox: {
@@ -268,6 +332,10 @@ export const t = {
     createdAt: 'Início',
     back: 'Voltar',
     today: 'hoje',
+    sources: 'Fontes',
+    notUnderstood: (reason: string | null) => (reason ? `Não compreendido: ${reason}` : 'Não compreendido'),
+    rejectedMedia: (reason: string | null) => (reason ? `Mídia recusada: ${reason}` : 'Mídia recusada'),
+    offlineUnderstanding: 'leitura offline',
   },
 
   dashboard: {
@@ -288,6 +356,29 @@ export const t = {
     minutes: (m: number, s: number) => (s ? `${m} min ${s} s` : `${m} min`),
     hours: (h: number, m: number) => (m ? `${h} h ${m} min` : `${h} h`),
     count: 'Quantidade',
+    copilotTitle: 'Copiloto por intenção',
+    copilotIntro: (days: number, threshold: string, samples: number) =>
+      `Sugestões do copiloto nos últimos ${days} dias. Uma intenção pode passar ao piloto quando a aceitação chega a ${threshold} em pelo menos ${samples} sugestões.`,
+    intent: 'Intenção',
+    intentMode: 'Modo',
+    modePilot: 'piloto',
+    modeCopilot: 'copiloto',
+    offered: 'Sugestões',
+    accepted: 'Aceitas',
+    edited: 'Editadas',
+    ignored: 'Ignoradas',
+    dismissed: 'Descartadas',
+    acceptance: 'Aceitação',
+    similarity: 'Semelhança média das editadas',
+    eligible: 'pode ir para o piloto',
+    promotion: (intent: string, rate: string, offered: number) =>
+      `A intenção ${intent} teve ${rate} de aceitação em ${offered} sugestões. Deixar o agente responder sozinho?`,
+    promote: 'Deixar o agente responder',
+    toCopilot: 'Voltar ao copiloto',
+    confirmToCopilot: (intent: string) => `Voltar a intenção ${intent} ao copiloto? O agente passa a só sugerir respostas.`,
+    ownerDecides: 'Só o proprietário decide quais intenções o agente responde sozinho.',
+    noSuggestions: 'Nenhuma sugestão do copiloto no período.',
+    percent: (value: number) => `${Math.round(value * 100)}%`,
   },
 
   agent: {
@@ -331,6 +422,81 @@ export const t = {
     templateLanguage: 'Idioma',
     templateParameters: 'Parâmetros',
     addParameter: 'Adicionar parâmetro',
+    pilotIntents: 'Intenções que o agente responde sozinho',
+    pilotIntentsHelp: 'As demais ficam no copiloto. O proprietário muda isto no Painel, em "Copiloto por intenção".',
+    noPilotIntents: 'Nenhuma: fora do modo piloto, o agente só sugere respostas.',
+    promotion: 'Quando propor o piloto para uma intenção',
+    promotionHelp: 'O Painel propõe deixar o agente responder sozinho quando a aceitação das sugestões chega a este nível.',
+    promotionThreshold: 'Aceitação mínima (%)',
+    promotionMinSamples: 'Mínimo de sugestões',
+    audio: 'Áudio',
+    voiceReplies: 'Responder áudio com áudio',
+    voiceRepliesHelp:
+      'Quando o lead manda um áudio, o agente responde com um áudio gerado por um modelo de texto para fala. Precisa de texto para fala configurado; sem ele, a resposta vai em texto. Não oferecemos clonagem de voz.',
+  },
+
+  knowledge: {
+    title: 'Conhecimento',
+    intro: 'O agente responde só com o que está aqui e nas informações do negócio. Quando falta informação, ele passa a conversa para um humano.',
+    tabEntries: 'Base',
+    tabSearch: 'Testar busca',
+    tabLearning: 'Aprendizado',
+    offline: 'embeddings offline',
+    offlineHelp: 'Sem Vertex AI: a busca usa um embedding local simples, bom para testes e fraco para sinônimos.',
+    model: (name: string) => `Modelo de embeddings: ${name}`,
+    empty: 'Nenhuma entrada ainda. Adicione perguntas e respostas, preços e políticas, ou envie um arquivo.',
+    readOnly: 'Somente proprietários e administradores podem alterar o conhecimento.',
+    add: 'Nova entrada',
+    upload: 'Enviar arquivo',
+    newTitle: 'Nova entrada',
+    editTitle: 'Editar entrada',
+    kind: 'Tipo',
+    entryTitle: 'Título',
+    question: 'Pergunta',
+    answer: 'Resposta',
+    content: 'Conteúdo',
+    contentHelp: {
+      fact: 'Uma informação sobre o negócio, por exemplo endereço, horários ou formas de pagamento.',
+      price_list: 'Um item por linha, por exemplo "Limpeza de pele: R$ 180".',
+      policy: 'Regras como prazos, garantia, cancelamento e reembolso.',
+    },
+    save: 'Salvar entrada',
+    confirmDelete: (title: string) => `Excluir "${title}"? O agente deixa de usar esta informação.`,
+    delete: 'Excluir',
+    source: 'Origem',
+    chunks: (n: number) => (n === 1 ? '1 trecho' : `${n} trechos`),
+    updated: (when: string, who: string | null) => (who ? `Atualizada em ${when} por ${who}` : `Atualizada em ${when}`),
+    staleModel: (name: string) => `indexada com ${name}`,
+    uploadTitle: 'Enviar arquivo',
+    uploadHelp: 'PDF, DOCX ou TXT de até 10 MB. O texto é extraído e dividido em trechos para a busca.',
+    file: 'Arquivo',
+    fileTitle: 'Título (opcional)',
+    send: 'Enviar',
+    sending: 'Enviando…',
+    fileTooLarge: (size: string) => `O arquivo tem ${size}; o limite é 10 MB.`,
+    fileWrongType: 'Tipo de arquivo não aceito: envie PDF, DOCX ou TXT.',
+    fileUnreadable: 'Não foi possível ler o texto deste arquivo.',
+    searchLabel: 'Pergunta de um lead',
+    searchPlaceholder: 'Ex.: quanto custa a limpeza de pele?',
+    search: 'Buscar',
+    searching: 'Buscando…',
+    searchHelp: 'Mostra os trechos que o agente encontraria para responder.',
+    noResults: 'Nada encontrado: o agente passaria a conversa para um humano.',
+    score: 'Relevância',
+    proposalsIntro: 'Perguntas que o agente não soube responder. Quando um vendedor responde, a pergunta e a resposta viram uma proposta para revisar.',
+    proposalStatus: 'Mostrar',
+    noProposals: 'Nada aqui.',
+    askedAt: (when: string) => `Perguntado em ${when}`,
+    answeredBy: (who: string | null, when: string) => (who ? `Respondido por ${who} em ${when}` : `Respondido em ${when}`),
+    waitingAnswer: 'Aguardando a resposta de um vendedor.',
+    openConversation: 'Abrir a conversa',
+    approve: 'Aprovar',
+    editApprove: 'Editar e aprovar',
+    approveEdited: 'Aprovar editada',
+    reject: 'Rejeitar',
+    confirmReject: 'Rejeitar esta proposta? Ela não entra na base.',
+    approved: 'Entrou na base de conhecimento.',
+    rejected: 'Rejeitada.',
   },
 
   channels: {
