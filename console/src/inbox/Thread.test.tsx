@@ -71,4 +71,82 @@ describe('Thread', () => {
     );
     expect(timeline.map((item) => (item.kind === 'message' ? item.message.message_id : item.decision.decision_id))).toEqual(['ask', 'd', 'reply']);
   });
+
+  it('shows under a voice note its transcription, under a document its text, and why a medium was not understood', () => {
+    render(
+      <Thread
+        messages={[
+          message({
+            message_id: 'a',
+            role: 'lead',
+            text: '[audio]',
+            at: '2026-11-22T13:00:00Z',
+            understanding: { status: 'understood', text: 'Quanto custa a limpeza de pele?', reason: null, model: 'gemini-2.5-flash', offline: false },
+          }),
+          message({
+            message_id: 'd',
+            role: 'lead',
+            text: '[document] exame.pdf',
+            at: '2026-11-22T13:01:00Z',
+            understanding: { status: 'understood', text: 'Hemograma completo: normal.', reason: null, model: 'local', offline: true },
+          }),
+          message({
+            message_id: 'i',
+            role: 'lead',
+            text: '[image]',
+            at: '2026-11-22T13:02:00Z',
+            understanding: { status: 'not_understood', text: null, reason: 'imagens precisam do Gemini', model: null, offline: true },
+          }),
+          message({
+            message_id: 'v',
+            role: 'lead',
+            text: '[video]',
+            at: '2026-11-22T13:03:00Z',
+            understanding: { status: 'rejected', text: null, reason: 'maior que 16 MB', model: null, offline: false },
+          }),
+          message({ message_id: 't', role: 'lead', text: 'Oi', at: '2026-11-22T13:04:00Z', understanding: null }),
+        ]}
+        decisions={[]}
+        onAccept={vi.fn()}
+        onDismiss={vi.fn()}
+      />,
+    );
+    const notes = screen.getAllByTestId('message-understanding');
+    expect(notes.map((note) => note.getAttribute('data-status'))).toEqual(['understood', 'understood', 'not_understood', 'rejected']);
+    expect(notes[0]!.textContent).toBe('TranscriçãoQuanto custa a limpeza de pele?');
+    expect(notes[1]!.textContent).toContain('Conteúdo do documento');
+    expect(notes[1]!.textContent).toContain('leitura offline');
+    expect(notes[1]!.textContent).toContain('Hemograma completo: normal.');
+    expect(notes[2]!.textContent).toBe('Não compreendido: imagens precisam do Gemini');
+    expect(notes[3]!.textContent).toBe('Mídia recusada: maior que 16 MB');
+    const plain = screen.getAllByTestId('message').find((item) => item.getAttribute('data-message-id') === 't')!;
+    expect(within(plain).queryByTestId('message-understanding')).toBeNull();
+  });
+
+  it('lists the knowledge a decision drew on as its sources', () => {
+    render(
+      <Thread
+        messages={[]}
+        decisions={[
+          decision({
+            decision_id: 'k',
+            action: 'speak',
+            decided_at: '2026-11-22T13:00:05Z',
+            knowledge_used: [
+              { entry_id: 'e1', title: 'Tabela de preços' },
+              { entry_id: 'e2', title: 'Política de cancelamento' },
+            ],
+          }),
+          decision({ decision_id: 'g', action: 'handoff', reasons: ['knowledge_gap'], decided_at: '2026-11-22T13:01:05Z' }),
+        ]}
+        onAccept={vi.fn()}
+        onDismiss={vi.fn()}
+      />,
+    );
+    const [answered, gap] = screen.getAllByTestId('decision');
+    expect(within(answered!).getByTestId('decision-sources').textContent).toBe('Fontes: Tabela de preços, Política de cancelamento');
+    expect(within(answered!).getByTestId('decision-sources').getAttribute('data-entry-ids')).toBe('e1,e2');
+    expect(within(gap!).queryByTestId('decision-sources')).toBeNull();
+    expect(gap!.textContent).toContain('falta informação para responder');
+  });
 });

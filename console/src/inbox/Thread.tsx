@@ -2,7 +2,8 @@
 import { useEffect, useRef } from 'react';
 import type { Decision, Message } from '../api/types';
 import { clockTime, decisionText } from '../i18n/format';
-import { messageStatusNames, t } from '../i18n/pt-BR';
+import { messageStatusNames, t, understandingLabels } from '../i18n/pt-BR';
+import { mediaKind } from './media';
 import { type SuggestionActions, SuggestionCard } from './SuggestionCard';
 import { buildTimeline } from './timeline';
 
@@ -25,6 +26,7 @@ function MessageBubble({ message }: { message: Message }) {
       ) : null}
       {message.role === 'agent' ? <div className="message-author">{t.inbox.agentPrefix}</div> : null}
       <div className="message-text">{message.text}</div>
+      {message.understanding ? <UnderstandingNote message={message} /> : null}
       <div className="message-meta">
         {clockTime(message.at)}
         {message.role !== 'lead' && message.status ? (
@@ -38,6 +40,28 @@ function MessageBubble({ message }: { message: Message }) {
           </span>
         ) : null}
       </div>
+    </div>
+  );
+}
+
+/** Under a medium the lead sent: its transcription or extracted text, or why it was not understood. */
+function UnderstandingNote({ message }: { message: Message }) {
+  const understanding = message.understanding;
+  if (!understanding) return null;
+  const { status, text, reason, offline } = understanding;
+  return (
+    <div className={`understanding understanding-${status}`} data-testid="message-understanding" data-status={status}>
+      {status === 'understood' ? (
+        <>
+          <div className="understanding-label">
+            {understandingLabels[mediaKind(message)]}
+            {offline ? <span className="badge badge-muted">{t.inbox.offlineUnderstanding}</span> : null}
+          </div>
+          <div className="understanding-text">{text}</div>
+        </>
+      ) : (
+        <div className="understanding-label">{status === 'rejected' ? t.inbox.rejectedMedia(reason) : t.inbox.notUnderstood(reason)}</div>
+      )}
     </div>
   );
 }
@@ -58,6 +82,11 @@ function DecisionLine({ decision }: { decision: Decision }) {
       <span className="decision-text">{decisionText(decision.action, decision.reasons)}</span>
       <span className="decision-time"> · {clockTime(decision.decided_at)}</span>
       {decision.offline_model ? <span className="badge badge-muted">{t.inbox.offlineModel}</span> : null}
+      {decision.knowledge_used?.length ? (
+        <div className="decision-sources" data-testid="decision-sources" data-entry-ids={decision.knowledge_used.map((source) => source.entry_id).join(',')}>
+          {t.inbox.sources}: {decision.knowledge_used.map((source) => source.title).join(', ')}
+        </div>
+      ) : null}
       {decision.handoff_summary ? (
         <div className="decision-handoff">
           {t.inbox.handoffSummary}: {decision.handoff_summary}
