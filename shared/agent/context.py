@@ -26,6 +26,8 @@ class TurnContext:
     mode: Literal["pilot", "copilot"] = "pilot"
     timezone: str = "America/Sao_Paulo"
     triggering_events: tuple[str, ...] = field(default_factory=tuple)
+    pilot_intents: frozenset[str] = frozenset()
+    """In copilot mode, the intents (specialists) the owner let the agent answer alone."""
 
     def __post_init__(self) -> None:
         """Refuse a naive clock and an unknown time zone before any node runs."""

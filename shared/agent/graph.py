@@ -34,7 +34,9 @@ from shared.agent.prompts import (
     build_prompt,
     missing_fields,
 )
+from shared.agent.sources import asks_about_business_terms, valid_sources
 from shared.agent.state import InputState, OutputState, TurnDraft, TurnState
+from shared.knowledge.models import KnowledgeSnippet
 from shared.models.conversation import Conversation
 from shared.models.decision import Action, Decision, OutboundMessage, Reason
 from shared.models.tenant import AgentSettings
@@ -80,8 +82,20 @@ def model_failure(note: str) -> TurnState:
     }
 
 
-def plan_from_draft(draft: TurnDraft, settings: AgentSettings, stage: str) -> TurnState:
-    """Return the working plan from a draft, keeping only known fields and stated prices."""
+def plan_from_draft(
+    draft: TurnDraft,
+    settings: AgentSettings,
+    stage: str,
+    new_messages: Sequence[str] = (),
+    knowledge: Sequence[KnowledgeSnippet] = (),
+) -> TurnState:
+    """Return the working plan from a draft, keeping only known fields, sources and prices.
+
+    Two answers become a knowledge-gap handoff whatever the model says: an ``R$`` amount no
+    business fact states, and a reply to a question about prices, payment, deadlines, guarantees
+    or policies that cites no source the prompt held.
+    """
+    facts_used, knowledge_used = valid_sources(draft.sources, settings, knowledge)
     plan: TurnState = {
         "draft": draft,
         "specialist": draft.specialist,
@@ -93,14 +107,23 @@ def plan_from_draft(draft: TurnDraft, settings: AgentSettings, stage: str) -> Tu
             for item in draft.extracted_fields
             if item.name in settings.qualification_fields and item.value.strip()
         },
+        "facts_used": facts_used,
+        "knowledge_used": knowledge_used,
         "stage": draft.stage or stage,
     }
     if draft.followup_in_minutes:
         plan["followup_in_minutes"] = draft.followup_in_minutes
-    if invented_amounts(plan["replies"], settings.business_facts):
+    answers_unsourced = (
+        draft.action == "speak"
+        and draft.specialist != "schedule"
+        and not (facts_used or knowledge_used)
+        and asks_about_business_terms(new_messages)
+    )
+    if invented_amounts(plan["replies"], settings.business_facts) or answers_unsourced:
         plan["specialist"], plan["action"] = "handoff", "handoff"
         plan["replies"] = [KNOWLEDGE_GAP_REPLY]
         plan["reasons"] = list(_HANDOFF_REASONS["knowledge_gap"])
+        plan["facts_used"], plan["knowledge_used"] = [], []
     elif draft.handoff_cause or draft.action == "handoff":
         plan["specialist"], plan["action"] = "handoff", "handoff"
     return plan
@@ -110,7 +133,10 @@ def draft_turn(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
     """Ask the model once for a ``TurnDraft``: classify the turn and draft the reply together."""
     context = runtime.context
     conversation, settings = state["conversation"], state["settings"]
-    prompt = build_prompt(conversation, state["new_messages"], settings, context.local_now)
+    knowledge = state.get("knowledge", [])
+    prompt = build_prompt(
+        conversation, state["new_messages"], settings, context.local_now, knowledge
+    )
     try:
         result = context.chat_model.with_structured_output(TurnDraft, include_raw=True).invoke(
             prompt
@@ -120,7 +146,9 @@ def draft_turn(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
     outcome: dict[str, Any] = result if isinstance(result, dict) else {"parsed": result}
     parsed = outcome.get("parsed")
     if isinstance(parsed, TurnDraft):
-        plan = plan_from_draft(parsed, settings, conversation.stage)
+        plan = plan_from_draft(
+            parsed, settings, conversation.stage, state["new_messages"], knowledge
+        )
     else:
         plan = model_failure(f"unparseable draft: {outcome.get('parsing_error')}")
     usage: dict[str, Any] = getattr(outcome.get("raw"), "usage_metadata", None) or {}
@@ -204,7 +232,11 @@ def handoff(state: TurnState) -> TurnState:
 
 
 def finalize(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
-    """Turn the plan into the typed ``Decision``; in copilot mode replies become suggestions."""
+    """Turn the plan into the typed ``Decision``; in copilot mode replies become suggestions.
+
+    An intent the owner promoted to pilot (``TurnContext.pilot_intents``) keeps its messages in
+    copilot mode, each marked with the intent so the sender re-checks the promotion.
+    """
     context = runtime.context
     action = Action(state["action"])
     trigger = Reason.LEAD_REPLIED if state["new_messages"] else Reason.FOLLOWUP_DUE
@@ -215,23 +247,36 @@ def finalize(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
         followup_at = context.now + timedelta(minutes=minutes)
     elif action is Action.SCHEDULE_FOLLOWUP:
         followup_at = context.now + _first_followup(state["settings"])
+    specialist = state.get("specialist")
+    promoted = context.mode == "copilot" and specialist in context.pilot_intents
     suggestions: list[str] = []
-    if context.mode == "copilot":
+    if promoted:
+        reasons.append(Reason.PILOT_INTENT)
+    elif context.mode == "copilot":
         suggestions, replies = replies, []
         reasons.append(Reason.COPILOT_MODE)
         if action in _COPILOT_SILENCES:
             action, followup_at = Action.STAY_SILENT, None
     model, offline = describe_model(context.chat_model)
+    open_question = None
+    if Reason.KNOWLEDGE_GAP in reasons and state["new_messages"]:
+        open_question = " ".join(" ".join(state["new_messages"]).split())[:1_000]
     decision = Decision(
         decision_id=context.decision_id,
         action=action,
         reasons=list(dict.fromkeys(reasons)),
-        messages=[OutboundMessage(text=reply) for reply in replies],
+        messages=[
+            OutboundMessage(text=reply, pilot_intent=specialist if promoted else None)
+            for reply in replies
+        ],
         suggestions=suggestions,
         followup_at=followup_at,
         extracted_fields=state.get("extracted_fields", {}),
+        knowledge_used=state.get("knowledge_used", []),
+        facts_used=state.get("facts_used", []),
+        open_question=open_question,
         stage=state.get("stage"),
-        specialist=state.get("specialist"),
+        specialist=specialist,
         model=model,
         offline_model=offline,
         prompt_tokens=state.get("prompt_tokens", 0),
@@ -302,6 +347,7 @@ def run_turn(
     new_messages: Sequence[str],
     settings: AgentSettings,
     context: TurnContext,
+    knowledge: Sequence[KnowledgeSnippet] = (),
 ) -> TurnOutcome:
     """Decide one turn and time it; any failure becomes a handoff decision, never an exception."""
     started = time.perf_counter()
@@ -309,6 +355,7 @@ def run_turn(
         "conversation": conversation,
         "new_messages": list(new_messages),
         "settings": settings,
+        "knowledge": list(knowledge),
     }
     try:
         output = turn_graph().invoke(state, context=context)
@@ -338,15 +385,26 @@ def decide_turn(
     new_messages: Sequence[str],
     settings: AgentSettings,
     context: TurnContext,
+    knowledge: Sequence[KnowledgeSnippet] = (),
 ) -> Decision:
     """Return the typed decision for one turn (see ``run_turn`` for the handoff summary too)."""
-    return run_turn(conversation, new_messages, settings, context).decision
+    return run_turn(conversation, new_messages, settings, context, knowledge).decision
+
+
+Retrieve = Callable[[str, Sequence[str]], Sequence[KnowledgeSnippet]]
+"""Return the tenant's knowledge relevant to the lead's texts (``shared.knowledge.retrieve``)."""
 
 
 def graph_decider(
-    chat_model: BaseChatModel, timezone_of: Callable[[str], str]
+    chat_model: BaseChatModel,
+    timezone_of: Callable[[str], str],
+    retrieve: Retrieve | None = None,
 ) -> Callable[[Conversation, Sequence[str], AgentSettings, str, datetime], Decision]:
-    """Return the ``decide`` a turn runner calls: this graph, with a model and tenant time zones."""
+    """Return the ``decide`` a turn runner calls: this graph, its model, zones and knowledge.
+
+    A failed retrieval finds nothing, so a question about prices or policies then hands off
+    rather than guess.
+    """
 
     def decide(
         conversation: Conversation,
@@ -363,7 +421,19 @@ def graph_decider(
             chat_model=chat_model,
             mode=conversation.mode if settings.mode == "pilot" else "copilot",
             timezone=timezone_of(conversation.tenant_id),
+            pilot_intents=frozenset(settings.pilot_intents)
+            if settings.mode == "copilot"
+            else (frozenset()),
         )
-        return decide_turn(conversation, texts, settings, context)
+        knowledge: Sequence[KnowledgeSnippet] = ()
+        if retrieve is not None and texts:
+            try:
+                knowledge = retrieve(conversation.tenant_id, texts)
+            except Exception:  # the turn goes on without knowledge; the gap guard hands off
+                logger.exception(
+                    "knowledge retrieval failed",
+                    extra={"tenant_id": conversation.tenant_id, "decision_id": decision_id},
+                )
+        return decide_turn(conversation, texts, settings, context, knowledge)
 
     return decide

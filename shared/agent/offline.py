@@ -102,6 +102,41 @@ def _say_fact(key: str, value: str) -> str:
     return f"{topic[:1].upper()}{topic[1:]}: {value.rstrip('.')}"
 
 
+def _best_source(
+    facts: dict[str, str], knowledge: list[dict[str, str]], text: str, *, price: bool
+) -> tuple[str, str] | None:
+    """Return the source id and the answer for a question: a business fact or a knowledge entry.
+
+    Retrieval already ranked and filtered the knowledge; an entry still needs a content word in
+    common with the question, and wins over a fact only by sharing more words with it.
+    """
+    subject = _words(text) - _words(" ".join(_PRICE))
+    fact = _best_fact(facts, text, price=price)
+    fact_score = len(subject & _words(" ".join(fact))) if fact else 0
+    scored = [
+        (len(subject & _words(f"{entry['title']} {entry['text']}")), -order, entry)
+        for order, entry in enumerate(knowledge)
+    ]
+    best = max(scored, default=None, key=lambda item: item[:2])
+    if best is not None and best[0] > 0 and best[0] > fact_score:
+        return best[2]["id"], _say_entry(best[2]["text"])
+    if fact is not None:
+        return fact[0], _say_fact(*fact)
+    return None
+
+
+def _say_entry(text: str) -> str:
+    """Say a knowledge entry: a Q&A's answer, else its first sentences (about 300 characters)."""
+    answer = text.split("Resposta:", 1)[1].split("Pergunta:", 1)[0] if "Resposta:" in text else text
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(answer.split()))
+    said = ""
+    for sentence in sentences:
+        if said and len(said) + len(sentence) > 300:
+            break
+        said = f"{said} {sentence}".strip()
+    return said[:300].rstrip(".")
+
+
 def offline_draft(system: str, human: str) -> TurnDraft:
     """Return the turn draft for a prompt, by Brazilian Portuguese keyword intents."""
     facts: dict[str, str] = json.loads(read_section(system, "business_facts") or "{}")
@@ -142,13 +177,17 @@ def offline_draft(system: str, human: str) -> TurnDraft:
         )  # fmt: skip
         return TurnDraft(specialist="schedule", action="speak", replies=[reply], stage="scheduling")
     asks_price = _has(text, _PRICE)
-    fact = _best_fact(facts, text, price=asks_price)
     asks = "?" in text and bool(_words(text))
-    if fact and (asks_price or asks):
-        reply = f"Claro! {_say_fact(*fact)}."
-        return TurnDraft(specialist="sell", action="speak", replies=[reply], stage="selling")
     if asks_price or asks:
-        return handoff("knowledge_gap", KNOWLEDGE_GAP_REPLY)
+        knowledge = json.loads(read_section(system, "knowledge") or "[]")
+        source = _best_source(facts, knowledge, text, price=asks_price)
+        if source is None:
+            return handoff("knowledge_gap", KNOWLEDGE_GAP_REPLY)
+        source_id, answer = source
+        return TurnDraft(
+            specialist="sell", action="speak", replies=[f"Claro! {answer}."], stage="selling",
+            sources=[source_id],
+        )  # fmt: skip
     if _has(text, _GREETING):
         greeting = next((v for k, v in facts.items() if normalize(k) == "saudacao"), None)
         reply = f"{greeting or 'Olá! Que bom falar com você.'} {ask_next}"

@@ -7,12 +7,13 @@ plan deterministically, and ``finalize`` turns it into the typed ``Decision`` (`
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, Required, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.knowledge.models import KnowledgeSnippet
 from shared.models.conversation import Conversation
-from shared.models.decision import Decision, Reason
+from shared.models.decision import Decision, KnowledgeRef, Reason
 from shared.models.tenant import AgentSettings
 
 Specialist = Literal["qualify", "sell", "schedule", "close", "handoff"]
@@ -61,14 +62,20 @@ class TurnDraft(BaseModel):
     followup_in_minutes: int | None = Field(
         default=None, ge=1, le=20_160, description="When to check in again if the lead is quiet."
     )
+    sources: list[str] = Field(
+        default_factory=list,
+        description="The ids of the <knowledge> entries and the names of the business facts "
+        "the replies rely on; empty when the replies state no fact.",
+    )
 
 
-class InputState(TypedDict):
-    """What a turn reads: the conversation (bounded window and summary), new texts, settings."""
+class InputState(TypedDict, total=False):
+    """What a turn reads: the conversation, new texts, settings and the knowledge found."""
 
-    conversation: Conversation
-    new_messages: list[str]
-    settings: AgentSettings
+    conversation: Required[Conversation]
+    new_messages: Required[list[str]]
+    settings: Required[AgentSettings]
+    knowledge: list[KnowledgeSnippet]
 
 
 class OutputState(TypedDict, total=False):
@@ -84,6 +91,7 @@ class TurnState(TypedDict, total=False):
     conversation: Conversation
     new_messages: list[str]
     settings: AgentSettings
+    knowledge: list[KnowledgeSnippet]
     draft: TurnDraft
     model_error: str
     prompt_tokens: int
@@ -93,6 +101,8 @@ class TurnState(TypedDict, total=False):
     replies: list[str]
     reasons: list[Reason]
     extracted_fields: dict[str, str]
+    facts_used: list[str]
+    knowledge_used: list[KnowledgeRef]
     stage: str
     followup_in_minutes: int
     decision: Decision

@@ -42,6 +42,9 @@ class Reason(StrEnum):
     KNOWLEDGE_GAP = "knowledge_gap"
     NO_RESPONSE = "no_response"
     SEND_FAILED = "send_failed"
+    MEDIA_NOT_UNDERSTOOD = "media_not_understood"
+    MEDIA_REJECTED = "media_rejected"
+    PILOT_INTENT = "pilot_intent"
 
 
 class OutboundMessage(BaseModel):
@@ -65,6 +68,26 @@ class OutboundMessage(BaseModel):
         default=None,
         description="The seller (uid) who wrote it in the console; None for the agent's messages.",
     )
+    voice: bool = Field(
+        default=False,
+        description="Send the text as a voice note when possible (the tenant answers voice with "
+        "voice: shared.media.speech.wants_voice_reply); the sender falls back to the text and "
+        "records why when it cannot.",
+    )
+    pilot_intent: str | None = Field(
+        default=None,
+        description="Sent in a copilot tenant because the owner let the agent answer this intent "
+        "alone (re-checked against the tenant's pilot intents at send time).",
+    )
+
+
+class KnowledgeRef(BaseModel):
+    """A knowledge entry a decision's answer used (its title as it was when the turn ran)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entry_id: str
+    title: str
 
 
 class Decision(BaseModel):
@@ -86,6 +109,16 @@ class Decision(BaseModel):
     )
     followup_at: AwareDatetime | None = None
     extracted_fields: dict[str, str] = Field(default_factory=dict)
+    knowledge_used: list[KnowledgeRef] = Field(
+        default_factory=list, description="The knowledge entries the answer came from."
+    )
+    facts_used: list[str] = Field(
+        default_factory=list, description="The business facts (by name) the answer came from."
+    )
+    open_question: str | None = Field(
+        default=None,
+        description="For a knowledge-gap handoff: the lead's question no source answered.",
+    )
     stage: str | None = None
     handoff_summary: str | None = Field(
         default=None, description="For the human who takes over (and the model error, if any)."

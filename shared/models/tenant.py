@@ -48,6 +48,18 @@ class AgentTemplates(BaseModel):
     reengagement: TemplateSpec | None = None
 
 
+Intent = Literal["qualify", "sell", "schedule", "close", "handoff"]
+
+
+class CopilotPromotion(BaseModel):
+    """When the console proposes letting the agent answer an intent alone (the owner decides)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=0.8, ge=0.5, le=1.0)
+    min_samples: int = Field(default=20, ge=5, le=10_000)
+
+
 class AgentSettings(BaseModel):
     """How a tenant's agent behaves: who it is, what it knows, and when it must stay silent."""
 
@@ -74,6 +86,23 @@ class AgentSettings(BaseModel):
         "Claro! Vou chamar uma pessoa da nossa equipe para continuar com você."
     )
     templates: AgentTemplates = Field(default_factory=AgentTemplates)
+    voice_replies: bool = Field(
+        default=False,
+        description="Answer a lead's voice note with a voice note (text-to-speech) when the "
+        "deployment has one configured; otherwise, and on Twilio, the reply stays text.",
+    )
+    voice_name: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+$",
+        description="The synthetic voice (e.g. pt-BR-Neural2-B); None: the deployment's default. "
+        "No voice cloning.",
+    )
+    pilot_intents: list[Intent] = Field(
+        default_factory=list,
+        description="In copilot mode, the intents the agent answers alone (promoted by the owner).",
+    )
+    copilot_promotion: CopilotPromotion = Field(default_factory=CopilotPromotion)
 
     @field_validator("followups")
     @classmethod

@@ -138,7 +138,12 @@ def test_a_broken_graph_still_returns_a_handoff_decision(monkeypatch: pytest.Mon
 
 
 def test_copilot_mode_puts_replies_in_suggestions_never_in_messages() -> None:
-    model = scripted(specialist="sell", action="speak", replies=["A consulta custa R$ 200."])
+    model = scripted(
+        specialist="sell",
+        action="speak",
+        replies=["A consulta custa R$ 200."],
+        sources=["preço da consulta"],
+    )
     decision = decide_turn(
         make_conversation(mode="copilot"),
         ["Quanto custa?"],
