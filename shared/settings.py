@@ -68,6 +68,17 @@ class Settings:
     gemini_model: str = _setting("gemini-2.5-flash")
     vertex_location: str = _setting("us-central1")
     llm_timeout_seconds: float = _setting(20.0, minimum=1)
+    # Knowledge base (shared/knowledge)
+    embeddings: Literal["offline", "vertex"] | None = _setting(None)
+    """Who embeds knowledge and questions: vertex (Gemini embeddings) or offline; default: llm."""
+    embedding_model: str = _setting("gemini-embedding-001")
+    knowledge_min_score: float | None = _setting(None, minimum=0)
+    """The similarity a knowledge snippet needs to be used (default: calibrated per model)."""
+
+    @property
+    def embeddings_backend(self) -> Literal["offline", "vertex"]:
+        """Return who embeds knowledge: PILOTO_EMBEDDINGS, else what PILOTO_LLM says."""
+        return self.embeddings or self.llm
 
     @property
     def firestore_base_url(self) -> str:

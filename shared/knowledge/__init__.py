@@ -1,0 +1,1 @@
+"""A tenant's knowledge base: extraction, chunking, embeddings and retrieval (Firestore vectors)."""
