@@ -1,13 +1,30 @@
 // The signed-in console: left navigation, tenant switcher, sign-out, and the pages.
-import { Suspense, lazy } from 'react';
+import { Suspense, lazy, useCallback } from 'react';
 import { NavLink, Navigate, Route, Routes } from 'react-router-dom';
 import { AgentPage } from '../agent/AgentPage';
 import { ChannelsPage } from '../channels/ChannelsPage';
 import { InboxPage } from '../inbox/InboxPage';
+import { KnowledgePage } from '../knowledge/KnowledgePage';
+import { usePolling } from '../polling/usePolling';
 import { roleNames, t } from '../i18n/pt-BR';
 import { TeamPage } from '../team/TeamPage';
-import { canManage, useSession } from './context';
+import { canManage, useApi, useSession } from './context';
 import { PendingInvites } from './Invites';
+
+export const PROPOSED_BADGE_POLL_MS = 30_000;
+
+/** How many answers from handoffs wait for review: a badge on "Conhecimento" for owners and admins. */
+function ProposedBadge({ tenantId }: { tenantId: string }) {
+  const api = useApi();
+  const load = useCallback((etag: string | null) => api.listProposals(tenantId, 'proposed', etag), [api, tenantId]);
+  const count = usePolling(load, PROPOSED_BADGE_POLL_MS, `${tenantId}/proposed-badge`).data?.proposals.length ?? 0;
+  if (!count) return null;
+  return (
+    <span className="badge badge-count nav-badge" aria-label={t.nav.proposalsBadge(count)} data-testid="nav-knowledge-count" data-value={count}>
+      {count}
+    </span>
+  );
+}
 
 // The dashboard carries the charts library; load it only when opened.
 const DashboardPage = lazy(() => import('../dashboard/DashboardPage'));
@@ -19,6 +36,7 @@ export function Shell() {
   const links = [
     { to: '/conversas', label: t.nav.conversations, testId: 'nav-conversations', show: true },
     { to: '/painel', label: t.nav.dashboard, testId: 'nav-dashboard', show: manager },
+    { to: '/conhecimento', label: t.nav.knowledge, testId: 'nav-knowledge', show: true },
     { to: '/agente', label: t.nav.agent, testId: 'nav-agent', show: true },
     { to: '/canais', label: t.nav.channels, testId: 'nav-channels', show: manager },
     { to: '/equipe', label: t.nav.team, testId: 'nav-team', show: manager },
@@ -51,6 +69,7 @@ export function Shell() {
               <li key={link.to}>
                 <NavLink to={link.to} data-testid={link.testId}>
                   {link.label}
+                  {link.to === '/conhecimento' && manager ? <ProposedBadge tenantId={tenantId} /> : null}
                 </NavLink>
               </li>
             ))}
@@ -80,6 +99,7 @@ export function Shell() {
         <Suspense fallback={<div className="page">{t.loading}</div>}>
           <Routes>
             <Route path="/conversas/:conversationId?" element={<InboxPage />} />
+            <Route path="/conhecimento/:tab?" element={<KnowledgePage />} />
             <Route path="/agente" element={<AgentPage />} />
             {manager ? <Route path="/painel" element={<DashboardPage />} /> : null}
             {manager ? <Route path="/canais" element={<ChannelsPage />} /> : null}

@@ -473,7 +473,7 @@ export const t = {
     fileTitle: 'Título (opcional)',
     send: 'Enviar',
     sending: 'Enviando…',
-    fileTooLarge: (size: string) => `O arquivo tem ${size}; o limite é 10 MB.`,
+    fileTooLarge: (size: string) => `O arquivo passa do limite de 10 MB (tem ${size}).`,
     fileWrongType: 'Tipo de arquivo não aceito: envie PDF, DOCX ou TXT.',
     fileUnreadable: 'Não foi possível ler o texto deste arquivo.',
     searchLabel: 'Pergunta de um lead',
