@@ -14,7 +14,11 @@
    transaction, so two racing acknowledgements cannot both go;
 3. sends through the channel's provider adapter (retries with backoff live there); free text the
    provider refuses because the 24-hour window closed (Meta 131047, Twilio 63016) falls back to
-   the channel's ``reengagement`` template when one is configured;
+   the channel's ``reengagement`` template when one is configured. A reply the turn marked
+   ``voice`` becomes a voice note first (``shared.media.speech``: text-to-speech after the
+   claim, so a held or repeated message costs none); when it cannot (no text-to-speech, Twilio,
+   a failure, a provider that refused the audio without delivering it) the text goes instead
+   and the ledger's ``voice_reply`` says why. The text stays what the history records;
 4. records the outcome: ``sent`` with the provider message id, plus the delivery record
    ``deliveries/{provider}:{id}`` that status webhooks move forward (``shared.intake``) and the
    message in the conversation's history; or ``failed`` with the provider's code, and the
@@ -39,6 +43,7 @@ from google.cloud import firestore
 from pydantic import ValidationError
 
 from shared.channels import adapter_for
+from shared.channels.base import ProviderAdapter
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
     OutboundRequest,
@@ -48,6 +53,7 @@ from shared.channels.sending import (
     SendFailed,
     SendResult,
 )
+from shared.media.speech import Synthesizer, VoiceReply, build_synthesizer, voice_reply
 from shared.models.channel import Channel
 from shared.models.conversation import Contact, Conversation, ConversationStatus, Role
 from shared.models.decision import OutboundMessage, Reason
@@ -147,8 +153,10 @@ class SendOutcome:
 
     status: Literal["sent", "duplicate", "held", "failed", "deferred"]
     reasons: tuple[str, ...] = ()
+    """Why it was held or deferred; for a voice reply sent as text, why (``VoiceFallback``)."""
     provider_message_id: str | None = None
     error_code: str | None = None
+    sent_as: Literal["text", "template", "audio"] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,8 @@ class Sender:
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     max_wait: timedelta = timedelta(seconds=20)
     sleep: Callable[[float], None] = time.sleep
+    speech: Synthesizer | None = None
+    """Text-to-speech for voice replies; None: they go out as text (``voice_reply_unavailable``)."""
 
     def handle(self, job: OutboundJob) -> SendOutcome:
         """Send one job at most once; see the module docstring for the steps."""
@@ -207,7 +217,7 @@ class Sender:
                 )
             if not claim.phone:
                 raise SendFailed("the contact has no phone number", code="no_phone", permanent=True)
-            result, fallback = self._send(channel, claim, job.message)
+            result, fallback, voice = self._send(channel, claim, job.message, settings)
         except SendFailed as failure:
             self._record_failure(job, failure.code, failure.reason, failure.attempts)
             return SendOutcome(
@@ -216,15 +226,58 @@ class Sender:
         except Exception as error:  # after the claim nothing may be retried: record, then raise
             self._record_failure(job, "internal_error", f"{type(error).__name__}", 0)
             raise
-        self._record_sent(job, channel, result, fallback, job.message)
-        return SendOutcome(status="sent", provider_message_id=result.provider_message_id)
+        self._record_sent(job, channel, result, fallback, job.message, voice)
+        return SendOutcome(
+            status="sent",
+            provider_message_id=result.provider_message_id,
+            reasons=(voice.reason.value,) if voice and voice.reason else (),
+            sent_as="audio" if voice and voice.audio else "template" if fallback else "text",
+        )
 
     def _send(
-        self, channel: Channel, claim: _Claim, message: OutboundMessage
-    ) -> tuple[SendResult, OutboundMessage | None]:
+        self, channel: Channel, claim: _Claim, message: OutboundMessage, settings: AgentSettings
+    ) -> tuple[SendResult, OutboundMessage | None, VoiceReply | None]:
         adapter = adapter_for(channel.provider)
         assert adapter is not None and claim.phone is not None  # Channel.provider is validated
         secrets = self.secrets(channel)
+        voice = self._voice_reply(channel, message, settings)
+        if voice is not None and voice.audio is not None:
+            try:
+                result = adapter.send(
+                    self.http, channel, secrets, claim.phone, voice.audio, policy=self.retry
+                )
+            except SendFailed as failure:
+                if not failure.nothing_sent:
+                    raise  # the voice note may have gone: sending the text could say it twice
+                logger.info("the provider refused the voice note; sending the text instead")
+                voice = voice.refused(failure.code)
+            else:
+                return result, None, voice
+        result, fallback = self._send_text(adapter, channel, secrets, claim, message)
+        return result, fallback, voice
+
+    def _voice_reply(
+        self, channel: Channel, message: OutboundMessage, settings: AgentSettings
+    ) -> VoiceReply | None:
+        """Return the voice note a reply marked ``voice`` becomes, or why it stays text."""
+        if not (message.voice and message.text) or message.template or message.sent_by:
+            return None
+        voice = voice_reply(
+            self.speech, message.text, provider=channel.provider, voice_name=settings.voice_name
+        )
+        if voice.reason is not None:
+            logger.info("voice reply sent as text", extra={"reason": voice.reason.value})
+        return voice
+
+    def _send_text(
+        self,
+        adapter: ProviderAdapter,
+        channel: Channel,
+        secrets: dict[str, str],
+        claim: _Claim,
+        message: OutboundMessage,
+    ) -> tuple[SendResult, OutboundMessage | None]:
+        assert claim.phone is not None
         try:
             return adapter.send(
                 self.http, channel, secrets, claim.phone, to_request(message), policy=self.retry
@@ -251,8 +304,16 @@ class Sender:
         result: SendResult,
         fallback: OutboundMessage | None,
         message: OutboundMessage,
+        voice: VoiceReply | None,
     ) -> None:
         sent = fallback or message
+        content: dict[str, Any] = {
+            "text": sent.text,
+            "template": sent.template,
+            "template_parameters": sent.template_parameters,
+        }
+        if voice is not None and voice.audio is not None:
+            content.update({"message_type": "audio", "voice": True})
         _store_sent(
             self.firestore.transaction(max_attempts=10),
             self.firestore,
@@ -266,15 +327,12 @@ class Sender:
                 "at": self.now(),
                 "decision_id": job.decision_id,
                 "outbound_key": job.key,
-                "content": {
-                    "text": sent.text,
-                    "template": sent.template,
-                    "template_parameters": sent.template_parameters,
-                },
+                "content": content,
                 "proactive": message.proactive,
             },
             fallback.template if fallback else None,
             self.now(),
+            voice.record() if voice is not None else None,
         )
         logger.info("sent", extra={**_log(job), "attempts": result.attempts})
 
@@ -322,6 +380,7 @@ def _store_sent(
     history: dict[str, Any],
     fallback_template: str | None,
     now: datetime,
+    voice_reply: dict[str, Any] | None = None,
 ) -> None:
     """Mark the ledger sent and create the delivery record the status webhooks move forward.
 
@@ -350,6 +409,7 @@ def _store_sent(
             "sent_at": now,
             "updated_at": now,
             "fallback_template": fallback_template,
+            **({"voice_reply": voice_reply} if voice_reply is not None else {}),
         },
     )
     transaction.set(
@@ -520,11 +580,13 @@ def build_sender(settings: Settings) -> Sender:
         }
 
     read, connect = DEFAULT_TIMEOUT_SECONDS
+    http = httpx.Client(timeout=httpx.Timeout(read, connect=connect))
     return Sender(
         firestore=client,
-        http=httpx.Client(timeout=httpx.Timeout(read, connect=connect)),
+        http=http,
         channel=channels.get,
         tenant=tenants.get,
         secrets=secrets,
         max_wait=timedelta(seconds=settings.send_max_wait_seconds),
+        speech=build_synthesizer(settings, http),
     )

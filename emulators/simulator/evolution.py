@@ -3,7 +3,8 @@
 The ``apikey`` header must be the instance's key (401 ``{"status", "error", "response"}``
 otherwise); an unknown instance is 404. ``sendText`` takes ``number`` and ``text``;
 ``sendMedia`` ``mediatype`` (image, video, document, audio) and ``media``;
-``sendWhatsAppAudio`` ``audio`` (a voice note); ``sendButtons`` ``title`` and one to three
+``sendWhatsAppAudio`` ``audio`` (a voice note: a link, or plain base64 bytes; a ``data:`` URI is
+refused as Evolution refuses it); ``sendButtons`` ``title`` and one to three
 reply ``buttons``. Success is 201 with the sent message, ``status`` ``PENDING``.
 """
 
@@ -19,6 +20,8 @@ from emulators.simulator.outbox import SentContent
 from emulators.simulator.routing import BadRequest, Request, Response, json_response
 from emulators.simulator.sends import (
     SendAccepted,
+    inline_media,
+    is_link,
     recipient,
     retry_after,
     same_secret,
@@ -157,8 +160,23 @@ def _send_audio(document: dict[str, Any]) -> _Read:
     audio = text_field(document, "audio")
     if audio is None:
         return 'instance requires property "audio"'
-    inner = {"url": audio, "mimetype": "audio/ogg; codecs=opus", "ptt": True}
-    content = SentContent(kind="audio", media={"kind": "audio", "url": audio, "voice": True})
+    encoding = document.get("encoding", True)
+    if not isinstance(encoding, bool):
+        return "encoding must be a boolean"
+    if is_link(audio):
+        media: dict[str, Any] = {"kind": "audio", "url": audio}
+        inner: dict[str, Any] = {"url": audio}
+    else:
+        inline = inline_media(audio, data_uri=False)
+        if inline is None:
+            return "Owned media must be a url, base64, or valid file with buffer"
+        media = inline.describe("audio")
+        inner = {"fileLength": str(len(inline.content))}
+    media["voice"] = True
+    if "encoding" in document:
+        media["encoding"] = encoding
+    inner.update({"mimetype": "audio/ogg; codecs=opus", "ptt": True})
+    content = SentContent(kind="audio", media=media)
     return content, {"audioMessage": inner}, "audioMessage"
 
 

@@ -1,10 +1,15 @@
-"""The simulated WhatsApp Cloud API: ``POST /{version}/{phone_number_id}/messages``.
+"""The simulated WhatsApp Cloud API: ``POST /{version}/{phone_number_id}/messages`` and
+``/media`` (uploads).
 
 Checks like Graph does: a Bearer access token (401, code 190, when it is not the number's),
 the phone number id (400, code 100 subcode 33, when no such number), then the body:
 ``messaging_product`` = ``whatsapp``, ``to``, ``type`` (text, template, image, audio, video,
-document, interactive button/list) with its object (400, code 100 or 131009). Errors are Graph
-error objects; success is ``{"messaging_product", "contacts", "messages": [{"id": wamid}]}``.
+document, interactive button/list) with its object (400, code 100 or 131009); audio takes
+``voice: true`` (a voice message). Errors are Graph error objects; success is
+``{"messaging_product", "contacts", "messages": [{"id": wamid}]}``. An upload is
+``multipart/form-data`` with ``messaging_product`` = ``whatsapp``, ``type`` and the ``file``
+(supported type, within the size limit), answered ``{"id": media_id}``; the media can then be
+sent by ``id``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import re
 import secrets as random_tokens
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +27,7 @@ from emulators.simulator.outbox import SentContent
 from emulators.simulator.routing import BadRequest, Request, Response, json_response
 from emulators.simulator.sends import (
     SendAccepted,
+    multipart_form,
     object_field,
     recipient,
     retry_after,
@@ -33,6 +40,7 @@ from shared.simulator.payloads import new_message_id
 PROVIDER: Provider = "meta"
 SEND_ROUTE = r"/meta/(?P<version>[^/]+)/(?P<phone_number_id>[^/]+)/messages"
 MEDIA_ROUTE = r"/meta/(?P<version>[^/]+)/(?P<media_id>[0-9]+)"
+MEDIA_UPLOAD_ROUTE = r"/meta/(?P<version>[^/]+)/(?P<phone_number_id>[^/]+)/media"
 
 _VERSION = re.compile(r"v\d+\.\d+")
 _MEDIA_KINDS = ("image", "audio", "video", "document")
@@ -40,6 +48,20 @@ _TYPES = ("text", "template", "interactive", *_MEDIA_KINDS)
 _MAX_TEXT = 4096
 _MAX_BUTTONS = 3
 _MAX_BUTTON_TITLE = 20
+_MB = 1024 * 1024
+_UPLOAD_LIMITS = {  # supported media types and their size limits (Cloud API media reference)
+    "audio/aac": 16 * _MB,
+    "audio/amr": 16 * _MB,
+    "audio/mpeg": 16 * _MB,
+    "audio/mp4": 16 * _MB,
+    "audio/ogg": 16 * _MB,
+    "image/jpeg": 5 * _MB,
+    "image/png": 5 * _MB,
+    "video/mp4": 16 * _MB,
+    "video/3gpp": 16 * _MB,
+    "application/pdf": 100 * _MB,
+    "text/plain": 100 * _MB,
+}
 
 
 class _Invalid(Exception):
@@ -91,23 +113,9 @@ def accept_send(
     now: datetime,
 ) -> SendAccepted | Response:
     """Authenticate and validate one Graph ``/messages`` call."""
-    token = bearer_token(request)
-    number_id = params["phone_number_id"]
-    channel = next((c for c in channels if c.config_text("phone_number_id") == number_id), None)
-    if channel is None:
-        if any(same_secret(c.secret("access_token"), token) for c in channels):
-            return graph_error(
-                400,
-                100,
-                f"Unsupported post request. Object with ID '{number_id}' does not exist, cannot "
-                "be loaded due to missing permissions, or does not support this operation.",
-                subcode=33,
-            )
-        return token_rejected(token)
-    if not same_secret(channel.secret("access_token"), token):
-        return token_rejected(token)
-    if not _VERSION.fullmatch(params["version"]):
-        return graph_error(400, 2500, f"Unknown path components: /{params['version']}")
+    channel = _number_channel(request, params, channels)
+    if isinstance(channel, Response):
+        return channel
     try:
         document = request.json_object()
         to, content = _validate(document)
@@ -132,6 +140,69 @@ def accept_send(
         response=json_response(200, body),
         request=document,
     )
+
+
+@dataclass(frozen=True)
+class UploadAccepted:
+    """A media upload Graph would accept: the bytes and their type, for the simulator to keep."""
+
+    channel: SimulatedChannel
+    mime_type: str
+    content: bytes
+
+
+def accept_upload(
+    request: Request, params: Mapping[str, str], channels: Sequence[SimulatedChannel]
+) -> UploadAccepted | Response:
+    """Authenticate and validate one Graph ``/{phone_number_id}/media`` upload."""
+    channel = _number_channel(request, params, channels)
+    if isinstance(channel, Response):
+        return channel
+    form = multipart_form(request.header("content-type") or "", request.body)
+    if form is None:
+        return graph_error(400, 100, "(#100) The request must be multipart/form-data.")
+    product = form.get("messaging_product")
+    if product is None or product.text != "whatsapp":
+        return graph_error(400, 100, "(#100) The parameter messaging_product is required.")
+    upload = form.get("file")
+    if upload is None or not upload.content:
+        return graph_error(400, 100, "(#100) The parameter file is required.")
+    declared = form.get("type")
+    mime_type = (declared.text if declared else upload.content_type or "").split(";")[0].strip()
+    limit = _UPLOAD_LIMITS.get(mime_type.lower())
+    if limit is None:
+        return graph_error(
+            400, 131053, "(#131053) Media upload error", details=f"unsupported type {mime_type!r}"
+        )
+    if len(upload.content) > limit:
+        return graph_error(
+            400, 131053, "(#131053) Media upload error", details=f"larger than {limit} bytes"
+        )
+    return UploadAccepted(channel=channel, mime_type=mime_type.lower(), content=upload.content)
+
+
+def _number_channel(
+    request: Request, params: Mapping[str, str], channels: Sequence[SimulatedChannel]
+) -> SimulatedChannel | Response:
+    """Return the channel of ``phone_number_id`` if the Bearer token is its own, else Graph's no."""
+    token = bearer_token(request)
+    number_id = params["phone_number_id"]
+    channel = next((c for c in channels if c.config_text("phone_number_id") == number_id), None)
+    if channel is None:
+        if any(same_secret(c.secret("access_token"), token) for c in channels):
+            return graph_error(
+                400,
+                100,
+                f"Unsupported post request. Object with ID '{number_id}' does not exist, cannot "
+                "be loaded due to missing permissions, or does not support this operation.",
+                subcode=33,
+            )
+        return token_rejected(token)
+    if not same_secret(channel.secret("access_token"), token):
+        return token_rejected(token)
+    if not _VERSION.fullmatch(params["version"]):
+        return graph_error(400, 2500, f"Unknown path components: /{params['version']}")
+    return channel
 
 
 def fault_response(fault: Fault) -> Response:
@@ -252,12 +323,16 @@ def _media(kind: str, media: dict[str, Any]) -> SentContent:
     filename = text_field(media, "filename")
     if filename is not None and kind != "document":
         raise _Invalid(100, f"(#100) Param {kind}['filename'] is not a valid parameter.")
+    voice = media.get("voice")
+    if voice is not None and (kind != "audio" or not isinstance(voice, bool)):
+        raise _Invalid(100, f"(#100) Param {kind}['voice'] is not a valid parameter.")
     described = {
         "kind": kind,
         "url": link,
         "id": media_id,
         "caption": caption,
         "filename": filename,
+        "voice": voice,
     }
     return SentContent(
         kind=kind,

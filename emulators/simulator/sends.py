@@ -8,8 +8,11 @@ the body and returns either a ``SendAccepted`` (with the success answer ready) o
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,3 +91,110 @@ def object_field(document: Mapping[str, Any], key: str) -> dict[str, Any] | None
     """Return an object field, or None."""
     value = document.get(key)
     return value if isinstance(value, dict) else None
+
+
+_DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)", re.S)
+
+
+@dataclass(frozen=True)
+class InlineMedia:
+    """Media sent as bytes in the request (base64 or a ``data:`` URI), not as a link."""
+
+    content: bytes
+    mime_type: str | None
+
+    def describe(self, kind: str) -> dict[str, Any]:
+        """Return the outbox's ``media`` record: what reached the phone, never the bytes."""
+        described: dict[str, Any] = {"kind": kind, "bytes": len(self.content)}
+        if self.mime_type:
+            described["mime_type"] = self.mime_type
+        if self.content.startswith(b"OggS"):
+            described["container"] = "ogg"
+        return described
+
+
+def inline_media(value: str, *, data_uri: bool = True, plain: bool = True) -> InlineMedia | None:
+    """Return the bytes of a ``data:<mime>;base64,...`` URI or of plain base64, else None."""
+    match = _DATA_URI.fullmatch(value.strip())
+    if match is not None:
+        encoded, mime_type = match["data"], match["mime"].lower()
+        if not data_uri:
+            return None
+    elif plain:
+        encoded, mime_type = value, None
+    else:
+        return None
+    try:
+        content = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return InlineMedia(content, mime_type) if content else None
+
+
+def is_link(value: str) -> bool:
+    """Return whether ``value`` is an http(s) URL."""
+    return value.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class FormPart:
+    """One part of a ``multipart/form-data`` body."""
+
+    name: str
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Return the part as UTF-8 text (a plain form field)."""
+        return self.content.decode("utf-8", "replace")
+
+
+def multipart_form(content_type_header: str, body: bytes) -> dict[str, FormPart] | None:
+    """Return the parts of a ``multipart/form-data`` body by field name, or None if it is not one.
+
+    Byte-exact (no line-ending rewriting): the parts are cut at the boundary as RFC 7578 says.
+    """
+    media_type, _, parameters = content_type_header.partition(";")
+    if media_type.strip().lower() != "multipart/form-data":
+        return None
+    boundary = _parameter(parameters, "boundary")
+    if not boundary:
+        return None
+    delimiter = b"--" + boundary.encode("latin-1")
+    chunks = body.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        return None  # no closing delimiter
+    parts: dict[str, FormPart] = {}
+    for chunk in chunks[1:-1]:
+        head, separator, content = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            return None
+        headers: dict[str, str] = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        field_name = _parameter(disposition.partition(";")[2], "name")
+        if not disposition.lower().startswith("form-data") or not field_name:
+            return None
+        parts.setdefault(
+            field_name,
+            FormPart(
+                name=field_name,
+                content=content.removesuffix(b"\r\n"),
+                filename=_parameter(disposition.partition(";")[2], "filename"),
+                content_type=headers.get("content-type"),
+            ),
+        )
+    return parts
+
+
+def _parameter(parameters: str, wanted: str) -> str | None:
+    for item in parameters.split(";"):
+        name, equals, value = item.partition("=")
+        if equals and name.strip().lower() == wanted:
+            return value.strip().strip('"')
+    return None

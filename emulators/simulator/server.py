@@ -376,6 +376,7 @@ class ProviderSimulator:
         router.add("POST", r"/leads/(?P<provider>[^/]+)/(?P<channel_id>[^/]+)/messages", self._lead)
         router.add("GET", r"/media/(?P<media_id>[^/]+)", self._media_content)
         router.add("GET", meta.MEDIA_ROUTE, self._meta_media)
+        router.add("POST", meta.MEDIA_UPLOAD_ROUTE, self._meta_upload)
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
         return router
@@ -548,6 +549,28 @@ class ProviderSimulator:
             },
         )
 
+    def _meta_upload(self, request: Request, params: Mapping[str, str]) -> Response:
+        """Keep an uploaded file (a voice reply) for a later send by id, as Graph does."""
+        upload = meta.accept_upload(request, params, self._provider_channels("meta"))
+        if not isinstance(upload, meta.UploadAccepted):
+            return upload
+        media_id = str(10**15 + random_tokens.randbelow(9 * 10**15))
+        with self._media_lock:
+            self._media[media_id] = _StoredMedia(upload.mime_type, upload.content)
+        return json_response(200, {"id": media_id})
+
+    def _with_uploaded_media(self, accepted: SendAccepted) -> SendAccepted:
+        """Add the size of media sent by an uploaded id to what the outbox records."""
+        media = accepted.content.media or {}
+        with self._media_lock:
+            stored = self._media.get(str(media.get("id") or ""))
+        if stored is None:
+            return accepted
+        described = {**media, "bytes": len(stored.body), "mime_type": stored.mime_type}
+        if stored.body.startswith(b"OggS"):
+            described["container"] = "ogg"
+        return replace(accepted, content=replace(accepted.content, media=described))
+
     def _send_handler(self, api: SendApi) -> Callable[[Request, Mapping[str, str]], Response]:
         def handle(request: Request, params: Mapping[str, str]) -> Response:
             return self._send(api, request, params)
@@ -570,6 +593,7 @@ class ProviderSimulator:
         if fault is not None:
             logger.info("fault applied", extra={"fault": fault.to_json()})
             return api.fault_response(fault)
+        outcome = self._with_uploaded_media(outcome)
         self._outbox.add(
             provider=provider,
             channel_id=outcome.channel.channel_id,

@@ -3,7 +3,8 @@
 An unknown instance is 404; a wrong instance token or a missing or wrong ``Client-Token``
 header (the account security token) is 401; errors read ``{"error", "message"}``. Endpoints:
 ``send-text`` (``phone``, ``message``), ``send-image`` / ``send-audio`` / ``send-video`` (the
-link under the kind's name), ``send-document/{extension}`` (``document``, ``fileName``) and
+link, or the bytes as a ``data:`` URI, under the kind's name; ``send-audio`` also takes
+``waveform``), ``send-document/{extension}`` (``document``, ``fileName``) and
 ``send-button-list`` (``message``, ``buttonList.buttons`` of ``{id, label}``). Success is
 ``{"zaapId", "messageId", "id"}``.
 """
@@ -21,6 +22,8 @@ from emulators.simulator.outbox import SentContent
 from emulators.simulator.routing import BadRequest, Request, Response, json_response
 from emulators.simulator.sends import (
     SendAccepted,
+    inline_media,
+    is_link,
     object_field,
     recipient,
     retry_after,
@@ -124,13 +127,23 @@ def _media(
     caption = text_field(document, "caption")
     if caption is not None and kind == "audio":
         return zapi_error(400, "Bad Request", "audio takes no caption")
-    described = {
-        "kind": kind,
-        "url": link,
-        "caption": caption,
-        "filename": text_field(document, "fileName"),
-        "extension": extension,
-    }
+    waveform = document.get("waveform")
+    if kind == "audio" and waveform is not None and not isinstance(waveform, bool):
+        return zapi_error(400, "Bad Request", "waveform must be a boolean")
+    described: dict[str, Any] = {"kind": kind, "url": link}
+    if not is_link(link):
+        inline = inline_media(link)
+        if inline is None:
+            return zapi_error(400, "Bad Request", f"{kind} must be a link or base64")
+        described = inline.describe(kind)
+    described.update(
+        {
+            "caption": caption,
+            "filename": text_field(document, "fileName"),
+            "extension": extension,
+            "waveform": waveform if kind == "audio" else None,
+        }
+    )
     return SentContent(
         kind=kind,
         text=caption,

@@ -14,12 +14,14 @@ configuration) in an ``apikey`` header, is the credential. A chat addressed by W
 privacy id (``...@lid``) takes its phone from ``remoteJidAlt`` or ``senderPn`` when present.
 
 ``send`` posts to ``/message/sendText/{instance}``, ``/message/sendMedia/{instance}`` (voice
-notes to ``/message/sendWhatsAppAudio/{instance}``) and ``/message/sendButtons/{instance}``
+notes to ``/message/sendWhatsAppAudio/{instance}``, by link or as plain base64 bytes with
+``encoding: false`` when they are OGG/Opus already) and ``/message/sendButtons/{instance}``
 with the ``apikey`` header. Templates are a Cloud API concept this gateway does not have.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -49,6 +51,7 @@ from shared.channels.base import (
 from shared.channels.phones import contact_from_identifiers, phones_from_vcard
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
+    OutboundAudio,
     OutboundButtons,
     OutboundMedia,
     OutboundRequest,
@@ -485,10 +488,15 @@ def send(
 
 
 def _endpoint_and_body(
-    message: OutboundText | OutboundMedia | OutboundButtons,
+    message: OutboundText | OutboundMedia | OutboundButtons | OutboundAudio,
 ) -> tuple[str, dict[str, Any]]:
     if isinstance(message, OutboundText):
         return "sendText", {"text": message.body}
+    if isinstance(message, OutboundAudio):
+        audio: dict[str, Any] = {"audio": base64.b64encode(message.content).decode("ascii")}
+        if "opus" in message.mime_type.lower():
+            audio["encoding"] = False  # already what WhatsApp plays: no ffmpeg round trip
+        return "sendWhatsAppAudio", audio
     if isinstance(message, OutboundMedia):
         if message.kind == "audio":
             return "sendWhatsAppAudio", {"audio": message.url}

@@ -7,7 +7,9 @@ message is matched to its contact by ``wa_id`` (or BSUID ``user_id``), never by 
 Subscribing the URL is the GET handshake answered by ``answer_challenge``.
 
 ``send`` posts to the Graph API ``/{version}/{phone_number_id}/messages`` with the channel's
-access token: text, approved templates, media by link and reply buttons.
+access token: text, approved templates, media by link and reply buttons. A voice note (bytes)
+is first uploaded to ``/{version}/{phone_number_id}/media`` (multipart) and then sent by the
+media id it gets, as ``{"type": "audio", "audio": {"id", "voice": true}}``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from shared.channels.base import (
 from shared.channels.phones import to_e164
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
+    OutboundAudio,
     OutboundButtons,
     OutboundMedia,
     OutboundRequest,
@@ -49,6 +52,7 @@ from shared.channels.sending import (
     ProviderCall,
     ProviderError,
     RetryPolicy,
+    SendFailed,
     SendResult,
     base_url,
     config_text,
@@ -388,16 +392,24 @@ def send(
     access_token = sending_secret(secrets, "access_token")
     phone_number_id = config_text(channel, "phone_number_id")
     version = config_text(channel, "graph_version", DEFAULT_GRAPH_VERSION)
+    number_url = f"{base_url(channel, META_BASE_URL)}/{version}/{phone_number_id}"
+    headers = {"Authorization": f"Bearer {access_token}"}
+    recipient = digits_recipient(to_phone)
+    if isinstance(message, OutboundAudio):
+        media_id = _upload(client, channel, number_url, headers, message, policy)
+        body = _audio_body(media_id, message)
+    else:
+        body = _message_body(message)
     call = ProviderCall(
         provider="meta",
         channel_id=channel.channel_id,
-        url=f"{base_url(channel, META_BASE_URL)}/{version}/{phone_number_id}/messages",
-        headers={"Authorization": f"Bearer {access_token}"},
+        url=f"{number_url}/messages",
+        headers=headers,
         json={
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": digits_recipient(to_phone),
-            **_message_body(message),
+            "to": recipient,
+            **body,
         },
     )
     return deliver(
@@ -409,7 +421,52 @@ def send(
     )
 
 
-def _message_body(message: OutboundRequest) -> dict[str, Any]:
+def _upload(
+    client: httpx.Client,
+    channel: Channel,
+    number_url: str,
+    headers: Mapping[str, str],
+    audio: OutboundAudio,
+    policy: RetryPolicy,
+) -> str:
+    """Upload a voice note to ``/media`` and return its media id (nothing reaches the lead)."""
+    call = ProviderCall(
+        provider="meta",
+        channel_id=channel.channel_id,
+        url=f"{number_url}/media",
+        headers=headers,
+        form={"messaging_product": "whatsapp", "type": audio.base_mime_type},
+        files={"file": ("voice.ogg", audio.content, audio.base_mime_type)},
+    )
+    try:
+        return deliver(
+            client,
+            call,
+            message_id_from=lambda document: document["id"],
+            error_from=_send_error,
+            policy=policy,
+        ).provider_message_id
+    except SendFailed as failure:
+        raise SendFailed(
+            f"uploading the voice note: {failure.reason}",
+            code=failure.code,
+            permanent=failure.permanent,
+            attempts=failure.attempts,
+            status=failure.status,
+            nothing_sent=True,
+        ) from failure
+
+
+def _audio_body(media_id: str, audio: OutboundAudio) -> dict[str, Any]:
+    audio_object: dict[str, Any] = {"id": media_id}
+    if audio.voice:
+        audio_object["voice"] = True
+    return {"type": "audio", "audio": audio_object}
+
+
+def _message_body(
+    message: OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons,
+) -> dict[str, Any]:
     if isinstance(message, OutboundText):
         return {"type": "text", "text": {"preview_url": False, "body": message.body}}
     if isinstance(message, OutboundTemplate):

@@ -33,7 +33,7 @@ MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "audio", "video", "document")
 MAX_BUTTONS = 3
 
 
-# The four things Piloto sends. ``OutboundRequest`` is any one of them.
+# The five things Piloto sends. ``OutboundRequest`` is any one of them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,32 @@ class OutboundMedia:
             raise ValueError(f"media kind must be one of {', '.join(MEDIA_KINDS)}")
 
 
+VOICE_NOTE_MIME_TYPE = "audio/ogg; codecs=opus"
+VOICE_NOTE_PROVIDERS = frozenset({"meta", "evolution", "zapi"})
+"""Providers that take a voice note as bytes: Meta by upload (``/media``), Evolution API and
+Z-API inline as base64. Twilio only sends media from a public ``MediaUrl``, and Piloto keeps no
+files to link to, so a Twilio channel answers in text."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAudio:
+    """A voice note sent as bytes (OGG/Opus, as WhatsApp records them), never as a link."""
+
+    content: bytes
+    mime_type: str = VOICE_NOTE_MIME_TYPE
+    voice: bool = True
+    """Shown as a voice message (waveform, auto-download), not as an audio file."""
+
+    def __post_init__(self) -> None:
+        if not self.content:
+            raise ValueError("a voice note needs audio bytes")
+
+    @property
+    def base_mime_type(self) -> str:
+        """Return the MIME type without parameters (``audio/ogg``)."""
+        return self.mime_type.split(";", 1)[0].strip().lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     """One quick-reply button: the id comes back in the lead's reply, the title is shown."""
@@ -88,7 +114,7 @@ class OutboundButtons:
             raise ValueError(f"a buttons message needs 1 to {MAX_BUTTONS} buttons")
 
 
-OutboundRequest = OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons
+OutboundRequest = OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons | OutboundAudio
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +126,12 @@ class SendResult:
 
 
 class SendFailed(Exception):
-    """The message was not accepted. ``permanent`` means retrying later cannot help."""
+    """The message was not accepted. ``permanent`` means retrying later cannot help.
+
+    ``nothing_sent`` means the lead certainly got nothing, so another form of the message (the
+    text instead of a voice note) may go without risking a duplicate: by default a permanent
+    refusal, but not an accepted send whose answer was unreadable.
+    """
 
     def __init__(
         self,
@@ -110,6 +141,7 @@ class SendFailed(Exception):
         permanent: bool,
         attempts: int = 0,
         status: int | None = None,
+        nothing_sent: bool | None = None,
     ) -> None:
         super().__init__(f"{code}: {reason}")
         self.reason = reason
@@ -117,6 +149,11 @@ class SendFailed(Exception):
         self.permanent = permanent
         self.attempts = attempts
         self.status = status
+        self.nothing_sent = (
+            nothing_sent
+            if nothing_sent is not None
+            else permanent and code != "unreadable_response"
+        )
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,8 @@ class ProviderCall:
     headers: Mapping[str, str] = field(default_factory=dict)
     json: Mapping[str, Any] | None = None
     form: Mapping[str, str] | None = None
+    files: Mapping[str, tuple[str, bytes, str]] | None = None
+    """Multipart file parts as ``{field: (file name, bytes, content type)}`` (with ``form``)."""
     auth: tuple[str, str] | None = None
     """Basic auth as (user, password)."""
 
@@ -185,6 +224,7 @@ def deliver(
                 headers=dict(call.headers),
                 json=call.json,
                 data=call.form,
+                files=call.files,
                 auth=call.auth or httpx.USE_CLIENT_DEFAULT,
                 timeout=client.timeout if _has_timeout(client) else default_timeout,
             )

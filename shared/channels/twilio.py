@@ -7,7 +7,9 @@ callback (``MessageStatus`` plus ``ErrorCode``). ``X-Twilio-Signature`` signs th
 Twilio called plus the sorted form fields with the account's auth token.
 
 ``send`` posts to the Messages API (``/2010-04-01/Accounts/{sid}/Messages.json``, basic auth
-with the account SID and auth token): text, media by link, and templates by ContentSid.
+with the account SID and auth token): text, media by link, and templates by ContentSid. A voice
+note as bytes is refused (``audio_unsupported``): Twilio fetches media from a public
+``MediaUrl`` and Piloto keeps no files, so a voice reply goes out as its text.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from shared.channels.base import (
 from shared.channels.phones import jid_user, to_e164
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
+    OutboundAudio,
     OutboundMedia,
     OutboundRequest,
     OutboundTemplate,
@@ -293,6 +296,8 @@ def _message_fields(message: OutboundRequest) -> dict[str, str]:
         return {"ContentSid": message.name, "ContentVariables": json.dumps(variables)}
     if isinstance(message, OutboundMedia):
         return {"MediaUrl": message.url, **({"Body": message.caption} if message.caption else {})}
+    if isinstance(message, OutboundAudio):
+        raise unsupported("twilio", "audio")  # media only from a public MediaUrl; we keep no files
     raise unsupported("twilio", "buttons")  # quick replies need a Content API template
 
 

@@ -16,11 +16,13 @@ stable ``chatLid`` beside it.
 
 ``send`` posts to ``/instances/{id}/token/{instance_token}/send-text`` (and ``send-image``,
 ``send-audio``, ``send-video``, ``send-document/{extension}``, ``send-button-list``) with the
-``Client-Token`` header. Templates are a Cloud API concept this gateway does not have.
+``Client-Token`` header. A voice note goes to ``send-audio`` inline, as a ``data:`` URI with
+``waveform: true``. Templates are a Cloud API concept this gateway does not have.
 """
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 from collections.abc import Mapping
 from dataclasses import replace
@@ -52,6 +54,7 @@ from shared.channels.base import (
 from shared.channels.phones import contact_from_identifiers, phones_from_vcard, to_e164
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
+    OutboundAudio,
     OutboundButtons,
     OutboundMedia,
     OutboundRequest,
@@ -451,10 +454,14 @@ def send(
 
 
 def _endpoint_and_body(
-    message: OutboundText | OutboundMedia | OutboundButtons,
+    message: OutboundText | OutboundMedia | OutboundButtons | OutboundAudio,
 ) -> tuple[str, dict[str, Any]]:
     if isinstance(message, OutboundText):
         return "send-text", {"message": message.body}
+    if isinstance(message, OutboundAudio):
+        encoded = base64.b64encode(message.content).decode("ascii")
+        audio = f"data:{message.base_mime_type};base64,{encoded}"
+        return "send-audio", {"audio": audio, "waveform": message.voice}
     if isinstance(message, OutboundButtons):
         buttons = [{"id": button.id, "label": button.title} for button in message.buttons]
         return "send-button-list", {"message": message.body, "buttonList": {"buttons": buttons}}
