@@ -116,4 +116,54 @@ describe('API client', () => {
     ]);
     expect(requests[0]?.headers['content-type']).toBe('application/json');
   });
+
+  it('calls the knowledge, learning and copilot endpoints of issue 7 with their bodies', async () => {
+    const { api, requests } = client((request) => (request.method === 'DELETE' ? new Response(null, { status: 204 }) : jsonResponse(200, {})));
+    await api.createKnowledge('t1', { kind: 'qa', title: 'Pix', question: 'Aceitam Pix?', answer: 'Sim.' });
+    await api.updateKnowledge('t1', 'e/1', { kind: 'policy', title: 'Garantia', content: '90 dias' });
+    await expect(api.deleteKnowledge('t1', 'e1')).resolves.toBeUndefined();
+    await api.uploadKnowledge('t1', { filename: 'a.pdf', mime_type: 'application/pdf', content_base64: 'JVBERi0=' });
+    await api.searchKnowledge('t1', 'preço');
+    await api.approveProposal('t1', 'p1');
+    await api.approveProposal('t1', 'p2', { answer: 'Sim, no cartão.' });
+    await api.rejectProposal('t1', 'p3');
+    await api.getCopilotIntents('t1', 7);
+    await api.getCopilotIntents('t1');
+    await api.setIntentMode('t1', 'sell', 'pilot');
+    expect(requests.map((r) => [r.method, r.url, r.body])).toEqual([
+      ['POST', '/api/tenants/t1/knowledge', { kind: 'qa', title: 'Pix', question: 'Aceitam Pix?', answer: 'Sim.' }],
+      ['PUT', '/api/tenants/t1/knowledge/e%2F1', { kind: 'policy', title: 'Garantia', content: '90 dias' }],
+      ['DELETE', '/api/tenants/t1/knowledge/e1', undefined],
+      ['POST', '/api/tenants/t1/knowledge/files', { filename: 'a.pdf', mime_type: 'application/pdf', content_base64: 'JVBERi0=' }],
+      ['POST', '/api/tenants/t1/knowledge/search', { query: 'preço' }],
+      ['POST', '/api/tenants/t1/knowledge/proposals/p1/approve', {}],
+      ['POST', '/api/tenants/t1/knowledge/proposals/p2/approve', { answer: 'Sim, no cartão.' }],
+      ['POST', '/api/tenants/t1/knowledge/proposals/p3/reject', {}],
+      ['GET', '/api/tenants/t1/copilot/intents?days=7', undefined],
+      ['GET', '/api/tenants/t1/copilot/intents', undefined],
+      ['PUT', '/api/tenants/t1/copilot/intents/sell', { mode: 'pilot' }],
+    ]);
+  });
+
+  it('polls the knowledge list and the proposals with If-None-Match', async () => {
+    const { api, requests } = client((request) =>
+      request.headers['if-none-match'] ? new Response(null, { status: 304 }) : jsonResponse(200, { proposals: [] }, { ETag: '"p1"' }),
+    );
+    expect(await api.listProposals('t1', 'proposed')).toEqual({ notModified: false, data: { proposals: [] }, etag: '"p1"' });
+    expect(await api.listProposals('t1', 'proposed', '"p1"')).toEqual({ notModified: true });
+    expect(await api.listKnowledge('t1', '"k1"')).toEqual({ notModified: true });
+    expect(requests.map((r) => [r.url, r.headers['if-none-match']])).toEqual([
+      ['/api/tenants/t1/knowledge/proposals?status=proposed', undefined],
+      ['/api/tenants/t1/knowledge/proposals?status=proposed', '"p1"'],
+      ['/api/tenants/t1/knowledge', '"k1"'],
+    ]);
+  });
+
+  it('names a 415 without a contract body unsupported_media_type', async () => {
+    const { api } = client(() => new Response('', { status: 415 }));
+    await expect(api.uploadKnowledge('t1', { filename: 'a.exe', mime_type: 'application/x-msdownload', content_base64: 'TVo=' })).rejects.toMatchObject({
+      status: 415,
+      code: 'unsupported_media_type',
+    });
+  });
 });

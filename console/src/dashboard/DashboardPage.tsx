@@ -6,6 +6,7 @@ import { useApi, useSession } from '../app/context';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { duration, reasonText } from '../i18n/format';
 import { metricNames, t } from '../i18n/pt-BR';
+import { CopilotIntents } from './CopilotIntents';
 import { brazilianDate, lastDays } from './period';
 
 type Preset = 7 | 30 | 90 | 'custom';
@@ -163,6 +164,8 @@ export default function DashboardPage() {
       ) : !error ? (
         <div className="muted">{t.loading}</div>
       ) : null}
+      {/* Its own window: the last N days of the preset (the API's default for a custom period). */}
+      <CopilotIntents days={preset === 'custom' ? undefined : preset} />
     </div>
   );
 }
