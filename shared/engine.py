@@ -3,6 +3,8 @@
 ``on_event`` (functions/agent, Pub/Sub push): validate the event, take it in exactly once
 (``shared.intake``) and, for a lead message, schedule the debounced turn on Cloud Tasks at
 now + the tenant's ``debounce_seconds``, carrying the inbound sequence number it answers.
+A lead's media is fetched and understood first (``shared.media``), its understanding stored,
+and only then is the turn scheduled: the debounce waits for the media.
 
 ``build_turn_runner`` (functions/turn, the Cloud Tasks target) wires ``shared.turns`` to
 Firestore, the LangGraph turn, the ``outbound-messages`` topic and the follow-up queue.
@@ -23,11 +25,19 @@ from typing import Any
 
 from shared.events.tasks import FollowupRequest, TaskScheduler, TurnRequest
 from shared.followups import FollowupRunner, ScheduleFollowup
-from shared.intake import IntakeOutcome, IntakeRules, take_in
+from shared.intake import (
+    DEFAULT_MEDIA_WAIT,
+    IntakeOutcome,
+    IntakeRules,
+    record_understanding,
+    take_in,
+)
+from shared.media.inbound import UnderstandLeadMedia, media_kind
+from shared.media.understand import MediaUnderstanding, window_text
 from shared.models.channel import Channel, ChannelRecordInvalid
-from shared.models.conversation import Conversation
+from shared.models.conversation import Conversation, MediaNote
 from shared.models.decision import Decision
-from shared.models.events import ConversationEvent, event_from_json
+from shared.models.events import ConversationEvent, LeadMessage, event_from_json
 from shared.models.tenant import AgentSettings
 from shared.settings import Settings
 from shared.store.cache import TTLCache
@@ -56,8 +66,9 @@ class Engine:
     schedule_turn: Callable[[TurnRequest, datetime], None]
     load_agent: Callable[[str], AgentSettings]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    prepare_media: Callable[[ConversationEvent], None] = lambda event: None
-    """The seam where voice notes and media will be transcribed or described before the turn."""
+    understand_media: UnderstandLeadMedia | None = None
+    """Fetches and understands a lead's media (``shared.media.inbound``); None: none is read."""
+    media_wait: timedelta = DEFAULT_MEDIA_WAIT
 
     def on_event(self, data: bytes) -> IntakeOutcome | None:
         """Take in one Pub/Sub message; None (acknowledged, logged) when it is not an event."""
@@ -80,6 +91,7 @@ class Engine:
                 max_event_age=self.max_event_age,
                 human_takeover=timedelta(minutes=agent.human_takeover_minutes),
                 mode=agent.mode,
+                media_wait=self.media_wait,
             ),
         )
         logger.info(
@@ -93,17 +105,53 @@ class Engine:
             },
         )
         if outcome.turn_due and outcome.conversation_id and outcome.inbound_seq:
-            if outcome.awaits_media:
-                self.prepare_media(event)
+            inbound_seq = outcome.inbound_seq
+            if outcome.awaits_media and isinstance(event, LeadMessage):
+                # The debounce starts once the media is understood (or known not to be).
+                inbound_seq = self._take_in_media(event, outcome.conversation_id) or inbound_seq
+                now = self.now()
             self.schedule_turn(
-                TurnRequest(event.tenant_id, outcome.conversation_id, outcome.inbound_seq),
+                TurnRequest(event.tenant_id, outcome.conversation_id, inbound_seq),
                 now + timedelta(seconds=agent.debounce_seconds),
             )
         return outcome
 
+    def _take_in_media(self, event: LeadMessage, conversation_id: str) -> int | None:
+        """Understand a lead's media and store what it became; return the turn's sequence."""
+        kind = media_kind(event.content)
+        media = event.content.media
+        if kind is None or media is None:  # intake only awaits media it can read
+            return None
+        understanding = MediaUnderstanding(status="not_understood", reason="not_configured")
+        if self.understand_media is not None:
+            try:
+                understanding = self.understand_media(event)
+            except Exception:  # a voice note is never silently ignored: the turn hears of it
+                logger.exception(
+                    "media understanding failed",
+                    extra={"tenant_id": event.tenant_id, "event_id": event.event_id},
+                )
+                understanding = MediaUnderstanding(status="not_understood", reason="error")
+        note = MediaNote(
+            kind=kind,
+            status=understanding.status,
+            reason=understanding.reason,
+            captioned=bool(media.caption),
+        )
+        return record_understanding(
+            self.firestore,
+            event,
+            conversation_id,
+            note=note,
+            text=window_text(kind, understanding, caption=media.caption, filename=media.filename),
+            understanding=understanding.to_document(),
+            now=self.now(),
+        )
+
 
 def build_engine(settings: Settings) -> Engine:
-    """Wire the engine to Firestore and Cloud Tasks (their emulators when configured)."""
+    """Wire the engine to Firestore, Cloud Tasks (their emulators when configured) and media."""
+    from shared.media.inbound import media_understander
     from shared.store.firestore import firestore_client
 
     if not settings.tasks_queue or not settings.turn_url:
@@ -125,6 +173,8 @@ def build_engine(settings: Settings) -> Engine:
         max_event_age=timedelta(seconds=settings.max_event_age_seconds),
         schedule_turn=schedule_turn,
         load_agent=lambda tenant_id: tenants.get(tenant_id)[0],
+        understand_media=media_understander(settings, client),
+        media_wait=timedelta(seconds=settings.media_wait_seconds),
     )
 
 

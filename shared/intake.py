@@ -22,6 +22,13 @@ later must not make the agent reply).
   message Piloto did not send (yet) is recorded apart, and kept as an early delivery record the
   sender completes if the status overtook the provider's answer to the send.
 - connection updates: the channel's last known connection state.
+
+A lead's media message (voice note, image, video, document) is taken in with its media
+pending (``WindowMessage.media``); ``record_understanding`` later stores, in a second short
+transaction, what the media became (the window text the agent reads and the message document's
+``understanding``). A redelivery while the media is still pending asks for the media work
+again (``IntakeOutcome.awaits_media``), and a redelivery of a media message no turn has
+answered yet asks for its turn again: a crash between the two steps loses nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from shared.models.conversation import (
     Contact,
     Conversation,
     ConversationStatus,
+    MediaNote,
     Role,
     WindowMessage,
 )
@@ -71,6 +79,7 @@ OWN_ECHO_WINDOW = timedelta(minutes=10)
 # the loser finds the dedupe record. Past the attempts the error reaches Pub/Sub, which retries.
 TRANSACTION_ATTEMPTS = 20
 MEDIA_TYPES = {MessageType.AUDIO, MessageType.IMAGE, MessageType.VIDEO, MessageType.DOCUMENT}
+DEFAULT_MEDIA_WAIT = timedelta(minutes=3)
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,8 @@ class IntakeRules:
     max_event_age: timedelta
     human_takeover: timedelta
     mode: Literal["pilot", "copilot"] = "pilot"
+    media_wait: timedelta = DEFAULT_MEDIA_WAIT
+    """How long a turn waits for a lead's media to be understood."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ class IntakeOutcome:
     inbound_seq: int | None = None
     turn_due: bool = False
     awaits_media: bool = False
+    """A lead's media still has to be fetched and understood before its turn."""
 
 
 def take_in(
@@ -149,10 +161,14 @@ def _take_in_message(
         current_snapshot = current.get(transaction=transaction)
         if current_snapshot.exists:
             conversation = Conversation.model_validate(current_snapshot.to_dict())
-    if conversation is not None and any(
-        entry.message_id == event.message_id for entry in conversation.window
-    ):  # a redelivery of a recent message: found without reading its record
-        return IntakeOutcome(status="duplicate", reason=Reason.DUPLICATE)
+    recent = (
+        next((entry for entry in conversation.window if entry.message_id == event.message_id), None)
+        if conversation is not None
+        else None
+    )
+    if conversation is not None and recent is not None:
+        # A redelivery of a recent message, found without reading its record.
+        return _redelivered(conversation, recent)
     lead = isinstance(event, LeadMessage)
     if isinstance(event, SellerMessage) and _is_own_echo(transaction, client, event, conversation):
         # The gateways report what Piloto sent as "fromMe" too: that is not a seller writing.
@@ -181,6 +197,7 @@ def _take_in_message(
         at=event.occurred_at,
         message_id=event.message_id,
         seq=conversation.inbound_seq + 1 if lead else None,
+        media=_pending_media(event.content, now + rules.media_wait) if lead else None,
     )
     changes: dict[str, Any] = {
         **conversation.with_messages(window_entry),
@@ -236,8 +253,107 @@ def _take_in_message(
         conversation_id=conversation.conversation_id,
         inbound_seq=conversation.inbound_seq if lead else None,
         turn_due=lead,
-        awaits_media=lead and event.content.message_type in MEDIA_TYPES,
+        awaits_media=window_entry.media is not None,
     )
+
+
+def _pending_media(content: MessageContent, wait_until: datetime) -> MediaNote | None:
+    """Return the note of a lead's media still to be understood (None: no media to read)."""
+    if content.message_type not in MEDIA_TYPES or content.media is None:
+        return None
+    return MediaNote(
+        kind=content.message_type.value,  # MEDIA_TYPES are the media kinds
+        status="pending",
+        captioned=bool(content.media.caption),
+        wait_until=wait_until,
+    )
+
+
+def _redelivered(conversation: Conversation, entry: WindowMessage) -> IntakeOutcome:
+    """Return the outcome of a message delivered again while still in the window.
+
+    Nothing is written. A lead's media message whose media is still pending asks for the media
+    work again (the first delivery may have died before storing it), and one no turn has
+    answered yet asks for its turn again (it may have died before scheduling it): both are
+    idempotent.
+    """
+    media = entry.media
+    unanswered = (
+        entry.role is Role.LEAD
+        and media is not None
+        and (entry.seq or 0) > conversation.answered_seq
+    )
+    return IntakeOutcome(
+        status="duplicate",
+        reason=Reason.DUPLICATE,
+        conversation_id=conversation.conversation_id if unanswered else None,
+        inbound_seq=entry.seq if unanswered else None,
+        turn_due=unanswered,
+        awaits_media=unanswered and media is not None and media.status == "pending",
+    )
+
+
+def record_understanding(
+    client: Any,
+    event: LeadMessage,
+    conversation_id: str,
+    *,
+    note: MediaNote,
+    text: str,
+    understanding: dict[str, Any],
+    now: datetime,
+) -> int | None:
+    """Store what a lead's media became; return the inbound sequence its turn should answer.
+
+    One transaction: the window entry gets the text the agent reads and the media note (only
+    while still pending: a concurrent redelivery's result is not overwritten), the message
+    document gets ``understanding``. Returns the conversation's current inbound sequence (a
+    later message's turn that waited for this media is answered by the same turn), or None
+    when the conversation is gone.
+    """
+    transaction = client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
+    result: int | None = _record_understanding(
+        transaction, client, event, conversation_id, note, text, understanding, now
+    )
+    return result
+
+
+@firestore.transactional
+def _record_understanding(
+    transaction: Any,
+    client: Any,
+    event: LeadMessage,
+    conversation_id: str,
+    note: MediaNote,
+    text: str,
+    understanding: dict[str, Any],
+    now: datetime,
+) -> int | None:
+    reference = conversation_ref(client, event.tenant_id, conversation_id)
+    snapshot = reference.get(transaction=transaction)
+    if not snapshot.exists:
+        return None
+    conversation = Conversation.model_validate(snapshot.to_dict())
+    entry = next((m for m in conversation.window if m.message_id == event.message_id), None)
+    if entry is None or (entry.media is not None and entry.media.status == "pending"):
+        if entry is not None:
+            window = [
+                m.model_copy(update={"text": text, "media": note}) if m is entry else m
+                for m in conversation.window
+            ]
+            transaction.update(
+                reference,
+                {
+                    "window": [m.model_dump(mode="python") for m in window],
+                    "updated_at": now,
+                },
+            )
+        transaction.set(
+            message_ref(client, event.tenant_id, conversation_id, event.message_id),
+            {"understanding": understanding, "understood_at": now},
+            merge=True,
+        )
+    return conversation.inbound_seq
 
 
 def _take_in_status(

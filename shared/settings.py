@@ -80,6 +80,17 @@ class Settings:
     embedding_model: str = _setting("gemini-embedding-001")
     knowledge_min_score: float | None = _setting(None, minimum=0)
     """The similarity a knowledge snippet needs to be used (default: calibrated per model)."""
+    # Inbound media (shared/media): what is fetched from the providers, and how long a turn waits.
+    media_max_audio_bytes: int = _setting(16 * 1024 * 1024, minimum=1)
+    media_max_image_bytes: int = _setting(5 * 1024 * 1024, minimum=1)
+    media_max_video_bytes: int = _setting(16 * 1024 * 1024, minimum=1)
+    media_max_document_bytes: int = _setting(20 * 1024 * 1024, minimum=1)
+    media_fetch_timeout_seconds: float = _setting(20.0, minimum=1)
+    media_fetch_attempts: int = _setting(3, minimum=1)
+    media_text_chars: int = _setting(3000, minimum=100)
+    """The most of a transcription, description or document text the agent reads."""
+    media_wait_seconds: float = _setting(180.0, minimum=1)
+    """How long a turn waits for a lead's media still being understood before going without."""
 
     @property
     def embeddings_backend(self) -> Literal["offline", "vertex"]:

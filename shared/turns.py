@@ -29,6 +29,7 @@ from google.api_core.exceptions import FailedPrecondition
 
 from shared.events.tasks import TurnRequest
 from shared.followups import ScheduleFollowup, pending_after_turn, plan_after_turn
+from shared.media.turn import media_in_turn
 from shared.models.conversation import (
     Contact,
     Conversation,
@@ -206,7 +207,15 @@ class TurnRunner:
         )
         verdict = before_turn(context, texts)
         decision_id = f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
-        if verdict.action is not None:
+        # The lead's media (shared.media.turn): wait while it is being understood (its turn is
+        # scheduled again once stored); media it could not read, and nothing else, is answered
+        # without the model (ask the lead to write; the second time, hand off), within the guards.
+        media = media_in_turn(conversation, answering, now)
+        if media.waiting:
+            return TurnResult(status="awaiting_media")
+        if media.unclear:
+            decision = media.decision(verdict, settings, decision_id, now)
+        elif verdict.action is not None:
             decision = forced_decision(verdict, settings, decision_id, now)
             if verdict.may_suggest:  # copilot or a human in charge: draft for the seller
                 decision = with_suggestions(

@@ -40,6 +40,20 @@ class Role(StrEnum):
     SELLER = "seller"
 
 
+class MediaNote(BaseModel):
+    """What became of media a lead sent (the media itself is never stored: see shared/media)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["audio", "image", "video", "document"]
+    status: Literal["pending", "understood", "not_understood", "rejected"]
+    reason: str | None = None
+    captioned: bool = Field(default=False, description="The lead wrote a caption with it.")
+    wait_until: AwareDatetime | None = Field(
+        default=None, description="While pending: how long a turn waits for the understanding."
+    )
+
+
 class WindowMessage(BaseModel):
     """One recent message as the agent sees it."""
 
@@ -51,6 +65,7 @@ class WindowMessage(BaseModel):
     message_id: str | None = None
     seq: int | None = Field(default=None, description="The inbound sequence of a lead message.")
     proactive: bool = False
+    media: MediaNote | None = None
 
 
 class Contact(BaseModel):
