@@ -405,6 +405,8 @@ export interface KnowledgeProposal {
   answered_at: string | null;
   created_at: string;
   entry_id: string | null;
+  reviewed_by_email?: string | null;
+  reviewed_at?: string | null;
 }
 
 export interface ProposalApproval {

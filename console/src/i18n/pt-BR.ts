@@ -496,6 +496,7 @@ export const t = {
     reject: 'Rejeitar',
     confirmReject: 'Rejeitar esta proposta? Ela não entra na base.',
     approved: 'Entrou na base de conhecimento.',
+    reviewedBy: (who: string | null, when: string) => (who ? `Revisado por ${who} em ${when}` : `Revisado em ${when}`),
     rejected: 'Rejeitada.',
   },
 

@@ -91,6 +91,11 @@ export function ProposalCard({ proposal, canReview, onApprove, onReject }: { pro
       {proposal.answered_at ? (
         <div className="muted small">{t.knowledge.answeredBy(proposal.answered_by_email, dateTime(proposal.answered_at))}</div>
       ) : null}
+      {proposal.reviewed_at ? (
+        <div className="muted small" data-testid="proposal-reviewed">
+          {t.knowledge.reviewedBy(proposal.reviewed_by_email ?? null, dateTime(proposal.reviewed_at))}
+        </div>
+      ) : null}
       {proposal.status === 'approved' ? (
         <div className="ok small" data-testid="proposal-entry" data-entry-id={proposal.entry_id ?? ''}>
           {t.knowledge.approved}
