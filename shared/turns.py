@@ -27,8 +27,10 @@ from typing import Any
 
 from google.api_core.exceptions import FailedPrecondition
 
+from shared import copilot
 from shared.events.tasks import TurnRequest
 from shared.followups import ScheduleFollowup, pending_after_turn, plan_after_turn
+from shared.knowledge.proposals import open_proposal, proposal_ref
 from shared.media.turn import media_in_turn
 from shared.models.conversation import (
     Contact,
@@ -39,7 +41,7 @@ from shared.models.conversation import (
 )
 from shared.models.decision import Action, Decision, OutboundMessage, Reason
 from shared.models.tenant import AgentSettings
-from shared.policy import PolicyContext, Verdict, before_turn
+from shared.policy import PolicyContext, Verdict, as_pilot, before_turn
 from shared.store.conversations import contact_ref, conversation_ref
 
 logger = logging.getLogger("piloto.turns")
@@ -120,6 +122,7 @@ def with_suggestions(decision: Decision, drafted: Decision) -> Decision:
     return decision.model_copy(
         update={
             "suggestions": suggestions,
+            "suggestions_intent": drafted.specialist,
             "model": drafted.model,
             "offline_model": drafted.offline_model,
             "prompt_tokens": drafted.prompt_tokens,
@@ -127,6 +130,21 @@ def with_suggestions(decision: Decision, drafted: Decision) -> Decision:
             "extracted_fields": drafted.extracted_fields,
         }
     )
+
+
+def promoted_intent(drafted: Decision) -> bool:
+    """Return whether a copilot turn's draft is for an intent the owner promoted to pilot."""
+    return Reason.PILOT_INTENT in drafted.reasons
+
+
+def promoted_decision(
+    forced: Decision, drafted: Decision, verdict: Verdict, settings: AgentSettings
+) -> Decision:
+    """Return a promoted intent's decision: the draft within what a pilot verdict permits."""
+    if verdict.action is not None:
+        guarded = forced_decision(verdict, settings, forced.decision_id, forced.decided_at)
+        return with_suggestions(guarded, drafted) if verdict.may_suggest else guarded
+    return restrain(drafted, verdict)
 
 
 def restrain(decision: Decision, verdict: Verdict) -> Decision:
@@ -218,9 +236,13 @@ class TurnRunner:
         elif verdict.action is not None:
             decision = forced_decision(verdict, settings, decision_id, now)
             if verdict.may_suggest:  # copilot or a human in charge: draft for the seller
-                decision = with_suggestions(
-                    decision, self.decide(conversation, texts, settings, decision_id, now)
-                )
+                drafted = self.decide(conversation, texts, settings, decision_id, now)
+                if promoted_intent(drafted) and verdict.reasons == (Reason.COPILOT_MODE,):
+                    # the owner let the agent answer this intent alone: judged as in pilot mode
+                    verdict = before_turn(as_pilot(context), texts)
+                    decision = promoted_decision(decision, drafted, verdict, settings)
+                else:
+                    decision = with_suggestions(decision, drafted)
         else:
             decision = restrain(
                 self.decide(conversation, texts, settings, decision_id, now), verdict
@@ -247,7 +269,17 @@ class TurnRunner:
             now=now,
             clock_speed=self.clock_speed,
         )
-        if not _store(self.firestore, turn, snapshot.update_time, verdict, decision, updated, now):
+        stored = _store(
+            self.firestore,
+            turn,
+            conversation,
+            snapshot.update_time,
+            verdict,
+            decision,
+            updated,
+            now,
+        )
+        if not stored:
             return None
         if decision.messages:
             self.deliver(updated, decision)
@@ -257,9 +289,23 @@ class TurnRunner:
         return TurnResult(status="decided", decision=decision)
 
 
+def copilot_counts(previous: Conversation, updated: Conversation) -> dict[str, Any]:
+    """Return the copilot counts of a turn: suggestions offered, and those it left unused."""
+    if updated.suggestions_decision_id == previous.suggestions_decision_id:
+        return {}
+    counts = copilot.count(
+        previous.suggestions_intent, "ignored", previous.pending_suggestions
+    )  # replaced before anyone used them
+    offered = copilot.count(updated.suggestions_intent, "offered", updated.pending_suggestions)
+    for intent, fields in offered.items():
+        counts[intent] = {**counts.get(intent, {}), **fields}
+    return counts
+
+
 def _store(
     client: Any,
     turn: TurnRequest,
+    previous: Conversation,
     read_at: Any,
     verdict: Verdict,
     decision: Decision,
@@ -282,6 +328,13 @@ def _store(
         updated.model_dump(mode="python"),
         option=client.write_option(last_update_time=read_at),
     )
+    proposal = open_proposal(updated, decision)
+    if proposal is not None:
+        batch.create(
+            proposal_ref(client, turn.tenant_id, proposal.proposal_id),
+            proposal.model_dump(mode="python"),
+        )
+    copilot.record(batch, client, turn.tenant_id, now, copilot_counts(previous, updated))
     if verdict.persist_opt_out or verdict.persist_opt_in:
         batch.set(
             contact_ref(client, turn.tenant_id, updated.contact_key),
@@ -309,6 +362,8 @@ def apply_decision(conversation: Conversation, decision: Decision, now: datetime
         "fields": {**conversation.fields, **decision.extracted_fields},
         "stage": decision.stage or conversation.stage,
     }
+    if decision.open_question:
+        update["open_question_id"] = decision.decision_id
     if sent:
         update |= {
             "outbound_count": conversation.outbound_count + len(sent),
@@ -355,6 +410,7 @@ def dashboard_counts(
         update |= {
             "pending_suggestions": len(decision.suggestions),
             "suggestions_decision_id": decision.decision_id,
+            "suggestions_intent": decision.suggestions_intent or decision.specialist,
             "suggestions_offered": conversation.suggestions_offered + len(decision.suggestions),
         }
     return update

@@ -25,6 +25,7 @@ from typing import Any
 from google.cloud import firestore
 from pydantic_core import to_jsonable_python
 
+from shared import copilot
 from shared.admin.access import Membership, may_work_on, member_ref
 from shared.admin.audit import audit_entry, audit_ref
 from shared.admin.errors import ApiError, conflict, invalid, not_found
@@ -50,6 +51,7 @@ from shared.admin.schemas import (
     SuggestionDismissed,
     SuggestionOut,
 )
+from shared.knowledge.proposals import proposal_ref, seller_answer
 from shared.models.conversation import Conversation, ConversationStatus, Role, WindowMessage
 from shared.models.decision import Action, Decision, OutboundMessage
 from shared.models.tenant import AgentSettings
@@ -246,10 +248,11 @@ def dismiss_suggestion(
     @firestore.transactional
     def apply(transaction: Any) -> None:
         conversation = _load(transaction, client, tenant_id, conversation_id, request.member)
-        decision_doc, _text = _pending_suggestion(
+        decision_doc, _text, intent = _pending_suggestion(
             transaction, client, conversation, body.decision_id, body.index
         )
         transaction.update(decision_doc, {f"suggestion_states.`{body.index}`": "dismissed"})
+        copilot.record(transaction, client, tenant_id, now, copilot.count(intent, "dismissed"))
         handled = _suggestion_handled(conversation, body.decision_id, accepted=False)
         if handled:  # nothing to count for an older decision's suggestion
             transaction.update(conversation_ref(client, tenant_id, conversation_id), handled)
@@ -315,14 +318,30 @@ def _send(
     @firestore.transactional
     def queue(transaction: Any) -> tuple[Conversation, str, str | None]:
         conversation = _load(transaction, client, tenant_id, conversation_id, member)
+        proposal_doc = proposal = None
+        if conversation.open_question_id:  # a knowledge gap the seller may be answering
+            proposal_doc = proposal_ref(client, tenant_id, conversation.open_question_id)
+            proposal = proposal_doc.get(transaction=transaction).to_dict()
         state = None
         body_text = text
+        counts: dict[str, Any] = {}
         if suggestion is not None:
-            decision_doc, suggested = _pending_suggestion(
+            decision_doc, suggested, intent = _pending_suggestion(
                 transaction, client, conversation, suggestion.decision_id, suggestion.index
             )
             body_text = text or suggested
-            state = "edited" if text and text != suggested else "accepted"
+            if text and text != suggested:
+                state = "edited"
+                counts = copilot.count(
+                    intent, "edited", similarity=copilot.similarity(suggested, text)
+                )
+            else:
+                state = "accepted"
+                counts = copilot.count(intent, "accepted")
+        elif conversation.pending_suggestions:  # the seller wrote their own: unused suggestions
+            counts = copilot.count(
+                conversation.suggestions_intent, "ignored", conversation.pending_suggestions
+            )
         assert body_text is not None
         _refuse_closed(conversation)
         if conversation.contact_opted_out:
@@ -350,6 +369,14 @@ def _send(
         if suggestion is not None:
             transaction.update(decision_doc, {f"suggestion_states.`{suggestion.index}`": state})
             changes |= _suggestion_handled(conversation, suggestion.decision_id, accepted=True)
+        elif conversation.pending_suggestions:
+            changes["pending_suggestions"] = 0
+        copilot.record(transaction, client, tenant_id, now, counts)
+        answered = seller_answer(
+            proposal, body_text if state != "accepted" else "", by_email=member.email, at=now
+        )
+        if proposal_doc is not None and answered is not None:
+            transaction.update(proposal_doc, answered)
         transaction.update(conversation_ref(client, tenant_id, conversation_id), _dumped(changes))
         transaction.create(
             message_ref(client, tenant_id, conversation_id, key),
@@ -457,7 +484,8 @@ def _readable(request: Request, tenant_id: str, conversation_id: str) -> Convers
 
 def _pending_suggestion(
     transaction: Any, client: Any, conversation: Conversation, decision_id: str, index: int
-) -> tuple[Any, str]:
+) -> tuple[Any, str, str | None]:
+    """Return a pending suggestion's decision document, its text and its intent."""
     document = (
         conversation_ref(client, conversation.tenant_id, conversation.conversation_id)
         .collection("decisions")
@@ -473,7 +501,11 @@ def _pending_suggestion(
     state = (record.get("suggestion_states") or {}).get(str(index))
     if state is not None:
         raise conflict(f"this suggestion was already {state}", "index")
-    return document, str(suggestions[index])
+    return (
+        document,
+        str(suggestions[index]),
+        record.get("suggestions_intent") or record.get("specialist"),
+    )
 
 
 def _suggestion_handled(

@@ -133,8 +133,16 @@ class Conversation(BaseModel):
         default=0, description="Copilot suggestions of the latest decision still to be handled."
     )
     suggestions_decision_id: str | None = None
+    suggestions_intent: str | None = Field(
+        default=None, description="The intent (specialist) of the pending suggestions."
+    )
     suggestions_offered: int = 0
     suggestions_accepted: int = 0
+    open_question_id: str | None = Field(
+        default=None,
+        description="The knowledge proposal of the latest knowledge-gap handoff: what a seller "
+        "writes next becomes its proposed answer.",
+    )
     contact_opted_out: bool = Field(
         default=False, description="Copy of Contact.opted_out, kept in step by intake and turns."
     )

@@ -102,6 +102,11 @@ class Decision(BaseModel):
     suggestions: list[str] = Field(
         default_factory=list, description="Copilot replies for the seller; never sent to the lead."
     )
+    suggestions_intent: str | None = Field(
+        default=None,
+        description="The intent (specialist) that drafted the suggestions, when a guard decided "
+        "the turn itself (``specialist`` is then ``restraint``).",
+    )
     suggestion_states: dict[str, str] = Field(
         default_factory=dict,
         description="What the seller did with each suggestion, by index: accepted, edited or "

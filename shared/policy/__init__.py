@@ -13,6 +13,7 @@ from shared.policy.keywords import (
     normalise,
 )
 from shared.policy.restraint import (
+    as_pilot,
     at_send,
     before_turn,
     next_allowed_time,
@@ -25,6 +26,7 @@ __all__ = [
     "Acknowledgement",
     "PolicyContext",
     "Verdict",
+    "as_pilot",
     "at_send",
     "before_turn",
     "in_quiet_hours",

@@ -84,6 +84,8 @@ def at_send(
     The ``handoff`` acknowledgement tells the lead a person takes over: the handoff its decision
     stored does not hold it back (a seller who wrote since, or an opt-out, still does).
     """
+    if message.pilot_intent is not None and message.pilot_intent in context.settings.pilot_intents:
+        context = as_pilot(context)  # the owner still lets the agent answer this intent alone
     conversation = context.conversation
     if (
         acknowledgement == "handoff"
@@ -100,6 +102,20 @@ def at_send(
     if verdict.action is None and not verdict.permits(message):
         return replace(verdict, action=Action.STAY_SILENT)
     return verdict
+
+
+def as_pilot(context: PolicyContext) -> PolicyContext:
+    """Return a copilot context as if the tenant and conversation were in pilot mode.
+
+    For an intent the owner promoted (``AgentSettings.pilot_intents``): every other guard still
+    judges it.
+    """
+    conversation = context.conversation
+    return replace(
+        context,
+        settings=context.settings.model_copy(update={"mode": "pilot"}),
+        conversation=conversation.model_copy(update={"mode": "pilot"}) if conversation else None,
+    )
 
 
 def starts_new_conversation(
