@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,8 @@ from shared.intake import (
     record_understanding,
     take_in,
 )
+from shared.knowledge.embeddings import Embedder
+from shared.knowledge.models import KnowledgeSnippet, KnowledgeStatus
 from shared.media.inbound import UnderstandLeadMedia, media_kind
 from shared.media.understand import MediaUnderstanding, window_text
 from shared.models.channel import Channel, ChannelRecordInvalid
@@ -212,14 +214,41 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
             "PILOTO_FOLLOWUP_URL or a queue (PILOTO_FOLLOWUP_QUEUE, PILOTO_TASKS_QUEUE) is unset: "
             "turns schedule no follow-ups or seller-inactivity checks"
         )
+    from shared.knowledge.embeddings import embedder_from_settings
+
+    retrieve = knowledge_retriever(client, embedder_from_settings(settings))
     return TurnRunner(
         firestore=client,
-        decide=graph_decider(chat_model, lambda tenant_id: tenants.get(tenant_id)[1]),
+        decide=graph_decider(chat_model, lambda tenant_id: tenants.get(tenant_id)[1], retrieve),
         load_settings=tenants.get,
         deliver=outbound_publisher(settings),
         schedule_followup=schedule_followup,
         clock_speed=settings.clock_speed,
     )
+
+
+def knowledge_retriever(
+    client: Any, embedder: Embedder, ttl_seconds: float = 60.0
+) -> Callable[[str, Sequence[str]], list[KnowledgeSnippet]]:
+    """Return the turn's knowledge lookup: nothing (no embedding call) for a tenant without any.
+
+    A tenant's knowledge counts are cached while it has some; an empty tenant is asked again
+    each turn (one read), so the first entry it adds is found at once.
+    """
+    from shared.knowledge.store import knowledge_status, retrieve
+
+    def counts(tenant_id: str) -> KnowledgeStatus | None:
+        status = knowledge_status(client, tenant_id)
+        return None if status.empty else status
+
+    statuses = TTLCache(counts, ttl_seconds=ttl_seconds, missing_ttl_seconds=0)
+
+    def find(tenant_id: str, texts: Sequence[str]) -> list[KnowledgeSnippet]:
+        if statuses.get(tenant_id) is None:
+            return []
+        return retrieve(client, tenant_id, texts, embedder)
+
+    return find
 
 
 def build_followup_runner(settings: Settings) -> FollowupRunner:
