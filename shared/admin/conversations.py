@@ -50,10 +50,11 @@ from shared.admin.schemas import (
     SuggestionDismiss,
     SuggestionDismissed,
     SuggestionOut,
+    UnderstandingOut,
 )
 from shared.knowledge.proposals import proposal_ref, seller_answer
 from shared.models.conversation import Conversation, ConversationStatus, Role, WindowMessage
-from shared.models.decision import Action, Decision, OutboundMessage
+from shared.models.decision import Action, Decision, KnowledgeRef, OutboundMessage
 from shared.models.tenant import AgentSettings
 from shared.policy.windows import within_24h_window
 from shared.store.channels import CHANNELS_COLLECTION
@@ -562,6 +563,9 @@ def _message_out(message_id: str, record: dict[str, Any], ledger: dict[str, Any]
         at=record["at"],
         status=status if role != "lead" else None,
         author_email=record.get("author_email"),
+        understanding=UnderstandingOut.model_validate(record["understanding"])
+        if record.get("understanding")
+        else None,
     )
 
 
@@ -600,6 +604,10 @@ def _decision_out(record: dict[str, Any]) -> DecisionOut:
         stage=record.get("stage"),
         handoff_summary=record.get("handoff_summary"),
         offline_model=bool(record.get("offline_model")),
+        knowledge_used=[
+            KnowledgeRef.model_validate(ref) for ref in record.get("knowledge_used") or []
+        ],
+        open_question=record.get("open_question"),
     )
 
 

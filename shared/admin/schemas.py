@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from shared.models.decision import KnowledgeRef
 from shared.models.tenant import Tenant
 
 Role = Literal["owner", "admin", "seller"]
@@ -254,6 +255,16 @@ class ConversationList(BaseModel):
     next_cursor: str | None
 
 
+class UnderstandingOut(BaseModel):
+    """What the agent made of media the lead sent (the media itself is never stored)."""
+
+    status: Literal["understood", "not_understood", "rejected"]
+    text: str | None = None
+    reason: str | None = None
+    model: str | None = None
+    offline: bool = False
+
+
 class MessageOut(BaseModel):
     message_id: str
     role: Literal["lead", "agent", "seller"]
@@ -261,6 +272,7 @@ class MessageOut(BaseModel):
     at: datetime
     status: Literal["queued", "held", "sent", "delivered", "read", "failed"] | None
     author_email: str | None
+    understanding: UnderstandingOut | None = None
 
 
 class DecisionMessage(BaseModel):
@@ -285,6 +297,8 @@ class DecisionOut(BaseModel):
     stage: str | None
     handoff_summary: str | None
     offline_model: bool
+    knowledge_used: list[KnowledgeRef] = []
+    open_question: str | None = None
 
 
 class ConversationDetail(BaseModel):
@@ -394,3 +408,72 @@ class AuditEntry(BaseModel):
 
 class AuditLog(BaseModel):
     entries: list[AuditEntry]
+
+
+# Knowledge base (shared/admin/knowledge.py)
+
+
+class KnowledgeEntryIn(Strict):
+    """A typed entry: qa needs question and answer; fact, price_list and policy need content."""
+
+    kind: Literal["qa", "fact", "price_list", "policy"]
+    title: str = Field(min_length=1, max_length=200)
+    question: str | None = Field(default=None, min_length=1, max_length=1000)
+    answer: str | None = Field(default=None, min_length=1, max_length=10_000)
+    content: str | None = Field(default=None, min_length=1, max_length=20_000)
+
+
+class KnowledgeFileIn(Strict):
+    """A file to read into the knowledge base: PDF, DOCX, plain text, Markdown or CSV."""
+
+    filename: str = Field(min_length=1, max_length=200)
+    mime_type: str = Field(min_length=1, max_length=200)
+    content_base64: str = Field(min_length=1, description="the file's bytes, base64 (<= 10 MB)")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class KnowledgeEntryOut(BaseModel):
+    """An entry; a file's content is its extracted text, cut to a preview here."""
+
+    entry_id: str
+    kind: Literal["qa", "fact", "price_list", "policy", "file"]
+    title: str
+    question: str | None
+    answer: str | None
+    content: str
+    content_chars: int
+    source: Literal["manual", "upload", "learned"]
+    filename: str | None
+    mime_type: str | None
+    size_bytes: int | None
+    chunk_count: int
+    embedding_model: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by_email: str | None
+
+
+class KnowledgeList(BaseModel):
+    entries: list[KnowledgeEntryOut]
+    embedding_model: str
+    offline: bool
+
+
+class KnowledgeSearch(Strict):
+    query: str = Field(min_length=1, max_length=1000)
+
+
+class KnowledgeSearchResult(BaseModel):
+    entry_id: str
+    title: str
+    kind: Literal["qa", "fact", "price_list", "policy", "file"]
+    text: str
+    score: float
+
+
+class KnowledgeSearchResults(BaseModel):
+    """What the agent would find for the query (snippets at or above min_score only)."""
+
+    results: list[KnowledgeSearchResult]
+    min_score: float
+    embedding_model: str
