@@ -10,7 +10,6 @@ one) and misbehaves on request (``/faults``). The HTTP API is described in
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets as random_tokens
 import threading
@@ -21,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from emulators.simulator import evolution, meta, twilio, zapi
+from emulators.simulator import evolution, media, meta, twilio, zapi
 from emulators.simulator.channels import (
     ChannelConflict,
     ChannelRejected,
@@ -42,7 +41,7 @@ from emulators.simulator.routing import (
     Router,
     json_response,
 )
-from emulators.simulator.sends import SendAccepted, SendApi, recipient, same_secret
+from emulators.simulator.sends import SendAccepted, SendApi, recipient
 from emulators.simulator.webhooks import Webhook, WebhookPost, WebhookPoster
 from shared.models.channel import Channel
 from shared.models.events import Provider
@@ -69,15 +68,8 @@ DEFAULT_STATUS_DELAYS = (0.3, 1.0, 2.0)
 ECHOING_PROVIDERS = ("evolution", "zapi")
 """The gateways drive a phone session: what Piloto sends comes back as a "fromMe" message."""
 ECHO_DELAY_SECONDS = 0.05
-INBOUND_KINDS: tuple[InboundKind, ...] = ("text", "audio", "image")
-
-# Placeholder media a simulated lead "sends": a 1x1 PNG and the first bytes of an Ogg file.
-_PLACEHOLDER_MEDIA = {
-    "image": base64.b64decode(
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-    ),
-    "audio": b"OggS\x00\x02" + bytes(20) + b"OpusHead",
-}
+MAX_SAMPLE_BYTES = 64 * 1024 * 1024
+INBOUND_KINDS: tuple[InboundKind, ...] = ("text", "audio", "image", "video", "document")
 
 
 @dataclass(frozen=True)
@@ -93,10 +85,7 @@ class LeadMessagePosted:
         return self.posts[0].status_code if self.posts else None
 
 
-@dataclass(frozen=True)
-class _StoredMedia:
-    mime_type: str
-    body: bytes
+_StoredMedia = media.StoredMedia
 
 
 class ProviderSimulator:
@@ -129,6 +118,8 @@ class ProviderSimulator:
         self._outbox = Outbox()
         self._webhooks = WebhookPoster(webhook_timeout_seconds)
         self._media: dict[str, _StoredMedia] = {}
+        self._media_by_message: dict[str, str] = {}
+        """Evolution API finds a message's media by the message id."""
         self._media_lock = threading.Lock()
         self._server: RoutedHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -318,8 +309,16 @@ class ProviderSimulator:
         media_url: str | None = None,
         mime_type: str | None = None,
         message_id: str | None = None,
+        filename: str | None = None,
+        size_bytes: int | None = None,
+        document_text: str | None = None,
     ) -> LeadMessagePosted:
-        """Post a lead's message (or the business phone's) to Piloto's webhook, signed."""
+        """Post a lead's message (or the business phone's) to Piloto's webhook, signed.
+
+        Media without ``media_url`` is a sample file the simulator serves behind the provider's
+        download API and auth (``emulators/simulator/media.py``): ``document_text`` is what a
+        PDF, DOCX or text document holds, ``size_bytes`` pads the sample to that size.
+        """
         channel = self._channel(channel_id)
         provider = channel.provider
         url = self.webhook_url(channel)
@@ -330,8 +329,18 @@ class ProviderSimulator:
             raise ValueError(f"{phone!r} is not a phone number")
         message_id = message_id or new_message_id(provider, media=kind != "text")
         media_id = None
+        if kind == "image" and media_url is None and mime_type is None:
+            mime_type = media.SAMPLE_IMAGE_TYPE  # the sample is a PNG
         if kind != "text" and media_url is None:
-            media_id, media_url = self._store_placeholder(kind, mime_type)
+            media_id, media_url, size_bytes = self._store_lead_media(
+                channel,
+                kind,
+                message_id,
+                mime_type or DEFAULT_MIME_TYPES[kind],
+                filename=filename,
+                text=document_text,
+                size_bytes=size_bytes,
+            )
         message = InboundMessage(
             lead_phone=lead_phone,
             message_id=message_id,
@@ -343,6 +352,8 @@ class ProviderSimulator:
             media_id=media_id,
             mime_type=mime_type,
             from_business=from_business,
+            filename=filename,
+            size_bytes=size_bytes,
         )
         request = inbound_request(
             provider,
@@ -374,8 +385,12 @@ class ProviderSimulator:
         router.add("GET", r"/channels/(?P<channel_id>[^/]+)", self._get_channel)
         router.add("DELETE", r"/channels/(?P<channel_id>[^/]+)", self._remove_channel)
         router.add("POST", r"/leads/(?P<provider>[^/]+)/(?P<channel_id>[^/]+)/messages", self._lead)
-        router.add("GET", r"/media/(?P<media_id>[^/]+)", self._media_content)
-        router.add("GET", meta.MEDIA_ROUTE, self._meta_media)
+        router.add("GET", media.PUBLIC_ROUTE, self._media_content)
+        router.add("GET", media.META_DESCRIBE_ROUTE, self._meta_media)
+        router.add("GET", media.META_DOWNLOAD_ROUTE, self._meta_media_download)
+        router.add("GET", media.TWILIO_MEDIA_ROUTE, self._twilio_media)
+        router.add("POST", media.EVOLUTION_BASE64_ROUTE, self._evolution_media)
+        router.add("GET", media.ZAPI_STORAGE_ROUTE, self._zapi_media)
         router.add("POST", meta.MEDIA_UPLOAD_ROUTE, self._meta_upload)
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
@@ -479,6 +494,9 @@ class ProviderSimulator:
             "media_url",
             "mime_type",
             "message_id",
+            "filename",
+            "size_bytes",
+            "document_text",
         }
         if unknown:
             raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -490,6 +508,13 @@ class ProviderSimulator:
             raise BadRequest("from_business must be a boolean")
         if kind == "text" and not isinstance(document.get("text"), str):
             raise BadRequest("a text message needs text")
+        size_bytes = document.get("size_bytes")
+        if size_bytes is not None and (
+            isinstance(size_bytes, bool)
+            or not isinstance(size_bytes, int)
+            or not 0 < size_bytes <= MAX_SAMPLE_BYTES
+        ):
+            raise BadRequest(f"size_bytes must be a whole number from 1 to {MAX_SAMPLE_BYTES}")
         try:
             posted = self.send_lead_message(
                 channel.channel_id,
@@ -501,6 +526,9 @@ class ProviderSimulator:
                 media_url=_optional_text(document, "media_url"),
                 mime_type=_optional_text(document, "mime_type"),
                 message_id=_optional_text(document, "message_id"),
+                filename=_optional_text(document, "filename"),
+                size_bytes=size_bytes,
+                document_text=_optional_text(document, "document_text"),
             )
         except ValueError as error:
             raise BadRequest(str(error)) from error
@@ -516,38 +544,39 @@ class ProviderSimulator:
             },
         )
 
+    # Media a lead sent, behind each provider's download API (emulators/simulator/media.py)
+
     def _media_content(self, request: Request, params: Mapping[str, str]) -> Response:
-        with self._media_lock:
-            stored = self._media.get(params["media_id"])
-        if stored is None:
-            return json_response(404, {"error": "no such media"})
-        return Response(200, stored.body, stored.mime_type.split(";")[0])
+        return media.public_file(request, params, self._stored_media)
 
     def _meta_media(self, request: Request, params: Mapping[str, str]) -> Response:
-        token = meta.bearer_token(request)
         channels = self._provider_channels("meta")
-        if not any(same_secret(c.secret("access_token"), token) for c in channels):
-            return meta.token_rejected(token)
+        return media.meta_describe(request, params, channels, self._stored_media, self.url)
+
+    def _meta_media_download(self, request: Request, params: Mapping[str, str]) -> Response:
+        channels = self._provider_channels("meta")
+        return media.meta_download(request, params, channels, self._stored_media)
+
+    def _twilio_media(self, request: Request, params: Mapping[str, str]) -> Response:
+        channels = self._provider_channels("twilio")
+        return media.twilio_media(request, params, channels, self._stored_media, self.url)
+
+    def _evolution_media(self, request: Request, params: Mapping[str, str]) -> Response:
+        channels = self._provider_channels("evolution")
+        return media.evolution_base64(request, params, channels, self._message_media)
+
+    def _zapi_media(self, request: Request, params: Mapping[str, str]) -> Response:
+        channels = self._provider_channels("zapi")
+        return media.zapi_storage(request, params, channels, self._stored_media)
+
+    def _stored_media(self, media_id: str) -> _StoredMedia | None:
         with self._media_lock:
-            stored = self._media.get(params["media_id"])
-        if stored is None:
-            return meta.graph_error(
-                400,
-                100,
-                f"Unsupported get request. Object with ID '{params['media_id']}' does not exist.",
-                subcode=33,
-            )
-        return json_response(
-            200,
-            {
-                "messaging_product": "whatsapp",
-                "url": f"{self.url}/media/{params['media_id']}",
-                "mime_type": stored.mime_type,
-                "sha256": base64.b64encode(stored.body).decode()[:44],
-                "file_size": len(stored.body),
-                "id": params["media_id"],
-            },
-        )
+            return self._media.get(media_id)
+
+    def _message_media(self, message_id: str) -> _StoredMedia | None:
+        with self._media_lock:
+            media_id = self._media_by_message.get(message_id)
+            return self._media.get(media_id) if media_id is not None else None
 
     def _meta_upload(self, request: Request, params: Mapping[str, str]) -> Response:
         """Keep an uploaded file (a voice reply) for a later send by id, as Graph does."""
@@ -701,12 +730,48 @@ class ProviderSimulator:
     def _provider_channels(self, provider: Provider) -> list[SimulatedChannel]:
         return [c for c in self.channels.values() if c.provider == provider]
 
-    def _store_placeholder(self, kind: InboundKind, mime_type: str | None) -> tuple[str, str]:
-        media_id = str(10**15 + random_tokens.randbelow(9 * 10**15))  # numeric, like Meta's
-        stored = _StoredMedia(mime_type or DEFAULT_MIME_TYPES[kind], _PLACEHOLDER_MEDIA[kind])
+    def _store_lead_media(
+        self,
+        channel: SimulatedChannel,
+        kind: InboundKind,
+        message_id: str,
+        mime_type: str,
+        *,
+        filename: str | None,
+        text: str | None,
+        size_bytes: int | None,
+    ) -> tuple[str | None, str | None, int]:
+        """Keep a sample file for a lead's media; return Meta's media id, the URL, the size.
+
+        Meta sends a media id (no URL); Evolution API fetches by message id (the webhook carries
+        WhatsApp's encrypted CDN URL); Twilio and Z-API send a URL on their own API.
+        """
+        body = media.sample_media(kind, mime_type, text=text, size_bytes=size_bytes)
+        media_id = media.new_media_id()
+        if channel.provider == "twilio":
+            media_id = "ME" + random_tokens.token_hex(16)
+        stored = _StoredMedia(
+            mime_type, body, filename=filename, channel_id=channel.channel_id, kind=kind
+        )
         with self._media_lock:
             self._media[media_id] = stored
-        return media_id, f"{self.url}/media/{media_id}"
+            self._media_by_message[message_id] = media_id
+        if channel.provider == "meta":
+            return media_id, None, len(body)
+        if channel.provider == "twilio":
+            account_sid = BusinessAccount.of(channel.channel).account_sid
+            url = (
+                f"{self.url}/twilio/2010-04-01/Accounts/{account_sid}/Messages/{message_id}"
+                f"/Media/{media_id}"
+            )
+            return None, url, len(body)
+        if channel.provider == "zapi":
+            return (
+                None,
+                f"{self.url}/zapi/storage/{media_id}.{media.extension(mime_type)}",
+                len(body),
+            )
+        return None, None, len(body)
 
 
 def _index(request: Request, name: str) -> int:

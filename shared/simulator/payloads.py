@@ -1,10 +1,10 @@
 """Provider webhook requests for simulated messages, parsed by the real provider adapters.
 
 Each builder returns the ``WebhookRequest`` a provider would POST: a lead's message (text,
-voice note or image, or for the WhatsApp Web gateways a message the business's own phone
-sent) and the delivery statuses (sent, delivered, read) of a message the business sent. Given
-the channel's resolved secrets they are signed as the provider signs them, computed here
-independently of the adapters' ``verify``:
+voice note, image, video or document, or for the WhatsApp Web gateways a message the
+business's own phone sent) and the delivery statuses (sent, delivered, read) of a message the
+business sent. Given the channel's resolved secrets they are signed as the provider signs
+them, computed here independently of the adapters' ``verify``:
 
 - Meta: ``X-Hub-Signature-256: sha256=HMAC-SHA256(app_secret, raw body)``.
 - Twilio: ``X-Twilio-Signature: base64(HMAC-SHA1(auth_token, URL + sorted form fields))``
@@ -37,12 +37,14 @@ PHONE_NUMBER_ID = "100000000000001"
 SIMULATED_URL = "https://simulator.local/webhooks/sim"
 SIMULATED_TWILIO_URL = "https://simulator.local/webhooks/twilio/sim"
 
-InboundKind = Literal["text", "audio", "image"]
+InboundKind = Literal["text", "audio", "image", "video", "document"]
 StatusName = Literal["sent", "delivered", "read"]
 STATUS_ORDER: tuple[StatusName, ...] = ("sent", "delivered", "read")
 DEFAULT_MIME_TYPES: Mapping[str, str] = {
     "audio": "audio/ogg; codecs=opus",
     "image": "image/jpeg",
+    "video": "video/mp4",
+    "document": "application/pdf",
 }
 
 _EVOLUTION_STATUSES: Mapping[StatusName, str] = {
@@ -102,12 +104,18 @@ class InboundMessage:
     name: str | None = None
     kind: InboundKind = "text"
     text: str | None = None
-    """The text of a text message, the caption of an image."""
+    """The text of a text message, the caption of an image, video or document."""
     media_url: str | None = None
+    """Where the provider serves the media; for Evolution API, where it stored the file (none:
+    the webhook carries WhatsApp's encrypted CDN URL and the media is fetched by message id)."""
     media_id: str | None = None
     """Meta's media id (Meta sends an id, not a link); derived from the message id if unset."""
     mime_type: str | None = None
     from_business: bool = False
+    filename: str | None = None
+    """A document's file name."""
+    size_bytes: int | None = None
+    """The media's size, where the provider reports one."""
 
     def __post_init__(self) -> None:
         if self.kind == "text" and not self.text:
@@ -286,6 +294,8 @@ def _meta_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
             media["voice"] = True
         elif message.text:
             media["caption"] = message.text
+        if message.kind == "document":
+            media["filename"] = message.filename or "documento.pdf"
         item[message.kind] = media
     contact: dict[str, Any] = {"wa_id": digits}
     if message.name:
@@ -410,17 +420,32 @@ def _evolution_inbound(
     content: dict[str, Any]
     if message.kind == "text":
         content, message_type = {"conversation": message.text}, "conversation"
-    elif message.kind == "audio":
-        audio = {"mimetype": _mime_type(message), "seconds": 6, "ptt": True, "fileLength": "9824"}
-        content, message_type = {"audioMessage": audio}, "audioMessage"
     else:
-        image: dict[str, Any] = {"mimetype": _mime_type(message), "fileLength": "48210"}
-        if message.text:
-            image["caption"] = message.text
-        content, message_type = {"imageMessage": image}, "imageMessage"
-    if message.media_url and message.kind != "text":
-        content[message_type]["url"] = message.media_url
-        content["mediaUrl"] = message.media_url  # where Evolution stored the file (S3/MinIO)
+        message_type = f"{message.kind}Message"
+        media: dict[str, Any] = {
+            "url": _whatsapp_cdn_url(message.message_id),  # encrypted: fetched by message id
+            "mimetype": _mime_type(message),
+            "fileSha256": base64.b64encode(
+                hashlib.sha256(message.message_id.encode()).digest()
+            ).decode(),
+            "fileLength": str(message.size_bytes or 9824),
+            "mediaKey": base64.b64encode(
+                hashlib.sha256(b"key" + message.message_id.encode()).digest()
+            ).decode(),
+            "directPath": urlsplit(_whatsapp_cdn_url(message.message_id)).path,
+        }
+        if message.kind == "audio":
+            media |= {"seconds": 6, "ptt": True}
+        elif message.kind == "video":
+            media["seconds"] = 4
+        if message.kind == "document":
+            media |= {"fileName": message.filename or "documento.pdf", "pageCount": 1}
+            media["title"] = media["fileName"]
+        if message.text and message.kind != "audio":
+            media["caption"] = message.text
+        content = {message_type: media}
+        if message.media_url:
+            content["mediaUrl"] = message.media_url  # where Evolution stored the file (S3/MinIO)
     data: dict[str, Any] = {
         "key": {
             "remoteJid": f"{digits}@s.whatsapp.net",
@@ -480,7 +505,7 @@ def _zapi_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
             "mimeType": _mime_type(message),
             "viewOnce": False,
         }
-    else:
+    elif message.kind == "image":
         document["image"] = {
             "mimeType": _mime_type(message),
             "imageUrl": message.media_url or "",
@@ -489,6 +514,23 @@ def _zapi_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
             "width": 600,
             "height": 315,
             "viewOnce": False,
+        }
+    elif message.kind == "video":
+        document["video"] = {
+            "videoUrl": message.media_url or "",
+            "caption": message.text or "",
+            "mimeType": _mime_type(message),
+            "seconds": 4,
+            "viewOnce": False,
+        }
+    else:
+        document["document"] = {
+            "documentUrl": message.media_url or "",
+            "mimeType": _mime_type(message),
+            "title": message.filename or "documento.pdf",
+            "pageCount": 1,
+            "fileName": message.filename or "documento.pdf",
+            "caption": message.text or "",
         }
     return document
 
@@ -534,6 +576,12 @@ def _secret(secrets: Mapping[str, str], role: str) -> str:
     if not value:
         raise ValueError(f"secret role {role} is needed to sign this provider's webhooks")
     return value
+
+
+def _whatsapp_cdn_url(message_id: str) -> str:
+    """Return a WhatsApp CDN URL for a message's media (it holds encrypted bytes)."""
+    token = hashlib.sha256(message_id.encode()).hexdigest()[:40]
+    return f"https://mmg.whatsapp.net/v/t62.7117-24/{token}.enc?ccb=11-4&mms3=true"
 
 
 def _mime_type(message: InboundMessage) -> str:
