@@ -373,6 +373,19 @@ def test_functions_get_the_settings_they_cannot_start_without(module: TerraformD
         assert required.get(name, set()) <= env.keys(), name
 
 
+def test_every_google_api_the_settings_point_at_is_enabled(module: TerraformDirectory) -> None:
+    enabled = set(re.findall(r'"([a-z0-9-]+\.googleapis\.com)"', expression(module.locals["apis"])))
+    called = {
+        match.group(1)
+        for item in Settings.__dataclass_fields__.values()
+        if item.name.endswith("_endpoint") and isinstance(item.default, str)
+        for match in [re.fullmatch(r"https://([a-z0-9-]+\.googleapis\.com)/?", item.default)]
+        if match
+    }
+    assert "texttospeech.googleapis.com" in called  # PILOTO_TTS_ENDPOINT (voice replies)
+    assert called <= enabled, f"not enabled in apis.tf: {sorted(called - enabled)}"
+
+
 # Secrets
 
 

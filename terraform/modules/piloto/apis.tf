@@ -21,6 +21,7 @@ locals {
     "secretmanager.googleapis.com",        # channel and app secrets
     "serviceusage.googleapis.com",         # enabling these
     "storage.googleapis.com",              # build sources
+    "texttospeech.googleapis.com",         # voice replies (sender, when PILOTO_TTS=google)
   ])
 }
 
