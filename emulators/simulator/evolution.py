@@ -26,6 +26,7 @@ from emulators.simulator.sends import (
     retry_after,
     same_secret,
     text_field,
+    without_inline_media,
 )
 from shared.models.events import Provider
 from shared.simulator.payloads import instance_uuid, new_message_id
@@ -98,7 +99,7 @@ def accept_send(
         content=content,
         message_id=message_id,
         response=json_response(201, body),
-        request=document,
+        request=without_inline_media(document, "audio", content),
     )
 
 

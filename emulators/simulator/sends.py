@@ -198,3 +198,13 @@ def _parameter(parameters: str, wanted: str) -> str | None:
         if equals and name.strip().lower() == wanted:
             return value.strip().strip('"')
     return None
+
+
+def without_inline_media(
+    document: Mapping[str, Any], key: str, content: SentContent
+) -> Mapping[str, Any]:
+    """Return the request body as the outbox keeps it: inline audio replaced by its size."""
+    size = (content.media or {}).get("bytes")
+    if size is None or key not in document:
+        return document
+    return {**document, key: f"<{size} bytes inline>"}

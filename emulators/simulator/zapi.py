@@ -29,6 +29,7 @@ from emulators.simulator.sends import (
     retry_after,
     same_secret,
     text_field,
+    without_inline_media,
 )
 from shared.models.events import Provider
 from shared.simulator.payloads import new_message_id
@@ -88,7 +89,7 @@ def accept_send(
         content=content,
         message_id=message_id,
         response=json_response(200, body),
-        request=document,
+        request=without_inline_media(document, content.kind, content),
     )
 
 
