@@ -585,7 +585,9 @@ class ProviderSimulator:
             return upload
         media_id = str(10**15 + random_tokens.randbelow(9 * 10**15))
         with self._media_lock:
-            self._media[media_id] = _StoredMedia(upload.mime_type, upload.content)
+            self._media[media_id] = _StoredMedia(
+                upload.mime_type, upload.content, channel_id=upload.channel.channel_id
+            )
         return json_response(200, {"id": media_id})
 
     def _with_uploaded_media(self, accepted: SendAccepted) -> SendAccepted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from shared.media.speech import (
     voice_reply,
     wants_voice_reply,
 )
+from shared.models.conversation import MediaNote, Role, WindowMessage
 from shared.models.tenant import AgentSettings
 from shared.settings import load_settings
 
@@ -60,6 +62,19 @@ def test_an_audio_not_understood_still_counts_and_objects_work_too() -> None:
     assert wants_voice_reply([lead("", {"kind": "audio", "status": "not_understood"})], ON)
     assert wants_voice_reply([Message("lead", Note("audio"))], ON)
     assert wants_voice_reply([Message("lead", Note("document", voice=True))], ON)
+
+
+def test_the_conversation_windows_own_messages_are_read() -> None:
+    at = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    voice_note = WindowMessage(
+        role=Role.LEAD, text="", at=at, media=MediaNote(kind="audio", status="understood")
+    )
+    photo = WindowMessage(
+        role=Role.LEAD, text="", at=at, media=MediaNote(kind="image", status="understood")
+    )
+
+    assert wants_voice_reply([photo, voice_note], ON) is True
+    assert wants_voice_reply([photo, WindowMessage(role=Role.LEAD, text="oi", at=at)], ON) is False
 
 
 @pytest.mark.parametrize(
