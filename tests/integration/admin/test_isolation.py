@@ -17,6 +17,7 @@ import pytest
 
 from shared.admin.http import Route
 from shared.admin.routes import ROUTES
+from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
 from shared.models.decision import Action, Decision
 from tests.integration.admin.conftest import AdminStack
 from tests.integration.admin.support import (
@@ -80,6 +81,22 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
         pending_suggestions=2,
         suggestions_decision_id=decision.decision_id,
     )
+    entry = admin.api.post(
+        f"/api/tenants/{tenant_id}/knowledge",
+        owner,
+        {"kind": "fact", "title": "Endereço", "content": f"Rua {name}, 10, Campinas."},
+    )
+    assert entry.status_code == 201, entry.text
+    proposal = KnowledgeProposal(
+        proposal_id=f"d-gap-{uuid.uuid4().hex[:8]}",
+        conversation_id=seeded.id,
+        decision_id="d-gap",
+        question="Tem estacionamento?",
+        answer="Sim, no subsolo.",
+        status="proposed",
+        created_at=time_now(),
+    )
+    proposal_ref(admin.db, tenant_id, proposal.proposal_id).set(proposal.model_dump())
     return Tenant(
         tenant_id=tenant_id,
         owner=owner,
@@ -91,6 +108,9 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
             "uid": seller.uid,
             "email": invited,
             "decision_id": decision.decision_id,
+            "entry_id": entry.json()["entry_id"],
+            "proposal_id": proposal.proposal_id,
+            "intent": "sell",
         },
     )
 
@@ -136,6 +156,16 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
         "SellerMessage": {"text": "Mensagem de outro tenant"},
         "SuggestionAccept": {"decision_id": ids["decision_id"], "index": 0},
         "SuggestionDismiss": {"decision_id": ids["decision_id"], "index": 1},
+        "KnowledgeEntryIn": {"kind": "fact", "title": "Tomado", "content": "Preço: R$ 1."},
+        "KnowledgeFileIn": {
+            "filename": "tomado.txt",
+            "mime_type": "text/plain",
+            "content_base64": "UHJlw6dvOiBSJCAxLg==",
+        },
+        "KnowledgeSearch": {"query": "preço"},
+        "ProposalApprove": {"answer": "Resposta de outro tenant"},
+        "ProposalReject": {},
+        "IntentModeChange": {"mode": "pilot"},
     }
     name = route.body.__name__
     assert name in samples, f"no sample body for {name} ({route.method} {route.path}): add one"
@@ -202,7 +232,8 @@ def test_another_tenants_ids_under_ones_own_tenant_are_not_found(
     checked = 0
 
     for route in MEMBER_ROUTES:
-        names = set(re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)) - {"tenant_id"}
+        # an intent names the same thing in every tenant: it is not one tenant's resource
+        names = set(re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)) - {"tenant_id", "intent"}
         if not names:
             continue
         ids = {**a.ids, "decision_id": a.ids["decision_id"]}

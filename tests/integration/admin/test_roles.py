@@ -79,6 +79,9 @@ def _ids(team: Team, conversation_id: str) -> dict[str, str]:
         "uid": team.other_seller.uid,
         "email": "nobody@example.com",
         "decision_id": team.decision_id,
+        "entry_id": "entry-none",
+        "proposal_id": "proposal-none",
+        "intent": "sell",
     }
 
 
