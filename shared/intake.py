@@ -41,6 +41,7 @@ from typing import Any, Literal
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
+from shared.knowledge.proposals import proposal_ref, seller_answer
 from shared.models.conversation import (
     Contact,
     Conversation,
@@ -174,6 +175,12 @@ def _take_in_message(
         # The gateways report what Piloto sent as "fromMe" too: that is not a seller writing.
         transaction.create(record, _event_record(event, now, contact.current_conversation_id))
         return IntakeOutcome(status="ignored", conversation_id=contact.current_conversation_id)
+    # A seller writing from the business phone may be answering a knowledge gap (read first).
+    proposal_answer = (
+        _proposal_answer(transaction, client, event, conversation)
+        if isinstance(event, SellerMessage)
+        else None
+    )
     starts_new = (
         starts_new_conversation(conversation, contact, describe(event.content))
         if lead
@@ -248,6 +255,8 @@ def _take_in_message(
         conversation.model_dump(mode="python"),
     )
     transaction.set(contact_doc, contact.model_dump(mode="python"))
+    if proposal_answer is not None:
+        transaction.update(*proposal_answer)
     return IntakeOutcome(
         status="recorded",
         conversation_id=conversation.conversation_id,
@@ -354,6 +363,18 @@ def _record_understanding(
             merge=True,
         )
     return conversation.inbound_seq
+
+
+def _proposal_answer(
+    transaction: Any, client: Any, event: SellerMessage, conversation: Conversation | None
+) -> tuple[Any, dict[str, Any]] | None:
+    """Return the knowledge proposal a seller's phone message answers, and its update."""
+    if conversation is None or not conversation.open_question_id:
+        return None
+    document = proposal_ref(client, event.tenant_id, conversation.open_question_id)
+    record = document.get(transaction=transaction).to_dict()
+    update = seller_answer(record, describe(event.content), by_email=None, at=event.occurred_at)
+    return (document, update) if update is not None else None
 
 
 def _take_in_status(

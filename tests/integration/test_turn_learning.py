@@ -22,6 +22,7 @@ from shared.knowledge.proposals import proposal_ref
 from shared.knowledge.store import retrieve, save_entry
 from shared.models.conversation import Contact, Conversation
 from shared.models.decision import Action, Decision, OutboundMessage, Reason
+from shared.models.events import ContactRef, MessageContent, MessageType, SellerMessage
 from shared.models.tenant import AgentSettings
 from shared.policy import PolicyContext, at_send
 from shared.store.conversations import conversation_ref
@@ -214,3 +215,28 @@ def test_a_promoted_intent_still_obeys_a_seller_in_charge(client: Any) -> None:
     assert decision.messages == []
     assert Reason.HUMAN_ACTIVE in decision.reasons
     assert decision.suggestions
+
+
+def test_a_seller_answering_from_the_business_phone_proposes_the_answer(client: Any) -> None:
+    world = World(client, AgentSettings(business_facts=FACTS))
+    gap = world.turn("Vocês aceitam convênio Amil?")
+    world.now += timedelta(minutes=3)
+    seller = SellerMessage(
+        event_id=f"evolution:seller_message:{world.tenant}-s1",
+        provider="evolution",
+        tenant_id=world.tenant,
+        channel_id="ch-meta",
+        occurred_at=world.now,
+        received_at=world.now,
+        message_id=f"{world.tenant}-s1",
+        contact=ContactRef(phone=world.phone),
+        content=MessageContent(message_type=MessageType.TEXT, text="Aceitamos Amil, sim!"),
+    )
+
+    outcome = take_in(client, seller, now=world.now, rules=RULES)
+
+    assert outcome.status == "recorded"
+    proposal = proposal_ref(client, world.tenant, gap.decision_id).get().to_dict()
+    assert (proposal["status"], proposal["answer"]) == ("proposed", "Aceitamos Amil, sim!")
+    assert proposal["answered_by_email"] is None  # from the phone, not the console
+    assert proposal["answered_at"] == world.now
