@@ -2,9 +2,13 @@
 // the real Firebase Auth emulator (from emulators/node_modules), a Hosting-like server for console/dist with
 // an in-memory admin API under /api that follows /work/api-contract.md, and a provider simulator with the
 // endpoints the test uses (POST /channels, POST /leads/meta/{channel}/messages, GET /outbox) whose "agent"
-// answers a lead after a second, or stays silent with human_active while a seller holds the conversation.
+// answers a lead after a second, or stays silent with human_active while a seller holds the conversation;
+// questions about parking, payment, guarantees or cancellation it answers only from the knowledge base (word
+// overlap standing in for vector search), else hands off with knowledge_gap and records the open question,
+// which the seller's answer turns into a proposal to review.
 //
-//   node e2e/mock-stack.mjs           start everything, run e2e/inbox.e2e.mjs against it, stop
+//   node e2e/mock-stack.mjs           start everything, run e2e/inbox.e2e.mjs and e2e/knowledge.e2e.mjs, stop
+//   node e2e/mock-stack.mjs knowledge start everything, run only e2e/knowledge.e2e.mjs, stop
 //   node e2e/mock-stack.mjs --serve   start everything and keep serving (print the URLs)
 //
 // It is a test double of the contract, not the product: the product is functions/admin.
@@ -157,6 +161,9 @@ const DEFAULT_AGENT = {
   rejection_acknowledgement: null,
   handoff_acknowledgement: null,
   templates: { followup: null, reengagement: null },
+  pilot_intents: [],
+  copilot_promotion: { threshold: 0.85, min_samples: 20 },
+  voice_replies: false,
 };
 
 const tenants = new Map(); // tenant_id → tenant
@@ -246,8 +253,11 @@ function markStatuses(message) {
 function agentTurn(tenant, conversation, channel) {
   setTimeout(() => {
     const decided_at = now();
+    const asked = conversation.messages.filter((m) => m.role === 'lead').at(-1)?.text ?? '';
     if (humanActive(conversation)) {
       conversation.decisions.push(decision('stay_silent', ['human_active'], decided_at));
+    } else if (KNOWLEDGE_TOPICS.test(normalized(asked))) {
+      knowledgeTurn(tenant, conversation, channel, asked, decided_at);
     } else if (tenant.agent.mode === 'copilot' || conversation.mode === 'copilot') {
       const made = decision('stay_silent', ['copilot_mode'], decided_at);
       made.suggestions = [{ index: 0, text: 'A limpeza de pele custa R$ 180 e leva 60 minutos.', state: 'pending' }];
@@ -266,6 +276,226 @@ function agentTurn(tenant, conversation, channel) {
     }
     conversation.updated_at = now();
   }, AGENT_DELAY_MS);
+}
+
+// Questions about these topics are answered only from the knowledge base, as the real agent does for
+// prices, payment, deadlines, guarantees and policies: no source → a knowledge_gap handoff and an open question.
+const KNOWLEDGE_TOPICS = /estacionamento|garantia|pix|parcel|cancel/;
+
+function normalized(text) {
+  return String(text ?? '')
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
+}
+
+const STOPWORDS = new Set(
+  'voce voces quanto qual quais como sobre para pela pelo local aqui tem ter sim nao com por que dos das nos nas uma sao foi aos ate'.split(' '),
+);
+const words = (text) => new Set(normalized(text).split(/[^a-z0-9$]+/).filter((word) => word.length >= 3 && !STOPWORDS.has(word)));
+
+function entryText(entry) {
+  return entry.kind === 'qa' ? `${entry.question}\n${entry.answer}` : entry.content;
+}
+
+/** Word overlap, best first: a stand-in for the vector search. */
+function searchKnowledge(tenant, query) {
+  const asked = words(query);
+  return tenant.knowledge
+    .map((entry) => {
+      const found = words(`${entry.title} ${entryText(entry)}`);
+      const shared = [...asked].filter((word) => found.has(word)).length;
+      return { entry_id: entry.entry_id, title: entry.title, kind: entry.kind, text: entryText(entry).slice(0, 500), score: asked.size ? shared / asked.size : 0, entry };
+    })
+    .filter((result) => result.score > 0)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, 5);
+}
+
+function knowledgeTurn(tenant, conversation, channel, asked, decided_at) {
+  const [best] = searchKnowledge(tenant, asked);
+  if (!best) {
+    const made = { ...decision('handoff', ['knowledge_gap', 'handoff_requested'], decided_at), specialist: 'handoff', stage: 'handoff' };
+    made.handoff_summary = `O lead perguntou: "${asked}" e a base de conhecimento não responde.`;
+    conversation.decisions.push(made);
+    conversation.status = 'handoff';
+    conversation.needs_human = true;
+    conversation.attention_reason = 'knowledge_gap';
+    tenant.proposals.push({
+      proposal_id: randomUUID().slice(0, 12),
+      conversation_id: conversation.conversation_id,
+      decision_id: made.decision_id,
+      question: asked,
+      answer: null,
+      status: 'open',
+      answered_by_email: null,
+      answered_at: null,
+      created_at: decided_at,
+      entry_id: null,
+    });
+    return;
+  }
+  const text = `Claro! ${best.entry.kind === 'qa' ? best.entry.answer : best.text}`;
+  const made = { ...decision('speak', ['lead_replied'], decided_at), messages: [{ text, template: null }] };
+  made.knowledge_used = [{ entry_id: best.entry_id, title: best.title }];
+  conversation.decisions.push(made);
+  const message = { message_id: randomUUID(), role: 'agent', text, at: new Date(Date.now() + 50).toISOString(), status: 'queued', author_email: null };
+  conversation.messages.push(message);
+  markStatuses(message);
+  toOutbox(channel, conversation.contact_phone, text);
+}
+
+const INTENTS = ['qualify', 'sell', 'schedule', 'close', 'handoff'];
+
+function copilotIntents(tenant, days) {
+  const { threshold, min_samples } = tenant.agent.copilot_promotion;
+  // Fixed figures for the stand-in: "sell" is eligible until the owner switches it.
+  const figures = { qualify: [12, 9, 1, 1, 1], sell: [42, 33, 6, 2, 1], schedule: [8, 7, 1, 0, 0], close: [15, 6, 3, 4, 2], handoff: [0, 0, 0, 0, 0] };
+  return {
+    threshold,
+    min_samples,
+    days,
+    intents: INTENTS.map((intent) => {
+      const [offered, accepted, edited, ignored, dismissed] = figures[intent];
+      const rate = offered ? (accepted + edited) / offered : null;
+      return {
+        intent,
+        mode: tenant.intentModes[intent] ?? (tenant.agent.pilot_intents.includes(intent) ? 'pilot' : 'copilot'),
+        offered,
+        accepted,
+        edited,
+        ignored,
+        dismissed,
+        acceptance_rate: rate,
+        mean_similarity: edited ? 0.86 : null,
+        eligible: rate !== null && rate >= threshold && offered >= min_samples,
+      };
+    }),
+  };
+}
+
+function validateKnowledge(body) {
+  const details = [];
+  if (!['qa', 'fact', 'price_list', 'policy'].includes(body?.kind)) details.push({ field: 'kind', reason: "Input should be 'qa', 'fact', 'price_list' or 'policy'" });
+  if (!String(body?.title ?? '').trim()) details.push({ field: 'title', reason: 'String should have at least 1 character' });
+  if (body?.kind === 'qa') {
+    if (!String(body.question ?? '').trim()) details.push({ field: 'question', reason: 'a question/answer entry needs a question' });
+    if (!String(body.answer ?? '').trim()) details.push({ field: 'answer', reason: 'a question/answer entry needs an answer' });
+  } else if (!String(body?.content ?? '').trim()) details.push({ field: 'content', reason: 'this kind needs content' });
+  if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
+}
+
+function knowledgeEntry(tenant, who, fields, previous = null) {
+  const at = now();
+  const entry = {
+    entry_id: previous?.entry_id ?? randomUUID().slice(0, 12),
+    kind: fields.kind,
+    title: fields.title.trim(),
+    question: fields.kind === 'qa' ? fields.question.trim() : null,
+    answer: fields.kind === 'qa' ? fields.answer.trim() : null,
+    content: fields.kind === 'qa' ? `${fields.question.trim()}\n${fields.answer.trim()}` : String(fields.content).trim(),
+    source: fields.source ?? previous?.source ?? 'manual',
+    filename: fields.filename ?? null,
+    mime_type: fields.mime_type ?? null,
+    size_bytes: fields.size_bytes ?? null,
+    chunk_count: 1,
+    embedding_model: 'mock-word-overlap',
+    created_at: previous?.created_at ?? at,
+    updated_at: at,
+    created_by_email: previous?.created_by_email ?? who.email,
+  };
+  entry.chunk_count = Math.max(1, Math.ceil(entry.content.length / 800));
+  return entry;
+}
+
+function knowledgeApi(tenant, role, who, method, rest, query, body) {
+  const manager = ['owner', 'admin'].includes(role);
+  const managersOnly = () => {
+    if (!manager) throw new HttpError(403, 'forbidden', 'owners and admins only');
+  };
+  if (rest === '/knowledge' && method === 'GET') {
+    const entries = [...tenant.knowledge].sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    return [200, { entries, embedding_model: 'mock-word-overlap', offline: true }, true];
+  }
+  if (rest === '/knowledge' && method === 'POST') {
+    managersOnly();
+    validateKnowledge(body);
+    const entry = knowledgeEntry(tenant, who, body);
+    tenant.knowledge.push(entry);
+    return [201, entry];
+  }
+  if (rest === '/knowledge/files' && method === 'POST') {
+    managersOnly();
+    const bytes = Buffer.from(String(body?.content_base64 ?? ''), 'base64');
+    if (bytes.length > 10 * 1024 * 1024) throw new HttpError(413, 'payload_too_large', 'file over 10 MB');
+    if (body?.mime_type !== 'text/plain') throw new HttpError(415, 'unsupported_media_type', 'the stand-in reads text files only');
+    const text = bytes.toString('utf8').trim();
+    if (!text) throw invalid('content_base64', 'no text in the file');
+    const entry = knowledgeEntry(tenant, who, {
+      kind: 'file',
+      title: body.title || body.filename,
+      content: text,
+      source: 'upload',
+      filename: body.filename,
+      mime_type: body.mime_type,
+      size_bytes: bytes.length,
+    });
+    tenant.knowledge.push(entry);
+    return [201, entry];
+  }
+  if (rest === '/knowledge/search' && method === 'POST') {
+    if (!String(body?.query ?? '').trim()) throw invalid('query', 'String should have at least 1 character');
+    return [200, { results: searchKnowledge(tenant, body.query).map(({ entry, ...result }) => result) }];
+  }
+  if (rest === '/knowledge/proposals' && method === 'GET') {
+    const status = query.get('status');
+    const proposals = tenant.proposals.filter((p) => !status || p.status === status).sort((a, b) => b.created_at.localeCompare(a.created_at));
+    return [200, { proposals }, true];
+  }
+  let m = rest.match(/^\/knowledge\/proposals\/([^/]+)\/(approve|reject)$/);
+  if (m && method === 'POST') {
+    managersOnly();
+    const proposal = tenant.proposals.find((p) => p.proposal_id === decodeURIComponent(m[1]));
+    if (!proposal) throw notFound('proposal');
+    if (proposal.status !== 'proposed') throw new HttpError(409, 'conflict', `proposal is ${proposal.status}`);
+    Object.assign(proposal, { reviewed_by_email: who.email, reviewed_at: now() });
+    if (m[2] === 'reject') {
+      proposal.status = 'rejected';
+      return [200, proposal];
+    }
+    const question = body?.question ?? proposal.question;
+    const answer = body?.answer ?? proposal.answer;
+    const entry = knowledgeEntry(tenant, who, { kind: 'qa', title: body?.title ?? question, question, answer, source: 'learned' });
+    tenant.knowledge.push(entry);
+    Object.assign(proposal, { status: 'approved', question, answer, entry_id: entry.entry_id });
+    return [200, { proposal, entry }];
+  }
+  m = rest.match(/^\/knowledge\/([^/]+)$/);
+  if (m && ['PUT', 'DELETE'].includes(method)) {
+    managersOnly();
+    const previous = tenant.knowledge.find((e) => e.entry_id === decodeURIComponent(m[1]));
+    if (!previous) throw notFound('knowledge entry');
+    if (method === 'DELETE') {
+      tenant.knowledge = tenant.knowledge.filter((e) => e !== previous);
+      return [204, null];
+    }
+    validateKnowledge(body);
+    const entry = knowledgeEntry(tenant, who, body, previous);
+    tenant.knowledge = tenant.knowledge.map((e) => (e === previous ? entry : e));
+    return [200, entry];
+  }
+  if (rest === '/copilot/intents' && method === 'GET') return [200, copilotIntents(tenant, Number(query.get('days') ?? 30))];
+  m = rest.match(/^\/copilot\/intents\/([^/]+)$/);
+  if (m && method === 'PUT') {
+    if (role !== 'owner') throw new HttpError(403, 'forbidden', 'owners only');
+    const intent = decodeURIComponent(m[1]);
+    if (!INTENTS.includes(intent)) throw notFound('intent');
+    if (!['pilot', 'copilot'].includes(body?.mode)) throw invalid('mode', "Input should be 'pilot' or 'copilot'");
+    tenant.intentModes[intent] = body.mode;
+    tenant.agent.pilot_intents = INTENTS.filter((name) => (tenant.intentModes[name] ?? 'copilot') === 'pilot');
+    return [200, copilotIntents(tenant, 30).intents.find((item) => item.intent === intent)];
+  }
+  return null;
 }
 
 function decision(action, reasons, decided_at) {
@@ -391,6 +621,9 @@ async function api(request, path, query, body, consoleOrigin) {
       channels: [],
       agent: structuredClone(DEFAULT_AGENT),
       conversations: [],
+      knowledge: [],
+      proposals: [],
+      intentModes: {},
     };
     tenants.set(id, tenant);
     return [201, tenantView(tenant, who.uid)];
@@ -483,6 +716,11 @@ async function api(request, path, query, body, consoleOrigin) {
     }
   }
   if (rest === '/metrics' && method === 'GET') return [200, metrics(member(tenantId, who, manage).tenant, query)];
+  if (rest.startsWith('/knowledge') || rest.startsWith('/copilot')) {
+    const { tenant, role } = member(tenantId, who);
+    const answer = knowledgeApi(tenant, role, who, method, rest, query, body);
+    if (answer) return answer;
+  }
   if (rest === '/conversations' && method === 'GET') {
     const { tenant, role } = member(tenantId, who);
     let list = [...tenant.conversations];
@@ -524,6 +762,10 @@ async function api(request, path, query, body, consoleOrigin) {
       markStatuses(message);
       toOutbox(channel, conversation.contact_phone, text);
       conversation.unanswered_count = 0;
+      // The seller answered a question the agent handed off: the pair waits for review.
+      for (const proposal of tenant.proposals.filter((p) => p.conversation_id === conversation.conversation_id && p.status === 'open')) {
+        Object.assign(proposal, { status: 'proposed', answer: text, answered_by_email: who.email, answered_at: message.at });
+      }
       return [202, { message }];
     };
     switch (action) {
@@ -741,12 +983,18 @@ async function main() {
   if (process.argv.includes('--serve')) return;
   const artifacts = process.env.ARTIFACTS_DIR || join(tmpdir(), `piloto-console-e2e-${Date.now()}`);
   mkdirSync(artifacts, { recursive: true });
-  const child = spawn(process.execPath, [join(HERE, 'inbox.e2e.mjs')], {
-    stdio: 'inherit',
-    env: { ...process.env, CONSOLE_URL: stack.consoleUrl, SIMULATOR_URL: stack.simulatorUrl, ARTIFACTS_DIR: artifacts },
-  });
-  const code = await new Promise((r) => child.on('exit', (exitCode) => r(exitCode ?? 1)));
-  log(`inbox.e2e exited ${code}; artifacts in ${artifacts}`);
+  const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  const scripts = chosen.length ? chosen : ['inbox', 'knowledge'];
+  let code = 0;
+  for (const script of scripts) {
+    const child = spawn(process.execPath, [join(HERE, `${script}.e2e.mjs`)], {
+      stdio: 'inherit',
+      env: { ...process.env, CONSOLE_URL: stack.consoleUrl, SIMULATOR_URL: stack.simulatorUrl, ARTIFACTS_DIR: artifacts },
+    });
+    const exitCode = await new Promise((r) => child.on('exit', (value) => r(value ?? 1)));
+    log(`${script}.e2e exited ${exitCode}; artifacts in ${artifacts}`);
+    code ||= exitCode;
+  }
   await stack.stop();
   process.exit(code);
 }
