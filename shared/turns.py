@@ -31,6 +31,7 @@ from shared import copilot
 from shared.events.tasks import TurnRequest
 from shared.followups import ScheduleFollowup, pending_after_turn, plan_after_turn
 from shared.knowledge.proposals import open_proposal, proposal_ref
+from shared.media.speech import wants_voice_reply
 from shared.media.turn import media_in_turn
 from shared.models.conversation import (
     Contact,
@@ -113,6 +114,16 @@ def handoff_acknowledged(decision: Decision) -> list[OutboundMessage]:
         if message.acknowledgement is not None
         else message.model_copy(update={"acknowledgement": "handoff"})
         for message in decision.messages
+    ]
+
+
+def voiced(messages: list[OutboundMessage], voice: bool) -> list[OutboundMessage]:
+    """Mark the agent's text replies to a voice note as voice replies (the sender decides how)."""
+    if not voice:
+        return messages
+    return [
+        message.model_copy(update={"voice": True}) if message.text else message
+        for message in messages
     ]
 
 
@@ -249,7 +260,9 @@ class TurnRunner:
             )
         decision = decision.model_copy(
             update={
-                "messages": handoff_acknowledged(decision),
+                "messages": voiced(
+                    handoff_acknowledged(decision), wants_voice_reply(answering, settings)
+                ),
                 "triggering_events": [m.message_id for m in answering if m.message_id],
                 "latency_ms": decision.latency_ms
                 or round((time.perf_counter() - started) * 1000, 3),

@@ -240,3 +240,28 @@ def test_a_seller_answering_from_the_business_phone_proposes_the_answer(client: 
     assert (proposal["status"], proposal["answer"]) == ("proposed", "Aceitamos Amil, sim!")
     assert proposal["answered_by_email"] is None  # from the phone, not the console
     assert proposal["answered_at"] == world.now
+
+
+@pytest.mark.parametrize("voice_replies", [True, False])
+def test_a_reply_to_a_voice_note_is_marked_voice_when_the_tenant_wants_it(
+    client: Any, voice_replies: bool
+) -> None:
+    world = World(client, AgentSettings(business_facts=FACTS, voice_replies=voice_replies))
+    event = lead_message(
+        world.tenant, f"wamid.{world.tenant}.v", "Quanto custa a limpeza de pele?", world.now,
+        phone=world.phone,
+    )  # fmt: skip
+    outcome = take_in(client, event, now=world.now, rules=RULES)
+    assert outcome.conversation_id and outcome.inbound_seq
+    document = conversation_ref(client, world.tenant, outcome.conversation_id)
+    window = document.get().to_dict()["window"]
+    window[-1]["media"] = {"kind": "audio", "status": "understood"}  # as media intake leaves it
+    document.update({"window": window})
+    world.now += timedelta(seconds=5)
+
+    result = world.runner.run(
+        TurnRequest(world.tenant, outcome.conversation_id, outcome.inbound_seq)
+    )
+
+    assert result.decision is not None and result.decision.messages
+    assert [m.voice for m in result.decision.messages] == [voice_replies]
