@@ -23,7 +23,8 @@ help:
 	@echo "make chat         write to the demo clinic as a lead (CHANNEL=meta|twilio|evolution|zapi)"
 	@echo "make demo         play a scripted clinic conversation through the whole local loop"
 	@echo "make test         install what is missing, then lint, type-check, unit + integration tests"
-	@echo "make bench        webhook vs the bare function floor, engine cost, end-to-end latency"
+	@echo "make bench        webhook vs the bare function floor, engine cost, end-to-end latency,"
+	@echo "                  knowledge retrieval recall@3 (offline; Vertex AI when configured)"
 	@echo "make lint         ruff check + ruff format --check + mypy"
 	@echo "make console      build the admin console (console/dist, served by Firebase Hosting)"
 	@echo "make console-test type-check the console and run its unit tests (vitest)"
@@ -106,6 +107,7 @@ bench: deps
 	$(BIN)/python -m tests.bench.webhook
 	$(BIN)/python -m tests.bench.engine
 	$(BIN)/python -m tests.bench.e2e
+	$(BIN)/python -m tests.bench.knowledge
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules console/node_modules console/dist .piloto .pytest_cache .mypy_cache .ruff_cache

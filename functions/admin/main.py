@@ -14,7 +14,6 @@ import flask
 import functions_framework
 
 from shared.admin.errors import ApiError
-from shared.admin.http import MAX_BODY_BYTES
 from shared.admin.routes import AdminServices, build_services, router
 from shared.logs import configure_logging
 from shared.settings import get_settings
@@ -33,17 +32,18 @@ def _get_services() -> AdminServices:
         return _services
 
 
-def too_large() -> ApiError:
+def too_large(limit: int) -> ApiError:
     """Return the refusal of a body over the limit, read no further."""
-    return ApiError(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return ApiError(413, f"the body is larger than {limit} bytes")
 
 
 @functions_framework.http
 def admin(request: flask.Request) -> Any:
     """Answer one admin API request."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
+    limit = router().body_limit(request.method, request.path)
+    if (request.content_length or 0) > limit:
         return flask.Response(
-            status=413, response=json.dumps(too_large().body()), mimetype="application/json"
+            status=413, response=json.dumps(too_large(limit).body()), mimetype="application/json"
         )
     body = request.get_data(cache=False)
     answer = router().dispatch(

@@ -47,6 +47,7 @@ class Route:
     response: type[BaseModel] | None = None
     status: int = 200
     tag: str = "admin"
+    max_body_bytes: int = MAX_BODY_BYTES
 
     @property
     def openapi_path(self) -> str:
@@ -101,6 +102,14 @@ class Router:
             merge_slashes=False,
         )
 
+    def body_limit(self, method: str, path: str) -> int:
+        """Return the largest body the matching route takes (the default when none matches)."""
+        try:
+            index, _ = self._map.bind("admin", path_info=path).match(method=method)
+        except (NotFound, MethodNotAllowed):
+            return MAX_BODY_BYTES
+        return self.routes[int(index)].max_body_bytes
+
     def dispatch(
         self,
         services: Any,
@@ -152,7 +161,7 @@ class Router:
         if route.query is not None:
             request.query = _parse(route.query, dict(query), "query")
         if route.body is not None:
-            request.body = _parse(route.body, _json_body(body), "")
+            request.body = _parse(route.body, _json_body(body, route.max_body_bytes), "")
         result = route.handler(request, **params)
         return _answer(route, result, headers)
 
@@ -167,9 +176,9 @@ def _is_document_id(value: str) -> bool:
     )
 
 
-def _json_body(body: bytes) -> Any:
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+def _json_body(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
+    if len(body) > limit:
+        raise ApiError(413, f"the body is larger than {limit} bytes")
     if not body.strip():
         return {}
     try:

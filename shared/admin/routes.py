@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from shared.admin import agent, channels, contacts, conversations, metrics, tenants
+from shared.admin import (
+    agent,
+    channels,
+    contacts,
+    conversations,
+    knowledge,
+    metrics,
+    tenants,
+)
 from shared.admin.access import EVERYONE, MANAGERS, OWNERS
 from shared.admin.audit import recent_entries
 from shared.admin.auth import Caller
@@ -38,6 +46,12 @@ from shared.admin.schemas import (
     Health,
     InviteCreate,
     InviteOut,
+    KnowledgeEntryIn,
+    KnowledgeEntryOut,
+    KnowledgeFileIn,
+    KnowledgeList,
+    KnowledgeSearch,
+    KnowledgeSearchResults,
     Me,
     MemberOut,
     Metrics,
@@ -55,6 +69,7 @@ from shared.admin.schemas import (
     TenantOut,
     TenantUpdate,
 )
+from shared.knowledge.embeddings import OfflineEmbedder
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision
 from shared.models.tenant import AgentSettings
@@ -62,6 +77,7 @@ from shared.models.tenant import AgentSettings
 if TYPE_CHECKING:
     import httpx
 
+    from shared.knowledge.embeddings import Embedder
     from shared.secret_store import SecretStore
     from shared.settings import Settings
 
@@ -79,6 +95,7 @@ class AdminServices:
     secret_store: SecretStore
     http: httpx.Client
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    embedder: Embedder = field(default_factory=OfflineEmbedder)
 
 
 def health(request: Request) -> Health:
@@ -181,6 +198,20 @@ ROUTES: list[Route] = [
           "Export a contact's data (LGPD)", roles=MANAGERS, response=ContactExport),
     Route("DELETE", f"{T}/contacts/<contact_key>", contacts.delete_contact,
           "Erase a contact's data (LGPD)", roles=MANAGERS, response=Deleted),
+    Route("GET", f"{T}/knowledge", knowledge.list_knowledge, "The knowledge base",
+          roles=EVERYONE, response=KnowledgeList),
+    Route("POST", f"{T}/knowledge", knowledge.create_entry, "Add knowledge", roles=MANAGERS,
+          body=KnowledgeEntryIn, response=KnowledgeEntryOut, status=201),
+    Route("POST", f"{T}/knowledge/files", knowledge.upload_file, "Read a file into knowledge",
+          roles=MANAGERS, body=KnowledgeFileIn, response=KnowledgeEntryOut, status=201,
+          max_body_bytes=knowledge.FILE_BODY_BYTES),
+    Route("POST", f"{T}/knowledge/search", knowledge.search_knowledge,
+          "What the agent would find", roles=EVERYONE, body=KnowledgeSearch,
+          response=KnowledgeSearchResults),
+    Route("PUT", f"{T}/knowledge/<entry_id>", knowledge.update_entry, "Change knowledge",
+          roles=MANAGERS, body=KnowledgeEntryIn, response=KnowledgeEntryOut),
+    Route("DELETE", f"{T}/knowledge/<entry_id>", knowledge.delete_knowledge,
+          "Delete knowledge", roles=MANAGERS, status=204),
     Route("GET", f"{T}/audit", audit_log, "The audit log", roles=MANAGERS, query=AuditQuery,
           response=AuditLog),
 ]  # fmt: skip
@@ -204,6 +235,7 @@ def build_services(settings: Settings) -> AdminServices:
 
     from shared.admin.auth import firebase_verifier
     from shared.engine import outbound_publisher
+    from shared.knowledge.embeddings import embedder_from_settings
     from shared.secret_store import LocalSecretStore, SecretManagerStore
     from shared.store.firestore import firestore_client
 
@@ -218,4 +250,5 @@ def build_services(settings: Settings) -> AdminServices:
         deliver=outbound_publisher(settings),
         secret_store=store,
         http=httpx.Client(timeout=5.0),
+        embedder=embedder_from_settings(settings),
     )

@@ -21,7 +21,8 @@ _LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 def chunk_text(text: str, *, size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS) -> list[str]:
     """Return the text's chunks, in order (none for blank text)."""
-    pieces = [piece for paragraph in _paragraphs(text) for piece in _pieces(paragraph, size)]
+    room = max(size - overlap - 2, size // 2)  # a cut paragraph's pieces leave room for overlap
+    pieces = [piece for paragraph in _paragraphs(text) for piece in _pieces(paragraph, size, room)]
     chunks: list[str] = []
     current: list[str] = []
     length = 0
@@ -44,21 +45,22 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in _PARAGRAPHS.split(text.strip()) if p.strip()]
 
 
-def _pieces(paragraph: str, size: int) -> list[str]:
-    """Return the paragraph whole, or its lines, sentences and words grouped under ``size``."""
+def _pieces(paragraph: str, size: int, room: int) -> list[str]:
+    """Return the paragraph whole if it fits in ``size``, or its lines, sentences and words
+    grouped under ``room``."""
     if len(paragraph) <= size:
         return [paragraph]
     units: list[tuple[str, str]] = []  # (text, the separator before it)
     for line in paragraph.split("\n"):
         separator = "\n"
-        for sentence in [line.strip()] if len(line) <= size else _sentences(line):
-            for part in _words(sentence, size):
+        for sentence in [line.strip()] if len(line) <= room else _sentences(line):
+            for part in _words(sentence, room):
                 if part:
                     units.append((part, separator))
                     separator = " "
     pieces: list[str] = []
     for text, separator in units:
-        if pieces and len(pieces[-1]) + 1 + len(text) <= size:
+        if pieces and len(pieces[-1]) + 1 + len(text) <= room:
             pieces[-1] = f"{pieces[-1]}{separator}{text}"
         else:
             pieces.append(text)
@@ -70,17 +72,23 @@ def _sentences(paragraph: str) -> list[str]:
 
 
 def _words(sentence: str, size: int) -> list[str]:
-    """Return the sentence, or its words grouped under ``size`` when it is longer."""
+    """Return the sentence, or its words grouped under ``size`` (a longer word is sliced)."""
     if len(sentence) <= size:
         return [sentence]
     parts: list[str] = []
     line = ""
     for word in sentence.split():
+        while len(word) > size:
+            if line:
+                parts.append(line)
+                line = ""
+            parts.append(word[:size])
+            word = word[size:]
         candidate = f"{line} {word}" if line else word
-        if len(candidate) > size and line:
+        if len(candidate) > size:
             parts.append(line)
             candidate = word
-        line = candidate[:size]
+        line = candidate
     return [*parts, line] if line else parts
 
 

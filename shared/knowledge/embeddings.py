@@ -133,7 +133,11 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
 _CONCEPT_OF = {word: concept for concept, words in _CONCEPTS.items() for word in words}
 
 _WORD = re.compile(r"r\$|[a-z0-9]+")
-_SUFFIXES = ("mente", "coes", "cao", "oes", "ais", "eis", "ns", "es", "s")
+# plural and adverb endings, each with what replaces it ("sessões" → "sessao" like "sessão")
+_SUFFIXES = (
+    ("mente", ""), ("coes", "cao"), ("oes", "ao"), ("aes", "ao"), ("ais", "al"), ("eis", "el"),
+    ("ns", "m"), ("res", "r"), ("zes", "z"), ("s", ""),
+)  # fmt: skip
 _STEM_CHARS = 6
 _WORD_WEIGHT = 0.55  # the share of word and concept features; grams get the rest
 
@@ -144,14 +148,13 @@ def _plain(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def _stem(word: str) -> str:
-    """Return a light stem: a common suffix off, then at most six characters."""
+def _base(word: str) -> str:
+    """Return the word without a plural or adverb ending ("parcelas" → "parcela")."""
     if len(word) > 4:
-        for suffix in _SUFFIXES:
+        for suffix, replacement in _SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)]
-                break
-    return word[:_STEM_CHARS]
+                return word[: -len(suffix)] + replacement
+    return word
 
 
 @lru_cache(maxsize=65536)
@@ -171,10 +174,11 @@ def _features(text: str) -> tuple[Counter[str], Counter[str]]:
             words[f"c:{concept}"] += 1
         if word in _STOP_WORDS or word == "r$" or (len(word) < 2 and not word.isdigit()):
             continue
-        words[f"w:{_stem(word)}"] += 1
+        base = _base(word)
+        words[f"w:{base[:_STEM_CHARS]}"] += 1
         if word.isdigit():
             continue
-        marked = f"<{word}>"
+        marked = f"<{base}>"
         for size in (3, 4, 5):
             for start in range(len(marked) - size + 1):
                 grams[f"g:{marked[start : start + size]}"] += 1

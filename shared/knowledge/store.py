@@ -74,12 +74,18 @@ def embedding_text(title: str, text: str) -> str:
 
 
 def save_entry(
-    client: Any, tenant_id: str, entry: KnowledgeEntry, embedder: Embedder
+    client: Any,
+    tenant_id: str,
+    entry: KnowledgeEntry,
+    embedder: Embedder,
+    *,
+    batch: Any = None,
 ) -> KnowledgeEntry:
     """Chunk, embed and store an entry (new or replaced) with its chunks, in one batch.
 
     The entry's previous chunks are deleted in the same batch; the stored entry is returned
-    with its chunk count and embedding model. Raises KnowledgeTooLarge past
+    with its chunk count and embedding model. With ``batch``, the writes are added to it and
+    the caller commits (with an audit entry, say). Raises KnowledgeTooLarge past
     ``MAX_CHUNKS_PER_ENTRY`` chunks (nothing is written).
     """
     chunks = chunk_text(entry.content)
@@ -98,7 +104,8 @@ def save_entry(
     old_chunks = _chunk_ids(client, tenant_id, entry.entry_id)
     new_chunks = [chunk_id(entry.entry_id, position) for position in range(len(chunks))]
 
-    batch = client.batch()
+    own_batch = batch is None
+    batch = client.batch() if own_batch else batch
     batch.set(entry_document, stored.model_dump(mode="python"))
     for position, (text, vector) in enumerate(zip(chunks, vectors, strict=True)):
         batch.set(
@@ -125,7 +132,8 @@ def save_entry(
         },
         merge=True,
     )
-    batch.commit()
+    if own_batch:
+        batch.commit()
     return stored
 
 
