@@ -24,6 +24,7 @@ const settings: AgentSettings = {
   pilot_intents: ['qualify', 'schedule'],
   copilot_promotion: { threshold: 0.85, min_samples: 20 },
   voice_replies: false,
+  voice_name: null,
 };
 
 describe('settings form mapping', () => {
@@ -73,14 +74,17 @@ describe('AgentForm', () => {
     expect((screen.getByTestId('agent-promotion-threshold') as HTMLInputElement).value).toBe('85');
     fireEvent.change(screen.getByTestId('agent-promotion-threshold'), { target: { value: '92.5' } });
     fireEvent.change(screen.getByTestId('agent-promotion-min-samples'), { target: { value: '30' } });
+    expect(screen.queryByTestId('agent-voice-name')).toBeNull();
     fireEvent.click(screen.getByTestId('agent-voice-replies'));
     expect(screen.getByText(/Não oferecemos clonagem de voz/)).toBeTruthy();
+    fireEvent.change(screen.getByTestId('agent-voice-name'), { target: { value: ' pt-BR-Neural2-B ' } });
     fireEvent.submit(screen.getByTestId('agent-form'));
     await waitFor(() => expect(onSave).toHaveBeenCalledTimes(1));
     expect(onSave.mock.calls[0]![0]).toMatchObject({
       pilot_intents: ['qualify', 'schedule'],
       copilot_promotion: { threshold: 0.925, min_samples: 30 },
       voice_replies: true,
+      voice_name: 'pt-BR-Neural2-B',
     });
   });
 

@@ -28,6 +28,7 @@ const PLACED_FIELDS = [
   'pilot_intents',
   'copilot_promotion',
   'voice_replies',
+  'voice_name',
 ];
 
 function Field({ label, help, field, errors, children }: { label: string; help?: string; field: string; errors: Record<string, string[]>; children: ReactNode }) {
@@ -162,7 +163,7 @@ export function AgentForm({
               {t.agent.promotionMinSamples}
               <input
                 type="number"
-                min={1}
+                min={5}
                 value={form.promotionMinSamples}
                 onChange={(event) => set({ promotionMinSamples: event.target.value })}
                 data-testid="agent-promotion-min-samples"
@@ -238,6 +239,11 @@ export function AgentForm({
             {t.agent.voiceReplies}
           </label>
         </Field>
+        {form.voiceReplies ? (
+          <Field label={t.agent.voiceName} help={t.agent.voiceNameHelp} field="voice_name" errors={errors}>
+            <input value={form.voiceName} placeholder="pt-BR-Neural2-B" onChange={(event) => set({ voiceName: event.target.value })} data-testid="agent-voice-name" />
+          </Field>
+        ) : null}
         <h2>{t.agent.acknowledgements}</h2>
         <p className="muted small">{t.agent.ackHelp}</p>
         <Field label={t.agent.optOutAck} field="opt_out_acknowledgement" errors={errors}>

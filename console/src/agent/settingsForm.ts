@@ -31,6 +31,7 @@ export interface SettingsForm {
   promotionThresholdPercent: string;
   promotionMinSamples: string;
   voiceReplies: boolean;
+  voiceName: string;
 }
 
 function templateForm(template: Template | null | undefined): TemplateForm {
@@ -73,6 +74,7 @@ export function settingsToForm(settings: AgentSettings): SettingsForm {
     promotionThresholdPercent: percentText(settings.copilot_promotion?.threshold),
     promotionMinSamples: String(settings.copilot_promotion?.min_samples ?? ''),
     voiceReplies: Boolean(settings.voice_replies),
+    voiceName: settings.voice_name ?? '',
   };
 }
 
@@ -129,5 +131,6 @@ export function formToSettings(form: SettingsForm, original: AgentSettings): Age
       min_samples: numberOrRaw(form.promotionMinSamples),
     },
     voice_replies: form.voiceReplies,
+    voice_name: textOrNull(form.voiceName),
   };
 }

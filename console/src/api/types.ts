@@ -204,6 +204,8 @@ export interface AgentSettings {
   copilot_promotion: { threshold: number; min_samples: number };
   /** Answer a voice note with a voice note (needs a text-to-speech model configured). */
   voice_replies: boolean;
+  /** The synthetic voice (e.g. "pt-BR-Neural2-B"); null: the deployment's default. */
+  voice_name?: string | null;
 }
 
 export interface LastMessage {
@@ -280,6 +282,8 @@ export interface Decision {
   offline_model: boolean;
   /** The knowledge entries the answer drew on. */
   knowledge_used?: { entry_id: string; title: string }[];
+  /** The lead's question the knowledge base could not answer (a knowledge_gap handoff). */
+  open_question?: string | null;
 }
 
 export interface ConversationDetail {

@@ -333,6 +333,7 @@ export const t = {
     back: 'Voltar',
     today: 'hoje',
     sources: 'Fontes',
+    openQuestion: 'Pergunta sem resposta na base',
     notUnderstood: (reason: string | null) => (reason ? `Não compreendido: ${reason}` : 'Não compreendido'),
     rejectedMedia: (reason: string | null) => (reason ? `Mídia recusada: ${reason}` : 'Mídia recusada'),
     offlineUnderstanding: 'leitura offline',
@@ -430,6 +431,8 @@ export const t = {
     promotionThreshold: 'Aceitação mínima (%)',
     promotionMinSamples: 'Mínimo de sugestões',
     audio: 'Áudio',
+    voiceName: 'Voz sintética (opcional)',
+    voiceNameHelp: 'Nome de uma voz do texto para fala, por exemplo pt-BR-Neural2-B. Em branco, a voz padrão.',
     voiceReplies: 'Responder áudio com áudio',
     voiceRepliesHelp:
       'Quando o lead manda um áudio, o agente responde com um áudio gerado por um modelo de texto para fala. Precisa de texto para fala configurado; sem ele, a resposta vai em texto. Não oferecemos clonagem de voz.',

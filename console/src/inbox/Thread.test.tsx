@@ -137,7 +137,13 @@ describe('Thread', () => {
               { entry_id: 'e2', title: 'Política de cancelamento' },
             ],
           }),
-          decision({ decision_id: 'g', action: 'handoff', reasons: ['knowledge_gap'], decided_at: '2026-11-22T13:01:05Z' }),
+          decision({
+            decision_id: 'g',
+            action: 'handoff',
+            reasons: ['knowledge_gap'],
+            decided_at: '2026-11-22T13:01:05Z',
+            open_question: 'Tem estacionamento?',
+          }),
         ]}
         onAccept={vi.fn()}
         onDismiss={vi.fn()}
@@ -148,5 +154,7 @@ describe('Thread', () => {
     expect(within(answered!).getByTestId('decision-sources').getAttribute('data-entry-ids')).toBe('e1,e2');
     expect(within(gap!).queryByTestId('decision-sources')).toBeNull();
     expect(gap!.textContent).toContain('falta informação para responder');
+    expect(within(gap!).getByTestId('decision-open-question').textContent).toBe('Pergunta sem resposta na base: “Tem estacionamento?”');
+    expect(within(answered!).queryByTestId('decision-open-question')).toBeNull();
   });
 });

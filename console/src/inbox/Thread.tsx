@@ -87,6 +87,11 @@ function DecisionLine({ decision }: { decision: Decision }) {
           {t.inbox.sources}: {decision.knowledge_used.map((source) => source.title).join(', ')}
         </div>
       ) : null}
+      {decision.open_question ? (
+        <div className="decision-open-question" data-testid="decision-open-question">
+          {t.inbox.openQuestion}: “{decision.open_question}”
+        </div>
+      ) : null}
       {decision.handoff_summary ? (
         <div className="decision-handoff">
           {t.inbox.handoffSummary}: {decision.handoff_summary}
