@@ -17,8 +17,10 @@ from shared.admin import (
     channels,
     contacts,
     conversations,
+    intents,
     knowledge,
     metrics,
+    proposals,
     tenants,
 )
 from shared.admin.access import EVERYONE, MANAGERS, OWNERS
@@ -69,7 +71,9 @@ from shared.admin.schemas import (
     TenantOut,
     TenantUpdate,
 )
+from shared.copilot import IntentStats
 from shared.knowledge.embeddings import OfflineEmbedder
+from shared.knowledge.proposals import KnowledgeProposal
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision
 from shared.models.tenant import AgentSettings
@@ -212,6 +216,20 @@ ROUTES: list[Route] = [
           roles=MANAGERS, body=KnowledgeEntryIn, response=KnowledgeEntryOut),
     Route("DELETE", f"{T}/knowledge/<entry_id>", knowledge.delete_knowledge,
           "Delete knowledge", roles=MANAGERS, status=204),
+    Route("GET", f"{T}/knowledge/proposals", proposals.list_proposals,
+          "Answers learned from handoffs", roles=EVERYONE, query=proposals.ProposalQuery,
+          response=proposals.ProposalList),
+    Route("POST", f"{T}/knowledge/proposals/<proposal_id>/approve", proposals.approve_proposal,
+          "Approve a learned answer (as edited)", roles=MANAGERS, body=proposals.ProposalApprove,
+          response=proposals.ProposalApproved),
+    Route("POST", f"{T}/knowledge/proposals/<proposal_id>/reject", proposals.reject_proposal,
+          "Reject a learned answer", roles=MANAGERS, body=proposals.ProposalReject,
+          response=KnowledgeProposal),
+    Route("GET", f"{T}/copilot/intents", intents.list_intents, "Copilot acceptance per intent",
+          roles=EVERYONE, query=intents.IntentsQuery, response=intents.IntentList),
+    Route("PUT", f"{T}/copilot/intents/<intent>", intents.set_intent_mode,
+          "Pilot or copilot for one intent", roles=OWNERS, body=intents.IntentModeChange,
+          response=IntentStats),
     Route("GET", f"{T}/audit", audit_log, "The audit log", roles=MANAGERS, query=AuditQuery,
           response=AuditLog),
 ]  # fmt: skip
