@@ -18,7 +18,7 @@ import type {
   KnowledgeInput,
   KnowledgeList,
   KnowledgeProposal,
-  KnowledgeSearchResult,
+  KnowledgeSearchResults,
   KnowledgeUpload,
   Me,
   Member,
@@ -239,7 +239,7 @@ export function createApiClient({ getToken, baseUrl = '', fetch: fetchImpl }: Ap
     deleteKnowledge: (t: string, entryId: string) => json<unknown>('DELETE', tenant(t, 'knowledge', entryId)),
     uploadKnowledge: (t: string, body: KnowledgeUpload) => json<KnowledgeEntry>('POST', tenant(t, 'knowledge', 'files'), { body }),
     searchKnowledge: (t: string, query: string) =>
-      json<{ results: KnowledgeSearchResult[] }>('POST', tenant(t, 'knowledge', 'search'), { body: { query } }),
+      json<KnowledgeSearchResults>('POST', tenant(t, 'knowledge', 'search'), { body: { query } }),
     listProposals: (t: string, status: ProposalStatus, etag?: string | null) =>
       conditional<{ proposals: KnowledgeProposal[] }>(tenant(t, 'knowledge', 'proposals'), { query: { status }, etag }),
     approveProposal: (t: string, proposalId: string, edits: ProposalApproval = {}) =>

@@ -351,13 +351,15 @@ export interface KnowledgeEntry {
   title: string;
   question: string | null;
   answer: string | null;
+  /** For a file, `content` is a preview of its text; this is the whole text's length. */
   content: string;
+  content_chars?: number;
   source: KnowledgeSource;
   filename: string | null;
   mime_type: string | null;
   size_bytes: number | null;
   chunk_count: number;
-  embedding_model: string;
+  embedding_model: string | null;
   created_at: string;
   updated_at: string;
   created_by_email: string | null;
@@ -392,6 +394,13 @@ export interface KnowledgeSearchResult {
   kind: KnowledgeKind;
   text: string;
   score: number;
+}
+
+export interface KnowledgeSearchResults {
+  results: KnowledgeSearchResult[];
+  /** Snippets below this score are not given to the agent. */
+  min_score?: number;
+  embedding_model?: string;
 }
 
 export const PROPOSAL_STATUSES = ['proposed', 'open', 'approved', 'rejected'] as const;

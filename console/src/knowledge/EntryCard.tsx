@@ -63,6 +63,9 @@ export function EntryCard({
             </div>
           ) : null}
           <Preview text={entry.content} />
+          {entry.content_chars && entry.content_chars > entry.content.length ? (
+            <div className="muted small">{t.knowledge.moreText(new Intl.NumberFormat('pt-BR').format(entry.content_chars))}</div>
+          ) : null}
         </>
       )}
       <footer className="knowledge-entry-footer muted small">

@@ -81,12 +81,12 @@ export function EntryForm({
         <>
           <label>
             {t.knowledge.question}
-            <textarea required rows={2} value={form.question} onChange={(event) => set({ question: event.target.value })} data-testid="knowledge-question" />
+            <textarea required rows={2} maxLength={1000} value={form.question} onChange={(event) => set({ question: event.target.value })} data-testid="knowledge-question" />
           </label>
           <FieldErrors errors={errors} field="question" />
           <label>
             {t.knowledge.answer}
-            <textarea required rows={4} value={form.answer} onChange={(event) => set({ answer: event.target.value })} data-testid="knowledge-answer" />
+            <textarea required rows={4} maxLength={10000} value={form.answer} onChange={(event) => set({ answer: event.target.value })} data-testid="knowledge-answer" />
           </label>
           <FieldErrors errors={errors} field="answer" />
         </>
@@ -94,7 +94,7 @@ export function EntryForm({
         <>
           <label>
             {t.knowledge.content}
-            <textarea required rows={8} value={form.content} onChange={(event) => set({ content: event.target.value })} data-testid="knowledge-content" />
+            <textarea required rows={8} maxLength={20000} value={form.content} onChange={(event) => set({ content: event.target.value })} data-testid="knowledge-content" />
           </label>
           {form.kind !== 'qa' ? <div className="muted small">{t.knowledge.contentHelp[form.kind]}</div> : null}
           <FieldErrors errors={errors} field="content" />

@@ -23,6 +23,7 @@ const pdf = entry({
   kind: 'file',
   title: 'Política de cancelamento',
   content: 'Cancelamentos com 24 horas de antecedência não são cobrados.',
+  content_chars: 12_345,
   source: 'upload',
   filename: 'cancelamento.pdf',
   mime_type: 'application/pdf',
@@ -75,6 +76,8 @@ function server(state: ServerState, override?: (request: RecordedRequest) => Res
     if (method === 'POST' && path === `${BASE}/search`) {
       const query = (request.body as { query: string }).query;
       return jsonResponse(200, {
+        min_score: 0.35,
+        embedding_model: 'offline-hash-ngrams-v1',
         results: query.includes('limpeza') ? [{ entry_id: 'e-precos', title: 'Tabela de preços', kind: 'price_list', text: 'Limpeza de pele: R$ 180', score: 0.8731 }] : [],
       });
     }
@@ -124,6 +127,8 @@ describe('KnowledgePage entries', () => {
     expect(within(cards[2]!).getByTestId('knowledge-entry-file').textContent).toBe('cancelamento.pdf · 1,5 KB');
     expect(within(cards[2]!).getByTestId('knowledge-entry-chunks').textContent).toBe('3 trechos');
     expect(cards[2]!.textContent).toContain('indexada com text-embedding-004'); // not the current model
+    expect(cards[2]!.textContent).toContain('(prévia; o arquivo tem 12.345 caracteres de texto)');
+    expect(cards[0]!.textContent).not.toContain('prévia');
     expect(within(cards[2]!).queryByTestId('knowledge-edit')).toBeNull(); // a file is replaced, not edited
     expect(screen.getByTestId('knowledge-offline').textContent).toBe('embeddings offline');
     expect(screen.getByTestId('knowledge-model').textContent).toContain('offline-hash-ngrams-v1');
@@ -213,7 +218,7 @@ describe('KnowledgePage entries', () => {
     fireEvent.click(await screen.findByTestId('knowledge-upload'));
     const input = screen.getByTestId('knowledge-file');
     fireEvent.change(input, { target: { files: [new File(['x'], 'foto.jpg', { type: 'image/jpeg' })] } });
-    expect(screen.getByTestId('knowledge-file-problem').textContent).toBe('Tipo de arquivo não aceito: envie PDF, DOCX ou TXT.');
+    expect(screen.getByTestId('knowledge-file-problem').textContent).toBe('Tipo de arquivo não aceito: envie PDF, DOCX, TXT, Markdown ou CSV.');
     expect((screen.getByTestId('knowledge-upload-submit') as HTMLButtonElement).disabled).toBe(true);
 
     fireEvent.change(input, { target: { files: [new File(['Garantia de 90 dias.'], 'garantia.txt', { type: 'text/plain' })] } });
@@ -227,16 +232,18 @@ describe('KnowledgePage entries', () => {
   });
 
   it.each([
-    [413, 'payload_too_large', 'O arquivo passa do limite de 10 MB (tem 5 B).'],
-    [415, 'unsupported_media_type', 'Tipo de arquivo não aceito: envie PDF, DOCX ou TXT.'],
-    [422, 'validation_failed', 'Não foi possível ler o texto deste arquivo.'],
-  ])('explains a %i refusal of the file in terms of the file', async (status, code, text) => {
+    [413, 'payload_too_large', null, 'the file is larger than 10 MB', 'O arquivo passa do limite de 10 MB (tem 5 B).'],
+    [415, 'unsupported_media_type', null, 'unsupported', 'Tipo de arquivo não aceito: envie PDF, DOCX, TXT, Markdown ou CSV.'],
+    [422, 'validation_failed', 'mime_type', 'application/zip is not a document this reads', 'Tipo de arquivo não aceito: envie PDF, DOCX, TXT, Markdown ou CSV.'],
+    [422, 'validation_failed', 'content_base64', 'the PDF is encrypted', 'Não foi possível ler o texto deste arquivo.'],
+    [422, 'validation_failed', 'content_base64', 'the file has more than 150000 characters of text; split it', 'O arquivo tem texto demais para uma entrada: divida-o em partes.'],
+  ])('explains a %i refusal of the file (%s %s) in terms of the file', async (status, code, field, message, text) => {
     renderPage(
       { entries: [], proposals: [], offline: true },
       {
         override: (request) =>
           request.path.endsWith('/files')
-            ? jsonResponse(status, { error: { code, message: 'no', field: status === 422 ? 'content_base64' : null, details: [] } })
+            ? jsonResponse(status, { error: { code, message, field, details: field ? [{ field, reason: message }] : [] } })
             : undefined,
       },
     );
@@ -244,7 +251,7 @@ describe('KnowledgePage entries', () => {
     fireEvent.change(screen.getByTestId('knowledge-file'), { target: { files: [new File(['%PDF-'], 'exame.pdf', { type: 'application/pdf' })] } });
     fireEvent.submit(screen.getByTestId('knowledge-upload-form'));
     const banner = await screen.findByTestId('error-banner');
-    expect(banner.textContent).toBe(text);
+    expect(banner.textContent).toBe(field ? `${text}${message}` : text); // the server's reason is listed too
     expect(banner.getAttribute('data-code')).toBe(code);
     expect(screen.getByTestId('knowledge-upload-form')).toBeTruthy();
   });
@@ -260,6 +267,7 @@ describe('KnowledgePage search', () => {
     expect(result.getAttribute('data-entry-id')).toBe('e-precos');
     expect(result.textContent).toContain('Limpeza de pele: R$ 180');
     expect(result.textContent).toContain('Relevância: 0,87');
+    expect(screen.getByTestId('knowledge-search-min-score').textContent).toBe('Trechos com relevância abaixo de 0,35 não chegam ao agente.');
     fireEvent.change(screen.getByTestId('knowledge-search-input'), { target: { value: 'tem estacionamento?' } });
     fireEvent.submit(screen.getByTestId('knowledge-search-input').closest('form')!);
     expect((await screen.findByTestId('knowledge-search-empty')).textContent).toContain('passaria a conversa para um humano');

@@ -73,11 +73,11 @@ export function ProposalCard({ proposal, canReview, onApprove, onReject }: { pro
           </label>
           <label>
             {t.knowledge.question}
-            <textarea rows={2} value={draft.question} onChange={(event) => setDraft({ ...draft, question: event.target.value })} data-testid="proposal-question" />
+            <textarea rows={2} maxLength={1000} value={draft.question} onChange={(event) => setDraft({ ...draft, question: event.target.value })} data-testid="proposal-question" />
           </label>
           <label>
             {t.knowledge.answer}
-            <textarea rows={4} value={draft.answer} onChange={(event) => setDraft({ ...draft, answer: event.target.value })} data-testid="proposal-answer" />
+            <textarea rows={4} maxLength={4000} value={draft.answer} onChange={(event) => setDraft({ ...draft, answer: event.target.value })} data-testid="proposal-answer" />
           </label>
         </div>
       ) : (

@@ -1,14 +1,14 @@
 // "Testar busca": what the agent would find in the knowledge base for a lead's question.
 import { type FormEvent, useState } from 'react';
-import type { KnowledgeSearchResult } from '../api/types';
+import type { KnowledgeSearchResults } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { knowledgeKindNames, t } from '../i18n/pt-BR';
 
 const scoreFormat = new Intl.NumberFormat('pt-BR', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
-export function SearchPanel({ onSearch }: { onSearch: (query: string) => Promise<{ results: KnowledgeSearchResult[] }> }) {
+export function SearchPanel({ onSearch }: { onSearch: (query: string) => Promise<KnowledgeSearchResults> }) {
   const [query, setQuery] = useState('');
-  const [answer, setAnswer] = useState<{ query: string; results: KnowledgeSearchResult[] } | null>(null);
+  const [answer, setAnswer] = useState<(KnowledgeSearchResults & { query: string }) | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -19,8 +19,7 @@ export function SearchPanel({ onSearch }: { onSearch: (query: string) => Promise
     setBusy(true);
     setError(null);
     try {
-      const { results } = await onSearch(asked);
-      setAnswer({ query: asked, results });
+      setAnswer({ ...(await onSearch(asked)), query: asked });
     } catch (caught) {
       setError(caught);
     } finally {
@@ -47,6 +46,11 @@ export function SearchPanel({ onSearch }: { onSearch: (query: string) => Promise
         <p className="muted small full">{t.knowledge.searchHelp}</p>
       </form>
       <ErrorBanner error={error} />
+      {answer?.min_score !== undefined ? (
+        <p className="muted small" data-testid="knowledge-search-min-score">
+          {t.knowledge.minScore(scoreFormat.format(answer.min_score))}
+        </p>
+      ) : null}
       {answer ? (
         answer.results.length ? (
           <ol className="plain search-results" data-testid="knowledge-search-results" data-query={answer.query}>

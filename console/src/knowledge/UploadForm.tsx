@@ -1,4 +1,4 @@
-// Upload a PDF, DOCX or TXT file to the knowledge base (checked here first, the server checks again).
+// Upload a PDF, DOCX, TXT, Markdown or CSV file to the knowledge base (checked here first, the server checks again).
 import { type FormEvent, useState } from 'react';
 import { ApiError } from '../api/client';
 import type { KnowledgeUpload } from '../api/types';
@@ -11,8 +11,10 @@ export function uploadErrorText(error: unknown, file: File | null): string | nul
   if (!(error instanceof ApiError)) return null;
   if (error.status === 413) return t.knowledge.fileTooLarge(fileSize(file?.size));
   if (error.status === 415) return t.knowledge.fileWrongType;
-  if (error.status === 422 && (error.field === 'content_base64' || error.field === 'mime_type' || error.field === 'filename' || !error.field)) {
-    return error.field === 'mime_type' ? t.knowledge.fileWrongType : t.knowledge.fileUnreadable;
+  if (error.status === 422 && (error.field === 'content_base64' || error.field === 'mime_type' || !error.field)) {
+    if (error.field === 'mime_type') return t.knowledge.fileWrongType;
+    const reasons = [error.message, ...error.details.map((detail) => detail.reason)].join(' ');
+    return /characters/i.test(reasons) ? t.knowledge.fileTooMuchText : t.knowledge.fileUnreadable;
   }
   return null;
 }

@@ -6,12 +6,14 @@ describe('knowledge file checks', () => {
     expect(mimeTypeOf({ name: 'Tabela.PDF', type: '' })).toBe('application/pdf');
     expect(mimeTypeOf({ name: 'politica.docx', type: '' })).toBe('application/vnd.openxmlformats-officedocument.wordprocessingml.document');
     expect(mimeTypeOf({ name: 'faq', type: 'text/plain;charset=utf-8' })).toBe('text/plain');
+    expect(mimeTypeOf({ name: 'faq.md', type: '' })).toBe('text/markdown');
+    expect(mimeTypeOf({ name: 'precos.csv', type: 'application/vnd.ms-excel' })).toBe('text/csv');
     expect(mimeTypeOf({ name: 'foto.jpg', type: 'image/jpeg' })).toBeNull();
     expect(mimeTypeOf({ name: 'antigo.doc', type: 'application/msword' })).toBeNull();
   });
 
   it('refuses other types and files over 10 MB before sending', () => {
-    expect(fileProblem({ name: 'foto.png', type: 'image/png', size: 10 })).toBe('Tipo de arquivo não aceito: envie PDF, DOCX ou TXT.');
+    expect(fileProblem({ name: 'foto.png', type: 'image/png', size: 10 })).toBe('Tipo de arquivo não aceito: envie PDF, DOCX, TXT, Markdown ou CSV.');
     expect(fileProblem({ name: 'grande.pdf', type: 'application/pdf', size: MAX_FILE_BYTES + 1 })).toMatch(/^O arquivo passa do limite de 10 MB/);
     expect(fileProblem({ name: 'maior.pdf', type: 'application/pdf', size: 12 * 1024 * 1024 })).toBe('O arquivo passa do limite de 10 MB (tem 12 MB).');
     expect(fileProblem({ name: 'ok.pdf', type: 'application/pdf', size: MAX_FILE_BYTES })).toBeNull();

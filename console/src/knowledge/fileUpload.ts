@@ -1,4 +1,4 @@
-// A knowledge file as the upload endpoint takes it: PDF, DOCX or plain text up to 10 MB, sent as base64 in JSON.
+// A knowledge file as the upload endpoint takes it: PDF, DOCX, plain text, Markdown or CSV up to 10 MB, as base64 in JSON.
 import type { KnowledgeUpload } from '../api/types';
 import { t } from '../i18n/pt-BR';
 
@@ -9,12 +9,15 @@ export const ACCEPTED_TYPES: Record<string, string> = {
   pdf: 'application/pdf',
   docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
   txt: 'text/plain',
+  md: 'text/markdown',
+  csv: 'text/csv',
 };
 
 /** The `accept` attribute of the file input. */
 export const ACCEPT_ATTRIBUTE = [...Object.keys(ACCEPTED_TYPES).map((ext) => `.${ext}`), ...Object.values(ACCEPTED_TYPES)].join(',');
 
 /** The MIME type to declare, or null when the file is not one the server reads. */
+// Browsers name CSV files application/vnd.ms-excel on some systems; the extension decides first.
 export function mimeTypeOf(file: Pick<File, 'name' | 'type'>): string | null {
   const extension = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase();
   if (extension && ACCEPTED_TYPES[extension]) return ACCEPTED_TYPES[extension];
