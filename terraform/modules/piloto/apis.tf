@@ -3,7 +3,7 @@
 
 locals {
   apis = toset([
-    "aiplatform.googleapis.com",           # Gemini on Vertex AI (turn, followup)
+    "aiplatform.googleapis.com",           # Gemini on Vertex AI (turn, followup, admin)
     "artifactregistry.googleapis.com",     # the one image
     "cloudbuild.googleapis.com",           # CI: build, push, deploy
     "cloudresourcemanager.googleapis.com", # the project data source, IAM bindings

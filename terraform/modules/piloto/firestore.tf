@@ -1,5 +1,5 @@
-# Firestore (Native mode): the database, the indexes the admin API's queries need, and the TTL
-# policy that lets event-dedupe records expire.
+# Firestore (Native mode): the database, the indexes the admin API's queries need, the vector
+# index of knowledge retrieval, and the TTL policy that lets event-dedupe records expire.
 
 resource "google_firestore_database" "main" {
   project                           = var.project_id
@@ -81,4 +81,29 @@ resource "google_firestore_field" "events_ttl" {
   ttl_config {}
 
   index_config {}
+}
+
+# Knowledge retrieval (shared/knowledge/store.py): the nearest chunks of one tenant's knowledge
+# by cosine distance, among those embedded by the question's model (an equality filter on
+# embedding_model first, so two models' vectors are never compared). Both embedders write
+# 768-number vectors (Gemini embeddings reduced to 768, and the offline embedder), so one index
+# serves both. A flat index is exact; a tenant's knowledge is small enough for it.
+resource "google_firestore_index" "knowledge_chunks" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "knowledge_chunks"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "embedding_model"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "embedding"
+    vector_config {
+      dimension = 768
+      flat {}
+    }
+  }
 }

@@ -55,7 +55,7 @@ locals {
     turn     = ["roles/datastore.user", "roles/aiplatform.user"]
     sender   = ["roles/datastore.user"]
     followup = ["roles/datastore.user", "roles/aiplatform.user"]
-    admin    = ["roles/datastore.user", "roles/firebaseauth.viewer"]
+    admin    = ["roles/datastore.user", "roles/firebaseauth.viewer", "roles/aiplatform.user"]
   }
 
   function_project_grants = merge([

@@ -102,6 +102,14 @@ locals {
   # Where the admin API keeps the provider tokens the console saves (PILOTO_SECRET_STORE).
   admin_store_backend = "secret-manager"
 
+  # The admin API's own settings: the console's Firebase config, the webhook URL it shows, secrets.
+  admin_env = {
+    PILOTO_PUBLIC_BASE_URL      = local.webhook_public_url
+    PILOTO_FIREBASE_WEB_API_KEY = data.google_firebase_web_app_config.console.api_key
+    PILOTO_FIREBASE_AUTH_DOMAIN = data.google_firebase_web_app_config.console.auth_domain
+    PILOTO_SECRET_STORE         = local.admin_store_backend
+  }
+
   # Turns and follow-ups schedule follow-up tasks; the tasks carry the Cloud Tasks account's token.
   followup_tasks_env = {
     PILOTO_FOLLOWUP_QUEUE        = local.queue_paths["followups"]
@@ -119,12 +127,8 @@ locals {
     turn     = merge(local.llm_env, local.followup_tasks_env)
     followup = merge(local.llm_env, local.followup_tasks_env)
     sender   = {}
-    admin = {
-      PILOTO_PUBLIC_BASE_URL      = local.webhook_public_url
-      PILOTO_FIREBASE_WEB_API_KEY = data.google_firebase_web_app_config.console.api_key
-      PILOTO_FIREBASE_AUTH_DOMAIN = data.google_firebase_web_app_config.console.auth_domain
-      PILOTO_SECRET_STORE         = local.admin_store_backend
-    }
+    # The admin API embeds knowledge as the turn embeds questions: the same model settings.
+    admin = merge(local.llm_env, local.admin_env)
   }
 }
 
