@@ -1,8 +1,9 @@
 """An in-process stand-in for the Firestore client: the simulator's default store.
 
-It implements only what the engine uses (documents and subcollections; get, set with merge,
-update with a last-update-time precondition, create; transactions through
-``firestore.transactional`` with optimistic conflict detection; write batches), and it passes
+It implements only what the engine uses (documents and subcollections; get, set with a deep
+merge and ``Increment`` values, update with a last-update-time precondition, create;
+transactions through ``firestore.transactional`` with optimistic conflict detection; write
+batches), and it passes
 the same contract tests as the Firestore emulator (tests/integration, parametrised by store).
 Values are stored as Firestore stores them: enums as strings, tuples as lists, datetimes in UTC.
 """
@@ -19,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from google.api_core.exceptions import Aborted, AlreadyExists, FailedPrecondition, NotFound
+from google.cloud.firestore_v1.transforms import Increment
 
 _Path = tuple[str, ...]
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -35,6 +37,21 @@ def _stored(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_stored(item) for item in value]
     return value
+
+
+def _merged(base: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``data`` merged into it, maps deeply, ``Increment`` values added."""
+    for key, value in data.items():
+        if isinstance(value, Increment):
+            current = base.get(key)
+            base[key] = (current if isinstance(current, int | float) else 0) + value.value
+        elif isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            base[key] = _merged(base[key], value)
+        elif isinstance(value, Mapping):
+            base[key] = _merged({}, value)
+        else:
+            base[key] = _stored(value)
+    return base
 
 
 class Snapshot:
@@ -224,5 +241,8 @@ class MemoryFirestore:
                     if option is not None and current[1] != option.last_update_time:
                         raise FailedPrecondition(f"{'/'.join(path)} changed since it was read")
                 base = current[0] if current is not None and (merge or kind == "update") else {}
-                staged[path] = ({**copy.deepcopy(base), **_stored(data)}, moment)
+                if merge:  # set(merge=True) merges maps deeply and applies increments
+                    staged[path] = (_merged(copy.deepcopy(base), data), moment)
+                else:
+                    staged[path] = ({**copy.deepcopy(base), **_stored(data)}, moment)
             self._documents = staged
