@@ -85,7 +85,7 @@ class Settings:
     media_max_image_bytes: int = _setting(5 * 1024 * 1024, minimum=1)
     media_max_video_bytes: int = _setting(16 * 1024 * 1024, minimum=1)
     media_max_document_bytes: int = _setting(20 * 1024 * 1024, minimum=1)
-    media_fetch_timeout_seconds: float = _setting(20.0, minimum=1)
+    media_fetch_timeout_seconds: float = _setting(10.0, minimum=1)
     media_fetch_attempts: int = _setting(3, minimum=1)
     media_text_chars: int = _setting(3000, minimum=100)
     """The most of a transcription, description or document text the agent reads."""

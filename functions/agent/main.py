@@ -3,9 +3,10 @@
 functions-framework turns the raw Pub/Sub push into a CloudEvent; ``shared.engine`` takes the
 event in exactly once and schedules the debounced turn. A lead's media (voice note, image,
 video, document) is fetched from the provider and understood here first (``shared.media``), so
-the push can take a few seconds; its ack deadline (60 s) covers the media limits' timeouts. An
-exception makes Pub/Sub redeliver (intake is idempotent, and media left pending is redone); a
-message that is not an event is logged and acknowledged.
+the push can take a few seconds (a push slower than the subscription's ack deadline is
+redelivered, and the media work redone). An exception makes Pub/Sub redeliver (intake is
+idempotent, and media left pending is redone); a message that is not an event is logged and
+acknowledged.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class FetchPolicy:
     limits: MediaLimits = field(default_factory=MediaLimits)
     attempts: int = 3
     backoff_seconds: float = 0.5
-    timeout_seconds: float = 20.0
+    timeout_seconds: float = 10.0
     sleep: Callable[[float], None] = time.sleep
 
 
