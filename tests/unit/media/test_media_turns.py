@@ -370,3 +370,19 @@ def test_a_document_the_lead_sends_is_read_and_the_turn_sees_its_text() -> None:
     assert texts == ["[documento: exame.pdf] Resultado de exame\nGlicose em jejum: 92 mg/dL"]
     assert world.message_doc(event)["understanding"]["status"] == "understood"
     assert "content" in world.message_doc(event)  # the provider's reference, never the bytes
+
+
+def test_a_transcribed_voice_note_is_read_by_the_guards_too() -> None:
+    heard = MediaUnderstanding(
+        status="understood", text="Não quero mais, pare de mandar mensagem", model="gemini"
+    )
+    world = World(answer=lambda event: heard)
+    world.engine.take_in_event(world.media_event())
+
+    decision = world.run_due_turn().decision
+
+    assert decision is not None and decision.action is Action.CLOSE
+    assert Reason.OPTED_OUT in decision.reasons
+    assert world.conversation().window[0].text == (
+        "[áudio transcrito] Não quero mais, pare de mandar mensagem"
+    )
