@@ -360,7 +360,8 @@ function copilotIntents(tenant, days) {
       const rate = offered ? (accepted + edited) / offered : null;
       return {
         intent,
-        mode: tenant.intentModes[intent] ?? (tenant.agent.pilot_intents.includes(intent) ? 'pilot' : 'copilot'),
+        // As shared/copilot.py: a pilot tenant's agent answers every intent.
+        mode: tenant.agent.mode === 'pilot' || tenant.agent.pilot_intents.includes(intent) ? 'pilot' : 'copilot',
         offered,
         accepted,
         edited,
@@ -491,8 +492,8 @@ function knowledgeApi(tenant, role, who, method, rest, query, body) {
     const intent = decodeURIComponent(m[1]);
     if (!INTENTS.includes(intent)) throw notFound('intent');
     if (!['pilot', 'copilot'].includes(body?.mode)) throw invalid('mode', "Input should be 'pilot' or 'copilot'");
-    tenant.intentModes[intent] = body.mode;
-    tenant.agent.pilot_intents = INTENTS.filter((name) => (tenant.intentModes[name] ?? 'copilot') === 'pilot');
+    const others = tenant.agent.pilot_intents.filter((name) => name !== intent);
+    tenant.agent.pilot_intents = body.mode === 'pilot' ? [...others, intent] : others;
     return [200, copilotIntents(tenant, 30).intents.find((item) => item.intent === intent)];
   }
   return null;
@@ -623,7 +624,6 @@ async function api(request, path, query, body, consoleOrigin) {
       conversations: [],
       knowledge: [],
       proposals: [],
-      intentModes: {},
     };
     tenants.set(id, tenant);
     return [201, tenantView(tenant, who.uid)];

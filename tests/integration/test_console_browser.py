@@ -6,7 +6,10 @@ simulator plays the lead. ``console/e2e/inbox.e2e.mjs`` (playwright-core driving
 Chromium) signs up, connects a channel pointed at the simulator, waits for the lead's message,
 the agent's reply and its decision in the inbox, takes over and sends as the seller (the text
 reaches the simulator's outbox), checks the agent stays silent afterwards, and opens the
-dashboard. Screenshots of the inbox and the dashboard land in ``test-artifacts/console/``.
+dashboard. ``console/e2e/knowledge.e2e.mjs`` adds knowledge entries and a file, finds one with the
+test search, has a lead ask what the base does not answer (a ``knowledge_gap`` handoff), answers as
+the seller, approves the proposal that answer became, and sees the agent answer another lead from
+it, citing it. Screenshots land in ``test-artifacts/console/``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from emulators.loop import PilotoLoop
 from emulators.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "console" / "e2e" / "inbox.e2e.mjs"
+E2E = ROOT / "console" / "e2e"
 CONSOLE_DIST = ROOT / "console" / "dist" / "index.html"
 PLAYWRIGHT = ROOT / "console" / "node_modules" / "playwright-core"
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -46,21 +49,28 @@ def loop(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
         yield running
 
 
-def test_sign_up_connect_answer_take_over_and_dashboard_in_chromium(loop: PilotoLoop) -> None:
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    """The screenshot folder, emptied once for this module's scenarios."""
     missing = [f"{path} (make console)" for path in (CONSOLE_DIST, PLAYWRIGHT) if not path.exists()]
     if not Path(CHROMIUM).exists():
         missing.append(f"{CHROMIUM} (apt-get install chromium; make test installs it)")
     assert not missing, f"the browser test needs: {', '.join(missing)}"
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+def run_scenario(script: str, loop: PilotoLoop, artifacts: Path) -> str:
+    """Run one browser scenario as a new user; return its output, failing with it on exit != 0."""
     run = subprocess.run(
-        ["node", str(SCRIPT)],
+        ["node", str(E2E / script)],
         cwd=ROOT / "console",
         env={
             **os.environ,
             "CONSOLE_URL": loop.console_url,
             "SIMULATOR_URL": loop.simulator_url,
-            "ARTIFACTS_DIR": str(ARTIFACTS),
+            "ARTIFACTS_DIR": str(artifacts),
             "E2E_EMAIL": f"dona-{uuid.uuid4().hex[:8]}@clinica.example.com",
             "E2E_PASSWORD": "senha-forte-123",
             "CHROMIUM_PATH": CHROMIUM,
@@ -71,7 +81,37 @@ def test_sign_up_connect_answer_take_over_and_dashboard_in_chromium(loop: Piloto
         check=False,
     )
     log = f"stdout:\n{run.stdout[-4000:]}\nstderr:\n{run.stderr[-4000:]}"
-    assert run.returncode == 0, f"the browser scenario failed\n{log}"
-    for screenshot in ("inbox.png", "dashboard.png"):
-        path = ARTIFACTS / screenshot
-        assert path.exists() and path.stat().st_size > 10_000, f"{screenshot} missing\n{log}"
+    assert run.returncode == 0, f"the browser scenario {script} failed\n{log}"
+    return log
+
+
+def assert_screenshots(artifacts: Path, names: tuple[str, ...], log: str) -> None:
+    """Fail unless every screenshot was written and is not blank."""
+    for name in names:
+        path = artifacts / name
+        assert path.exists() and path.stat().st_size > 10_000, f"{name} missing\n{log}"
+
+
+def test_sign_up_connect_answer_take_over_and_dashboard_in_chromium(
+    loop: PilotoLoop, artifacts: Path
+) -> None:
+    log = run_scenario("inbox.e2e.mjs", loop, artifacts)
+    assert_screenshots(artifacts, ("inbox.png", "dashboard.png"), log)
+
+
+def test_knowledge_search_and_learning_from_a_handoff_in_chromium(
+    loop: PilotoLoop, artifacts: Path
+) -> None:
+    log = run_scenario("knowledge.e2e.mjs", loop, artifacts)
+    assert_screenshots(
+        artifacts,
+        (
+            "knowledge.png",
+            "knowledge-search.png",
+            "knowledge-learning.png",
+            "knowledge-approved.png",
+            "inbox-sources.png",
+            "dashboard-copilot.png",
+        ),
+        log,
+    )

@@ -24,8 +24,9 @@ function fixture(): CopilotIntentsData {
   };
 }
 
-function server(data: CopilotIntentsData) {
+function server(data: CopilotIntentsData, tenantMode: 'pilot' | 'copilot' = 'copilot') {
   return (request: RecordedRequest): Response => {
+    if (request.method === 'GET' && request.path.endsWith('/agent')) return jsonResponse(200, { mode: tenantMode, pilot_intents: ['qualify'] });
     if (request.method === 'GET') return jsonResponse(200, data);
     const intent = request.path.split('/').pop()!;
     const mode = (request.body as { mode: 'pilot' | 'copilot' }).mode;
@@ -34,8 +35,8 @@ function server(data: CopilotIntentsData) {
   };
 }
 
-function renderSection(role: Role, data = fixture()) {
-  return renderWithSession(<CopilotIntents days={30} />, server(data), { role });
+function renderSection(role: Role, data = fixture(), tenantMode: 'pilot' | 'copilot' = 'copilot') {
+  return renderWithSession(<CopilotIntents days={30} />, server(data, tenantMode), { role });
 }
 
 const row = (intent: string) => screen.getAllByTestId('intent-row').find((item) => item.getAttribute('data-intent') === intent)!;
@@ -44,7 +45,7 @@ describe('Copiloto por intenção', () => {
   it('shows each intent with its figures as the API gives them, in Portuguese', async () => {
     const { requests } = renderSection('owner');
     await screen.findAllByTestId('intent-row');
-    expect(requests[0]!.url).toBe('/api/tenants/clinica/copilot/intents?days=30');
+    expect(requests.map((r) => r.url)).toContain('/api/tenants/clinica/copilot/intents?days=30');
     expect(screen.getAllByTestId('intent-row').map((item) => item.querySelector('th')!.textContent)).toEqual([
       'Qualificação',
       'Dúvidas e vendas',
@@ -85,11 +86,19 @@ describe('Copiloto por intenção', () => {
   it('lets the owner send a pilot intent back to copilot after confirming', async () => {
     const confirm = vi.spyOn(window, 'confirm').mockReturnValue(true);
     const { requests } = renderSection('owner');
-    await screen.findAllByTestId('intent-row');
-    fireEvent.click(within(row('qualify')).getByTestId('demote-qualify'));
+    fireEvent.click(await screen.findByTestId('demote-qualify'));
     expect(confirm).toHaveBeenCalledWith(expect.stringContaining('Qualificação'));
     await waitFor(() => expect(row('qualify').getAttribute('data-mode')).toBe('copilot'));
     expect(requests.filter((r) => r.method === 'PUT').map((r) => r.body)).toEqual([{ mode: 'copilot' }]);
+  });
+
+  it('offers no per-intent switch back while the whole agent is in pilot, and says why', async () => {
+    const data = fixture();
+    data.intents = data.intents.map((item) => ({ ...item, mode: 'pilot' as const }));
+    renderSection('owner', data, 'pilot');
+    expect((await screen.findByTestId('copilot-tenant-pilot')).textContent).toContain('modo piloto');
+    expect(screen.queryByTestId('demote-qualify')).toBeNull();
+    expect(screen.queryByTestId('promotion-sell')).toBeNull();
   });
 
   it('shows admins the proposal without the switch', async () => {
@@ -104,7 +113,7 @@ describe('Copiloto por intenção', () => {
   it('shows a refused switch in Portuguese and keeps the mode', async () => {
     renderWithSession(<CopilotIntents days={30} />, (request) =>
       request.method === 'GET'
-        ? jsonResponse(200, fixture())
+        ? jsonResponse(200, request.path.endsWith('/agent') ? { mode: 'copilot', pilot_intents: [] } : fixture())
         : jsonResponse(403, { error: { code: 'forbidden', message: 'owner only', field: null, details: [] } }),
     );
     fireEvent.click(await screen.findByTestId('promote-sell'));

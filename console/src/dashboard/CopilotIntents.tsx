@@ -25,6 +25,8 @@ export function CopilotIntents({ days }: { days?: number }) {
   const { tenantId, role } = useSession();
   const owner = role === 'owner';
   const [data, setData] = useState<CopilotIntentsData | null>(null);
+  // The tenant's mode: in pilot the agent answers every intent, so per-intent switches mean nothing.
+  const [tenantMode, setTenantMode] = useState<AgentMode | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState<Intent | null>(null);
 
@@ -46,6 +48,17 @@ export function CopilotIntents({ days }: { days?: number }) {
     };
   }, [load]);
 
+  useEffect(() => {
+    let cancelled = false;
+    api.getAgent(tenantId).then(
+      (settings) => !cancelled && setTenantMode(settings.mode),
+      () => undefined, // without it the section only hides the switch back to copilot
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, tenantId]);
+
   async function switchMode(intent: Intent, mode: AgentMode) {
     setBusy(intent);
     setError(null);
@@ -65,6 +78,8 @@ export function CopilotIntents({ days }: { days?: number }) {
   const name = (intent: string) => (intentNames as Record<string, string>)[intent] ?? intent;
   const promotions = (data?.intents ?? []).filter((item) => item.eligible && item.mode === 'copilot');
   const anySuggestions = (data?.intents ?? []).some((item) => item.offered > 0);
+  // An intent the owner promoted (pilot while the tenant is in copilot) can go back.
+  const canDemote = owner && tenantMode === 'copilot';
 
   return (
     <section className="card copilot-intents" aria-labelledby="copilot-intents-title" data-testid="copilot-intents">
@@ -77,6 +92,11 @@ export function CopilotIntents({ days }: { days?: number }) {
           <p className="muted small" data-testid="copilot-intents-intro">
             {t.dashboard.copilotIntro(data.days, t.dashboard.percent(data.threshold), data.min_samples)}
           </p>
+          {tenantMode === 'pilot' ? (
+            <p className="muted small" data-testid="copilot-tenant-pilot">
+              {t.dashboard.tenantPilot}
+            </p>
+          ) : null}
           {promotions.map((item: IntentStats) => (
             <div key={item.intent} className="promotion" role="region" aria-label={name(item.intent)} data-testid={`promotion-${item.intent}`}>
               <p>{t.dashboard.promotion(name(item.intent), percent(item.acceptance_rate), item.offered)}</p>
@@ -108,7 +128,7 @@ export function CopilotIntents({ days }: { days?: number }) {
                 <th scope="col">{t.dashboard.dismissed}</th>
                 <th scope="col">{t.dashboard.acceptance}</th>
                 <th scope="col">{t.dashboard.similarity}</th>
-                {owner ? <th scope="col" /> : null}
+                {canDemote ? <th scope="col" /> : null}
               </tr>
             </thead>
             <tbody>
@@ -137,7 +157,7 @@ export function CopilotIntents({ days }: { days?: number }) {
                     <AcceptanceBar rate={item.acceptance_rate} threshold={data.threshold} />
                   </td>
                   <td>{percent(item.mean_similarity)}</td>
-                  {owner ? (
+                  {canDemote ? (
                     <td>
                       {item.mode === 'pilot' ? (
                         <button

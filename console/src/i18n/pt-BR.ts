@@ -378,6 +378,7 @@ export const t = {
     toCopilot: 'Voltar ao copiloto',
     confirmToCopilot: (intent: string) => `Voltar a intenção ${intent} ao copiloto? O agente passa a só sugerir respostas.`,
     ownerDecides: 'Só o proprietário decide quais intenções o agente responde sozinho.',
+    tenantPilot: 'O agente está no modo piloto e responde todas as intenções. Para escolher por intenção, ponha o agente no modo copiloto (Agente → Modo).',
     noSuggestions: 'Nenhuma sugestão do copiloto no período.',
     percent: (value: number) => `${Math.round(value * 100)}%`,
   },
