@@ -1,4 +1,5 @@
-"""The ``piloto`` command line: seed tenants, inspect events, set up Pub/Sub locally."""
+"""The ``piloto`` command line: seed tenants, inspect events, set up Pub/Sub locally, re-embed
+knowledge."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def _seed(args: argparse.Namespace) -> int:
     counts = apply_seed(firestore_client(_project(args)), seed)
     target = os.environ.get("FIRESTORE_EMULATOR_HOST") or "Firestore"
     sys.stdout.write(
-        f"seeded {counts['tenants']} tenant(s) and {counts['channels']} channel(s) into {target}\n"
+        f"seeded {counts['tenants']} tenant(s), {counts['channels']} channel(s) and "
+        f"{counts['knowledge']} knowledge entr{'y' if counts['knowledge'] == 1 else 'ies'}"
+        f" into {target}\n"
     )
     return 0
 
@@ -149,6 +152,34 @@ def _simulate(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _knowledge_reembed(args: argparse.Namespace) -> int:
+    from shared.knowledge.embeddings import embedder_from_settings
+    from shared.knowledge.store import reembed
+    from shared.settings import SettingsError, load_settings
+    from shared.store.firestore import firestore_client
+
+    project = _project(args)
+    try:
+        settings = load_settings({**os.environ, "GOOGLE_CLOUD_PROJECT": project})
+    except SettingsError as error:
+        sys.stderr.write(f"piloto knowledge reembed: {error}\n")
+        return 2
+    embedder = embedder_from_settings(settings)
+    reports = reembed(firestore_client(project), args.tenant, embedder)
+    for report in reports:
+        if report.entries or args.tenant:
+            sys.stdout.write(
+                f"{report.tenant_id}: {report.entries} entr{'y' if report.entries == 1 else 'ies'}"
+                f" ({report.chunks} chunks) re-embedded\n"
+            )
+    entries = sum(report.entries for report in reports)
+    label = "offline" if embedder.offline else "Vertex AI"
+    sys.stdout.write(
+        f"{entries} entries in {len(reports)} tenant(s) now use {embedder.model_name} ({label})\n"
+    )
+    return 0
+
+
 def _pubsub_setup(args: argparse.Namespace) -> int:
     from shared.events.topology import ensure_topology
 
@@ -232,6 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0.0, help="seconds to keep watching after the input ends"
     )
     chat.set_defaults(run=_chat)
+
+    knowledge = commands.add_parser("knowledge", help="the tenants' knowledge bases")
+    knowledge_commands = knowledge.add_subparsers(dest="knowledge_command", required=True)
+    reembed = knowledge_commands.add_parser(
+        "reembed",
+        help="re-embed every entry embedded by another model than the configured one "
+        "(PILOTO_EMBEDDINGS, PILOTO_EMBEDDING_MODEL); until then retrieval skips its chunks",
+    )
+    reembed.add_argument("--tenant", help="one tenant id (default: every tenant)")
+    reembed.set_defaults(run=_knowledge_reembed)
 
     pubsub = commands.add_parser("pubsub", help="Pub/Sub topology")
     pubsub_commands = pubsub.add_subparsers(dest="pubsub_command", required=True)

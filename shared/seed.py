@@ -11,22 +11,31 @@ The file format (see ``emulators/seed/demo.yaml``)::
             provider: meta
             config: {phone_number_id: "100000000000001"}
             secrets: {app_secret: "env:PILOTO_DEMO_META_APP_SECRET"}
+        knowledge:
+          - {entry_id: preco-limpeza, kind: price_list, title: Limpeza, content: "R$ 180"}
+          - {entry_id: qa-gestante, kind: qa, title: Gestantes, question: ..., answer: ...}
 
 Seeding is idempotent: documents are replaced, so running it twice leaves the same state.
+Knowledge entries are chunked and embedded with the configured embedder (``PILOTO_EMBEDDINGS``).
 """
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models.channel import Channel
 from shared.models.events import Provider
 from shared.models.tenant import AgentSettings, Tenant
 from shared.store.channels import write_channel
 from shared.yaml_files import load_yaml_model
+
+if TYPE_CHECKING:
+    from shared.knowledge.embeddings import Embedder
 
 
 class SeedError(ValueError):
@@ -46,11 +55,33 @@ class SeedChannel(BaseModel):
     secrets: dict[str, str] = Field(default_factory=dict)
 
 
+class SeedKnowledge(BaseModel):
+    """A knowledge entry as written in a seed file (qa: question and answer; others: content)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entry_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    kind: Literal["qa", "fact", "price_list", "policy"]
+    title: str = Field(min_length=1)
+    question: str | None = None
+    answer: str | None = None
+    content: str | None = None
+
+    @model_validator(mode="after")
+    def _text(self) -> SeedKnowledge:
+        if self.kind == "qa" and not (self.question and self.answer):
+            raise ValueError("a qa entry needs question and answer")
+        if self.kind != "qa" and not self.content:
+            raise ValueError(f"a {self.kind} entry needs content")
+        return self
+
+
 class SeedTenant(Tenant):
-    """A tenant with its agent settings and channels."""
+    """A tenant with its agent settings, channels and knowledge."""
 
     agent: AgentSettings = Field(default_factory=AgentSettings)
     channels: list[SeedChannel] = Field(default_factory=list)
+    knowledge: list[SeedKnowledge] = Field(default_factory=list)
 
 
 class SeedFile(BaseModel):
@@ -76,12 +107,13 @@ def load_seed_file(path: Path) -> SeedFile:
     return seed
 
 
-def apply_seed(client: Any, seed: SeedFile) -> dict[str, int]:
-    """Write every tenant, agent settings document and channel; return what was written."""
-    counts = {"tenants": 0, "channels": 0}
+def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None) -> dict[str, int]:
+    """Write every tenant, agent settings document, channel and knowledge entry; return what
+    was written. Knowledge is embedded with ``embedder`` (default: the environment's)."""
+    counts = {"tenants": 0, "channels": 0, "knowledge": 0}
     for tenant in seed.tenants:
         tenant_ref = client.collection("tenants").document(tenant.tenant_id)
-        tenant_ref.set(tenant.model_dump(mode="json", exclude={"agent", "channels"}))
+        tenant_ref.set(tenant.model_dump(mode="json", exclude={"agent", "channels", "knowledge"}))
         tenant_ref.collection("settings").document("agent").set(
             tenant.agent.model_dump(mode="json")
         )
@@ -92,4 +124,37 @@ def apply_seed(client: Any, seed: SeedFile) -> dict[str, int]:
                 Channel(tenant_id=tenant.tenant_id, **seed_channel.model_dump()),
             )
             counts["channels"] += 1
+        if tenant.knowledge:
+            embedder = embedder or _environment_embedder()
+            counts["knowledge"] += _seed_knowledge(client, tenant, embedder)
     return counts
+
+
+def _seed_knowledge(client: Any, tenant: SeedTenant, embedder: Embedder) -> int:
+    from shared.knowledge.models import KnowledgeEntry, qa_content
+    from shared.knowledge.store import save_entry
+
+    now = datetime.now(UTC)
+    for item in tenant.knowledge:
+        content = item.content
+        if item.kind == "qa":
+            assert item.question and item.answer  # checked when the file was loaded
+            content = qa_content(item.question, item.answer)
+        entry = KnowledgeEntry(
+            **item.model_dump(exclude={"content"}),
+            content=content or "",
+            source="manual",
+            created_at=now,
+            updated_at=now,
+        )
+        save_entry(client, tenant.tenant_id, entry, embedder)
+    return len(tenant.knowledge)
+
+
+def _environment_embedder() -> Embedder:
+    """Return the embedder the environment configures (offline unless it says vertex)."""
+    from shared.knowledge.embeddings import embedder_from_settings
+    from shared.settings import load_settings
+
+    environ = {"GOOGLE_CLOUD_PROJECT": "local", **os.environ}
+    return embedder_from_settings(load_settings(environ))
