@@ -8,7 +8,7 @@ the agent can read: one multimodal Gemini call on Vertex AI (a voice note transc
 or video described, a PDF read); offline, documents are extracted locally and audio, images and
 video are marked not understood. ``inbound.py`` wires both to a lead's message, and ``turn.py``
 is what a turn says when the media was not understood (ask the lead to write; the second time,
-hand off).
+hand off). (``speech.py`` is the other direction: voice replies, text-to-speech, at send time.)
 
 Media is never stored: not in Firestore, not on disk, not in Cloud Storage. The bytes live in
 memory for the length of one understanding; what is kept is the derived text (on the message
