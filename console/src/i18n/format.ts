@@ -1,10 +1,15 @@
 // Turning API values into the console's text: decisions, errors, times, durations.
 import { ApiError } from '../api/client';
 import type { ErrorDetail } from '../api/types';
-import { actionPhrases, authErrorMessages, errorMessages, locale, reasonPhrases, t } from './pt-BR';
+import { actionPhrases, authErrorMessages, errorMessages, locale, reasonPhrases, t, understandingReasonNames } from './pt-BR';
 
 export function reasonText(code: string): string {
   return (reasonPhrases as Record<string, string>)[code] ?? code;
+}
+
+/** Why a medium was not understood, in Portuguese; an unknown code shows as it is. */
+export function understandingReasonText(reason: string | null): string | null {
+  return reason ? (understandingReasonNames[reason] ?? reason) : null;
 }
 
 export function actionText(action: string): string {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api/client';
 import { ACTIONS, ERROR_CODES, REASON_CODES } from '../api/types';
-import { decisionText, errorText, errorsFor, fieldErrors, reasonText } from './format';
+import { decisionText, errorText, errorsFor, fieldErrors, reasonText, understandingReasonText } from './format';
 import { actionPhrases, errorMessages, reasonPhrases } from './pt-BR';
 
 // Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions", plus issue 7's media reasons),
@@ -54,6 +54,22 @@ describe('pt-BR decision texts', () => {
 
   it('shows an unknown code as it is rather than nothing', () => {
     expect(decisionText('dance', ['new_reason'])).toBe('dance: new_reason');
+  });
+});
+
+// Copied from shared/media (understand.py's reasons and limits.py's RejectionReason), on purpose not imported.
+const MEDIA_REASONS = 'offline_model model_error unclear unreadable too_large unsupported_type fetch_failed checksum_mismatch'.split(' ');
+
+describe('pt-BR media understanding reasons', () => {
+  it.each(MEDIA_REASONS)('has a Portuguese phrase for %s', (code) => {
+    const phrase = understandingReasonText(code);
+    expect(phrase).toBeTruthy();
+    expect(phrase).not.toBe(code);
+  });
+
+  it('shows an unknown code as it is and no reason as none', () => {
+    expect(understandingReasonText('new_reason')).toBe('new_reason');
+    expect(understandingReasonText(null)).toBeNull();
   });
 });
 

@@ -156,6 +156,18 @@ export const understandingLabels: Record<'audio' | 'document' | 'image' | 'video
   other: 'Conteúdo',
 };
 
+/** Why a medium was not understood or was refused (shared/media: understand.py, limits.py). */
+export const understandingReasonNames: Record<string, string> = {
+  offline_model: 'sem modelo de IA para áudio, imagem e vídeo (modo offline)',
+  model_error: 'erro no modelo de IA',
+  unclear: 'o conteúdo não ficou claro',
+  unreadable: 'não foi possível ler o arquivo',
+  too_large: 'arquivo grande demais',
+  unsupported_type: 'tipo de arquivo não aceito',
+  fetch_failed: 'não foi possível baixar a mídia do provedor',
+  checksum_mismatch: 'o arquivo chegou corrompido',
+};
+
 export const understandingStatusNames: Record<Understanding['status'], string> = {
   understood: 'compreendido',
   not_understood: 'Não compreendido',

@@ -95,14 +95,21 @@ describe('Thread', () => {
             role: 'lead',
             text: '[image]',
             at: '2026-11-22T13:02:00Z',
-            understanding: { status: 'not_understood', text: null, reason: 'imagens precisam do Gemini', model: null, offline: true },
+            understanding: { status: 'not_understood', text: null, reason: 'offline_model', model: null, offline: true },
           }),
           message({
             message_id: 'v',
             role: 'lead',
             text: '[video]',
             at: '2026-11-22T13:03:00Z',
-            understanding: { status: 'rejected', text: null, reason: 'maior que 16 MB', model: null, offline: false },
+            understanding: { status: 'rejected', text: null, reason: 'too_large', model: null, offline: false },
+          }),
+          message({
+            message_id: 'x',
+            role: 'lead',
+            text: '[image]',
+            at: '2026-11-22T13:03:30Z',
+            understanding: { status: 'not_understood', text: null, reason: 'a_new_reason', model: null, offline: false },
           }),
           message({ message_id: 't', role: 'lead', text: 'Oi', at: '2026-11-22T13:04:00Z', understanding: null }),
         ]}
@@ -112,13 +119,14 @@ describe('Thread', () => {
       />,
     );
     const notes = screen.getAllByTestId('message-understanding');
-    expect(notes.map((note) => note.getAttribute('data-status'))).toEqual(['understood', 'understood', 'not_understood', 'rejected']);
+    expect(notes.map((note) => note.getAttribute('data-status'))).toEqual(['understood', 'understood', 'not_understood', 'rejected', 'not_understood']);
     expect(notes[0]!.textContent).toBe('TranscriçãoQuanto custa a limpeza de pele?');
     expect(notes[1]!.textContent).toContain('Conteúdo do documento');
     expect(notes[1]!.textContent).toContain('leitura offline');
     expect(notes[1]!.textContent).toContain('Hemograma completo: normal.');
-    expect(notes[2]!.textContent).toBe('Não compreendido: imagens precisam do Gemini');
-    expect(notes[3]!.textContent).toBe('Mídia recusada: maior que 16 MB');
+    expect(notes[2]!.textContent).toBe('Não compreendido: sem modelo de IA para áudio, imagem e vídeo (modo offline)');
+    expect(notes[3]!.textContent).toBe('Mídia recusada: arquivo grande demais');
+    expect(notes[4]!.textContent).toBe('Não compreendido: a_new_reason'); // an unknown code shows as it is
     const plain = screen.getAllByTestId('message').find((item) => item.getAttribute('data-message-id') === 't')!;
     expect(within(plain).queryByTestId('message-understanding')).toBeNull();
   });

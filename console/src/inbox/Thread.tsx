@@ -1,7 +1,7 @@
 // The conversation thread: lead on the left, agent and seller on the right, the agent's decisions between them.
 import { useEffect, useRef } from 'react';
 import type { Decision, Message } from '../api/types';
-import { clockTime, decisionText } from '../i18n/format';
+import { clockTime, decisionText, understandingReasonText } from '../i18n/format';
 import { messageStatusNames, t, understandingLabels } from '../i18n/pt-BR';
 import { mediaKind } from './media';
 import { type SuggestionActions, SuggestionCard } from './SuggestionCard';
@@ -60,7 +60,9 @@ function UnderstandingNote({ message }: { message: Message }) {
           <div className="understanding-text">{text}</div>
         </>
       ) : (
-        <div className="understanding-label">{status === 'rejected' ? t.inbox.rejectedMedia(reason) : t.inbox.notUnderstood(reason)}</div>
+        <div className="understanding-label" data-reason={reason ?? ''}>
+          {status === 'rejected' ? t.inbox.rejectedMedia(understandingReasonText(reason)) : t.inbox.notUnderstood(understandingReasonText(reason))}
+        </div>
       )}
     </div>
   );
