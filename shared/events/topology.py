@@ -19,6 +19,8 @@ class Subscription:
     topic: str
     push_to: str | None
     ordered: bool = True
+    ack_deadline_seconds: int = 60
+    """How long Pub/Sub waits for the push answer (terraform's pubsub.tf says the same)."""
 
 
 TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES)
@@ -27,7 +29,13 @@ TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES)
 # developer see what the webhook published (`piloto events pull`). The sender takes every
 # message a decision wants sent, in order per conversation.
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
-    Subscription(name="conversation-events-agent", topic=CONVERSATION_EVENTS, push_to="agent"),
+    # The agent fetches and understands a lead's media before it answers the push.
+    Subscription(
+        name="conversation-events-agent",
+        topic=CONVERSATION_EVENTS,
+        push_to="agent",
+        ack_deadline_seconds=300,
+    ),
     Subscription(name="conversation-events-tap", topic=CONVERSATION_EVENTS, push_to=None),
     Subscription(name="outbound-messages-sender", topic=OUTBOUND_MESSAGES, push_to="sender"),
 )
@@ -59,7 +67,7 @@ def ensure_topology(project_id: str, push_endpoints: dict[str, str]) -> list[str
             "name": subscriber.subscription_path(project_id, subscription.name),
             "topic": publisher.topic_path(project_id, subscription.topic),
             "enable_message_ordering": subscription.ordered,
-            "ack_deadline_seconds": 60,
+            "ack_deadline_seconds": subscription.ack_deadline_seconds,
         }
         if subscription.push_to is not None:
             if subscription.push_to not in push_endpoints:

@@ -12,7 +12,7 @@ locals {
     "conversation-events-agent" = {
       topic                 = "conversation-events"
       function              = "agent"
-      ack_deadline_seconds  = 60
+      ack_deadline_seconds  = 300
       max_delivery_attempts = 10
     }
     # The sender answers 429 while a channel's send rate is full: a burst on a slow gateway

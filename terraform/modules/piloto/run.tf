@@ -32,7 +32,7 @@ locals {
       memory                = "512Mi"
       concurrency           = 40
       max_instances         = 10
-      timeout               = "60s"
+      timeout               = "300s" # a lead's media is fetched and understood before the turn
       execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     }
     # One LangGraph turn and at most one model call per request: mostly waiting on Gemini.
