@@ -51,7 +51,7 @@ locals {
   # revocation.
   function_project_roles = {
     webhook  = ["roles/datastore.viewer"]
-    agent    = ["roles/datastore.user"]
+    agent    = ["roles/datastore.user", "roles/aiplatform.user"]
     turn     = ["roles/datastore.user", "roles/aiplatform.user"]
     sender   = ["roles/datastore.user"]
     followup = ["roles/datastore.user", "roles/aiplatform.user"]

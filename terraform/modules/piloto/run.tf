@@ -117,16 +117,20 @@ locals {
     PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
   }
 
+  turn_tasks_env = {
+    PILOTO_TASKS_QUEUE           = local.queue_paths["turns"]
+    PILOTO_TURN_URL              = local.service_urls["turn"]
+    PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
+  }
+
   function_env = {
     webhook = { PILOTO_PUBLIC_BASE_URL = local.webhook_public_url }
-    agent = {
-      PILOTO_TASKS_QUEUE           = local.queue_paths["turns"]
-      PILOTO_TURN_URL              = local.service_urls["turn"]
-      PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
-    }
+    # The agent transcribes and describes a lead's media with the same model as the turn.
+    agent    = merge(local.llm_env, local.turn_tasks_env)
     turn     = merge(local.llm_env, local.followup_tasks_env)
     followup = merge(local.llm_env, local.followup_tasks_env)
-    sender   = {}
+    # Voice replies (a tenant setting) need text-to-speech; "off" keeps every reply text.
+    sender = { PILOTO_TTS = var.text_to_speech }
     # The admin API embeds knowledge as the turn embeds questions: the same model settings.
     admin = merge(local.llm_env, local.admin_env)
   }

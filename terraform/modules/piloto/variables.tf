@@ -54,6 +54,17 @@ variable "log_level" {
   }
 }
 
+variable "text_to_speech" {
+  type        = string
+  description = "PILOTO_TTS for the sender: google (Cloud Text-to-Speech) lets tenants turn on voice replies; off keeps every reply text."
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "off"], var.text_to_speech)
+    error_message = "text_to_speech must be google or off."
+  }
+}
+
 variable "llm" {
   type        = string
   description = "PILOTO_LLM: vertex for Gemini on Vertex AI, offline for the deterministic offline model."
