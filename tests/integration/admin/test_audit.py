@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.admin.routes import ROUTES
+from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
 from shared.models.decision import Action, Decision
 from tests.integration.admin.conftest import AdminStack
 from tests.integration.admin.support import User, seed_conversation
@@ -197,6 +198,32 @@ def _steps() -> list[tuple[str, str, Step]]:
     def delete_knowledge(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return admin.api.delete(f"{office.base}/knowledge/{ids['entry']}", office.owner)
 
+    def proposal(admin: AdminStack, office: Office, answer: str | None) -> str:
+        proposal_id = f"d-gap-{uuid.uuid4().hex[:8]}"
+        record = KnowledgeProposal(
+            proposal_id=proposal_id,
+            conversation_id="c-any",
+            decision_id=proposal_id,
+            question="Tem estacionamento?",
+            answer=answer,
+            status="proposed" if answer else "open",
+            created_at=datetime.now(UTC),
+        )
+        proposal_ref(admin.db, office.tenant_id, proposal_id).set(record.model_dump())
+        return proposal_id
+
+    def approve(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        path = f"{office.base}/knowledge/proposals/{proposal(admin, office, 'Sim, no subsolo.')}"
+        return admin.api.post(f"{path}/approve", office.owner, {})
+
+    def reject(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        path = f"{office.base}/knowledge/proposals/{proposal(admin, office, None)}"
+        return admin.api.post(f"{path}/reject", office.owner, {})
+
+    def promote(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        path = f"{office.base}/copilot/intents/sell"
+        return admin.api.put(path, office.owner, {"mode": "pilot"})
+
     def assign(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return on_conversation("/assign", {"assignee_uid": office.seller.uid})(admin, office, ids)
 
@@ -215,6 +242,9 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("PUT", f"{t}/knowledge/<entry_id>", change_knowledge),
         ("POST", f"{t}/knowledge/files", upload_knowledge),
         ("DELETE", f"{t}/knowledge/<entry_id>", delete_knowledge),
+        ("POST", f"{t}/knowledge/proposals/<proposal_id>/approve", approve),
+        ("POST", f"{t}/knowledge/proposals/<proposal_id>/reject", reject),
+        ("PUT", f"{t}/copilot/intents/<intent>", promote),
         ("POST", f"{c}/takeover", on_conversation("/takeover", None)),
         ("POST", f"{c}/release", on_conversation("/release", None)),
         ("POST", f"{c}/assign", assign),
@@ -245,6 +275,13 @@ EXPECTED_ACTIONS = {
     "PUT /api/tenants/<tenant_id>/knowledge/<entry_id>": "knowledge.update",
     "POST /api/tenants/<tenant_id>/knowledge/files": "knowledge.upload",
     "DELETE /api/tenants/<tenant_id>/knowledge/<entry_id>": "knowledge.delete",
+    "POST /api/tenants/<tenant_id>/knowledge/proposals/<proposal_id>/approve": (
+        "knowledge.proposal.approve"
+    ),
+    "POST /api/tenants/<tenant_id>/knowledge/proposals/<proposal_id>/reject": (
+        "knowledge.proposal.reject"
+    ),
+    "PUT /api/tenants/<tenant_id>/copilot/intents/<intent>": "agent.intent_mode",
 }
 
 # POSTs that change nothing (so leave no audit entry): a search is a read with a body.
