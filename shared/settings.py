@@ -68,18 +68,18 @@ class Settings:
     gemini_model: str = _setting("gemini-2.5-flash")
     vertex_location: str = _setting("us-central1")
     llm_timeout_seconds: float = _setting(20.0, minimum=1)
-    tts: Literal["off", "google"] = _setting("off")
-    """Text-to-speech for tenants that answer voice with voice (off: every reply stays text)."""
-    tts_endpoint: str = _setting("https://texttospeech.googleapis.com")
-    tts_voice: str = _setting("pt-BR-Neural2-A")
-    """The default synthetic voice; a tenant may pick another (``AgentSettings.voice_name``)."""
-    tts_timeout_seconds: float = _setting(10.0, minimum=1)
     # Knowledge base (shared/knowledge)
     embeddings: Literal["offline", "vertex"] | None = _setting(None)
     """Who embeds knowledge and questions: vertex (Gemini embeddings) or offline; default: llm."""
     embedding_model: str = _setting("gemini-embedding-001")
     knowledge_min_score: float | None = _setting(None, minimum=0)
     """The similarity a knowledge snippet needs to be used (default: calibrated per model)."""
+    tts: Literal["off", "google"] = _setting("off")
+    """Text-to-speech for tenants that answer voice with voice (off: every reply stays text)."""
+    tts_endpoint: str = _setting("https://texttospeech.googleapis.com")
+    tts_voice: str = _setting("pt-BR-Neural2-A")
+    """The default synthetic voice; a tenant may pick another (``AgentSettings.voice_name``)."""
+    tts_timeout_seconds: float = _setting(10.0, minimum=1)
     # Inbound media (shared/media): what is fetched from the providers, and how long a turn waits.
     media_max_audio_bytes: int = _setting(16 * 1024 * 1024, minimum=1)
     media_max_image_bytes: int = _setting(5 * 1024 * 1024, minimum=1)
