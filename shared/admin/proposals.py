@@ -101,65 +101,54 @@ def approve_proposal(request: Request, tenant_id: str, proposal_id: str) -> Prop
         if value != getattr(proposal, name)
     }
 
-    @firestore.transactional
-    def review(transaction: Any) -> KnowledgeProposal:
-        current = _proposal(client, tenant_id, proposal_id, transaction)
-        _refuse_reviewed(current)
-        update = {
-            **edited,
-            "status": "approved",
-            "entry_id": stored.entry_id,
-            "reviewed_by_email": request.member.email,
-            "reviewed_at": now,
-        }
-        transaction.update(proposal_ref(client, tenant_id, proposal_id), update)
-        transaction.set(
-            audit_ref(client, tenant_id, now),
-            audit_entry(
-                request.member,
-                "knowledge.proposal.approve",
-                f"knowledge_proposals/{proposal_id}",
-                now,
-                before={"status": current.status},
-                after={"status": "approved", "entry_id": stored.entry_id, "edited": sorted(edited)},
-            ),
-        )
-        return current.model_copy(update=update)
-
-    approved: KnowledgeProposal = review(client.transaction())
+    approved = _review(
+        request,
+        tenant_id,
+        proposal_id,
+        {**edited, "status": "approved", "entry_id": stored.entry_id},
+        audited={"entry_id": stored.entry_id, "edited": sorted(edited)},
+    )
     return ProposalApproved(proposal=approved, entry=stored)
 
 
 def reject_proposal(request: Request, tenant_id: str, proposal_id: str) -> KnowledgeProposal:
     """Keep the proposal out of the knowledge."""
+    return _review(request, tenant_id, proposal_id, {"status": "rejected"}, audited={})
+
+
+def _review(
+    request: Request,
+    tenant_id: str,
+    proposal_id: str,
+    update: dict[str, Any],
+    *,
+    audited: dict[str, Any],
+) -> KnowledgeProposal:
+    """Record a review on a proposal still under review, with its audit entry, in a transaction."""
     client = request.services.firestore
     now = request.services.now()
+    update = {**update, "reviewed_by_email": request.member.email, "reviewed_at": now}
 
     @firestore.transactional
     def review(transaction: Any) -> KnowledgeProposal:
         current = _proposal(client, tenant_id, proposal_id, transaction)
         _refuse_reviewed(current)
-        update = {
-            "status": "rejected",
-            "reviewed_by_email": request.member.email,
-            "reviewed_at": now,
-        }
         transaction.update(proposal_ref(client, tenant_id, proposal_id), update)
         transaction.set(
             audit_ref(client, tenant_id, now),
             audit_entry(
                 request.member,
-                "knowledge.proposal.reject",
+                f"knowledge.proposal.{'approve' if update['status'] == 'approved' else 'reject'}",
                 f"knowledge_proposals/{proposal_id}",
                 now,
                 before={"status": current.status},
-                after={"status": "rejected"},
+                after={"status": update["status"], **audited},
             ),
         )
         return current.model_copy(update=update)
 
-    rejected: KnowledgeProposal = review(client.transaction())
-    return rejected
+    reviewed: KnowledgeProposal = review(client.transaction())
+    return reviewed
 
 
 def _proposal(

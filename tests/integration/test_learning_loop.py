@@ -9,53 +9,28 @@ without a handoff.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from google.cloud import firestore
 
-from emulators.dev import load_env_file
 from emulators.loop import PilotoLoop
 from emulators.simulator import ProviderSimulator
 from emulators.stack import LocalStack
 from shared.agent.prompts import KNOWLEDGE_GAP_REPLY
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
 from tests.integration.admin.support import AuthEmulator, User
+from tests.integration.test_e2e import loop, wait_until
+
+__all__ = ["loop"]  # the demo tenant's loop (quiet hours off, a 1-second debounce)
 
 TENANT = "demo-clinica"
 CHANNEL = "demo-evolution"
 QUESTION = "Vocês aceitam criptomoeda?"
 PARAPHRASE = "Dá pra pagar com criptomoeda?"
 ANSWER = "Ainda não aceitamos criptomoeda; você pode pagar com Pix, cartão ou boleto."
-
-
-@pytest.fixture(scope="module")
-def loop(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PilotoLoop]:
-    """The demo tenant's loop on the session's emulators; quiet hours off, a 1-second debounce."""
-    secrets = {key: value for key, value in load_env_file().items() if "_DEMO_" in key}
-    with PilotoLoop(
-        project_id=local_stack.project_id,
-        runtime_dir=tmp_path_factory.mktemp("learning"),
-        env=secrets,
-        agent={"quiet_hours": {"start": "00:00", "end": "00:00"}, "debounce_seconds": 1},
-        stack=local_stack,
-    ) as running:
-        yield running
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 40, what: str = "the loop") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def decisions_of(client: Any, phone: str) -> list[dict[str, Any]]:
