@@ -130,9 +130,12 @@ export function simulatorClient(simulatorUrl) {
       if (answer.status !== 200 || !Array.isArray(answer.json)) throw new Error(`GET /outbox answered ${answer.status}: ${answer.text}`);
       return answer.json;
     },
-    /** A lead writes to a Meta channel through the simulator, which signs and posts the webhook. */
-    async leadWrites(channelId, { from, name, text }) {
-      const answer = await call('POST', `/leads/meta/${encodeURIComponent(channelId)}/messages`, { from, name, text });
+    /**
+     * A lead writes to a Meta channel through the simulator, which signs and posts the webhook; `type` (audio,
+     * image, video, document), `filename` and `document_text` send media the simulator serves behind Meta's API.
+     */
+    async leadWrites(channelId, message) {
+      const answer = await call('POST', `/leads/meta/${encodeURIComponent(channelId)}/messages`, message);
       if (answer.status >= 300) throw new Error(`the simulator refused the lead message (${answer.status}): ${answer.text}`);
       const statuses = answer.json?.webhook_statuses ?? [answer.json?.webhook_status];
       if (!statuses.every((status) => status === 200)) throw new Error(`Piloto's webhook did not accept the lead message: ${answer.text}`);

@@ -7,9 +7,10 @@
 // pair and a price list, upload a text file → "Testar busca" finds the pair → a lead asks what the base does not
 // answer → the agent hands off with knowledge_gap → the seller answers in the inbox → the pair shows in
 // "Aprendizado" (linked to the conversation) → approve it → it is in the base → another lead asks the same →
-// the agent answers citing it ("Fontes") → the dashboard shows "Copiloto por intenção". Screenshots
+// the agent answers citing it ("Fontes") → a third lead sends a voice note (not understood offline: the agent asks
+// her to write) and a PDF (its text under the bubble) → the dashboard shows "Copiloto por intenção". Screenshots
 // knowledge.png, knowledge-search.png, knowledge-learning.png, knowledge-approved.png, inbox-sources.png,
-// dashboard-copilot.png; on failure the step, the browser's errors and failure.png, exit 1.
+// inbox-media.png, dashboard-copilot.png; on failure the step, the browser's errors and failure.png, exit 1.
 import { join } from 'node:path';
 import {
   AGENT_WAIT_MS,
@@ -30,6 +31,8 @@ const BUSINESS_PHONE = '+5511990008888';
 const SECRETS = { app_secret: 'e2e-app-secret-2', verify_token: 'e2e-verify-token-2', access_token: 'e2e-access-token-2' };
 const ASKING_LEAD = { from: '+5511987650002', name: 'Paula' };
 const LATER_LEAD = { from: '+5511987650003', name: 'Rafael' };
+const MEDIA_LEAD = { from: '+5511987650004', name: 'Júlia' };
+const EXAM_TEXT = 'Hemograma completo: sem alterações. Glicemia em jejum: 88 mg/dL.';
 const GAP_QUESTION = 'Tem estacionamento no local?';
 const SELLER_ANSWER = 'Temos sim! Estacionamento gratuito no subsolo do prédio, com manobrista.';
 const PAIR = { title: 'Formas de pagamento', question: 'Vocês aceitam Pix?', answer: 'Sim, aceitamos Pix e cartão de crédito em até 3 vezes sem juros.' };
@@ -180,6 +183,26 @@ exit(
       );
       log(`sources: ${await answered.locator(byTestId('decision-sources')).textContent()}`);
       await page.screenshot({ path: join(env.artifactsDir, 'inbox-sources.png'), fullPage: true });
+    });
+
+    await step('a lead sends a voice note: not understood offline, the agent asks her to write', async () => {
+      await simulator.leadWrites(channel.channelId, { ...MEDIA_LEAD, type: 'audio' });
+      await openConversationOf(page, MEDIA_LEAD);
+      const note = page.locator(`${byTestId('message')}[data-role="lead"] ${byTestId('message-understanding')}`).first();
+      await note.waitFor({ timeout: AGENT_WAIT_MS });
+      const status = await note.getAttribute('data-status');
+      log(`voice note: ${status}: ${await note.textContent()}`);
+      if (status === 'understood') throw new Error('a voice note was understood with no model configured');
+      await page.locator(`${byTestId('decision')}[data-reasons*="media_not_understood"]`).first().waitFor({ timeout: AGENT_WAIT_MS });
+    });
+
+    await step('she sends a PDF: its text shows under the bubble', async () => {
+      await simulator.leadWrites(channel.channelId, { ...MEDIA_LEAD, type: 'document', text: 'meu exame', filename: 'exame.pdf', document_text: EXAM_TEXT });
+      const note = page.locator(`${byTestId('message-understanding')}[data-status="understood"]`, { hasText: 'Glicemia' }).first();
+      await note.waitFor({ timeout: AGENT_WAIT_MS });
+      const text = await note.textContent();
+      if (!text.startsWith('Conteúdo do documento')) throw new Error(`the document's note reads ${JSON.stringify(text)}`);
+      await page.screenshot({ path: join(env.artifactsDir, 'inbox-media.png'), fullPage: true });
     });
 
     await step('the dashboard shows Copiloto por intenção', async () => {

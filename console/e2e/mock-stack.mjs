@@ -256,6 +256,13 @@ function agentTurn(tenant, conversation, channel) {
     const asked = conversation.messages.filter((m) => m.role === 'lead').at(-1)?.text ?? '';
     if (humanActive(conversation)) {
       conversation.decisions.push(decision('stay_silent', ['human_active'], decided_at));
+    } else if (conversation.messages.at(-1)?.understanding?.status === 'not_understood') {
+      const text = 'Não consegui ouvir seu áudio por aqui. Pode me escrever sua dúvida?';
+      conversation.decisions.push({ ...decision('speak', ['media_not_understood'], decided_at), specialist: 'media', messages: [{ text, template: null }] });
+      const message = { message_id: randomUUID(), role: 'agent', text, at: new Date(Date.now() + 50).toISOString(), status: 'queued', author_email: null };
+      conversation.messages.push(message);
+      markStatuses(message);
+      toOutbox(channel, conversation.contact_phone, text);
     } else if (KNOWLEDGE_TOPICS.test(normalized(asked))) {
       knowledgeTurn(tenant, conversation, channel, asked, decided_at);
     } else if (tenant.agent.mode === 'copilot' || conversation.mode === 'copilot') {
@@ -862,7 +869,17 @@ function leadMessage(channelId, body) {
     tenant.conversations.push(conversation);
   }
   const id = `wamid.${randomUUID()}`;
-  conversation.messages.push({ message_id: id, role: 'lead', text: body.text, at: now(), status: null, author_email: null });
+  const type = body.type ?? 'text';
+  const lead = { message_id: id, role: 'lead', text: body.text, at: now(), status: null, author_email: null };
+  if (type !== 'text') {
+    // As the offline stack does: documents are read locally, audio, images and video are not understood.
+    lead.text = body.text ? `[${type}] ${body.text}` : `[${type}]`;
+    lead.understanding =
+      type === 'document'
+        ? { status: 'understood', text: body.document_text ?? '', reason: null, model: 'local-extraction', offline: true }
+        : { status: 'not_understood', text: null, reason: 'offline_model', model: null, offline: true };
+  }
+  conversation.messages.push(lead);
   conversation.unanswered_count = 0;
   conversation.updated_at = now();
   agentTurn(tenant, conversation, channel);

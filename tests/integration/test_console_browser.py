@@ -9,7 +9,8 @@ reaches the simulator's outbox), checks the agent stays silent afterwards, and o
 dashboard. ``console/e2e/knowledge.e2e.mjs`` adds knowledge entries and a file, finds one with the
 test search, has a lead ask what the base does not answer (a ``knowledge_gap`` handoff), answers as
 the seller, approves the proposal that answer became, and sees the agent answer another lead from
-it, citing it. Screenshots land in ``test-artifacts/console/``.
+it, citing it; a third lead's voice note (not understood offline) and PDF (its text shown under
+the bubble) follow. Screenshots land in ``test-artifacts/console/``.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def test_knowledge_search_and_learning_from_a_handoff_in_chromium(
             "knowledge-learning.png",
             "knowledge-approved.png",
             "inbox-sources.png",
+            "inbox-media.png",
             "dashboard-copilot.png",
         ),
         log,

@@ -147,6 +147,19 @@ export const proposalStatusNames: Record<ProposalStatus, string> = {
   rejected: 'Rejeitadas',
 };
 
+/** The message types the API labels a media message with ("[audio]"), in Portuguese. */
+export const messageTypeNames: Record<string, string> = {
+  audio: 'Áudio',
+  image: 'Imagem',
+  video: 'Vídeo',
+  document: 'Documento',
+  sticker: 'Figurinha',
+  location: 'Localização',
+  contacts: 'Contato',
+  unsupported: 'Mensagem não suportada',
+  mensagem: 'Mensagem',
+};
+
 /** The heading of what the agent understood of a medium, by what the lead sent. */
 export const understandingLabels: Record<'audio' | 'document' | 'image' | 'video' | 'other', string> = {
   audio: 'Transcrição',

@@ -1,5 +1,7 @@
 import { render, screen, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
+import { messageTypeNames } from '../i18n/pt-BR';
+import { localizedMessageText } from './media';
 import { Thread } from './Thread';
 import { buildTimeline } from './timeline';
 import { decision, message } from '../test/fixtures';
@@ -121,6 +123,9 @@ describe('Thread', () => {
     const notes = screen.getAllByTestId('message-understanding');
     expect(notes.map((note) => note.getAttribute('data-status'))).toEqual(['understood', 'understood', 'not_understood', 'rejected', 'not_understood']);
     expect(notes[0]!.textContent).toBe('TranscriçãoQuanto custa a limpeza de pele?');
+    const bubbles = screen.getAllByTestId('message');
+    expect(bubbles[0]!.querySelector('.message-text')!.textContent).toBe('[Áudio]');
+    expect(bubbles[1]!.querySelector('.message-text')!.textContent).toBe('[Documento] exame.pdf');
     expect(notes[1]!.textContent).toContain('Conteúdo do documento');
     expect(notes[1]!.textContent).toContain('leitura offline');
     expect(notes[1]!.textContent).toContain('Hemograma completo: normal.');
@@ -164,5 +169,14 @@ describe('Thread', () => {
     expect(gap!.textContent).toContain('falta informação para responder');
     expect(within(gap!).getByTestId('decision-open-question').textContent).toBe('Pergunta sem resposta na base: “Tem estacionamento?”');
     expect(within(answered!).queryByTestId('decision-open-question')).toBeNull();
+  });
+});
+
+describe('localizedMessageText', () => {
+  it('puts only a known leading type label in Portuguese', () => {
+    expect(localizedMessageText('[video] olha isso', messageTypeNames)).toBe('[Vídeo] olha isso');
+    expect(localizedMessageText('[location]', messageTypeNames)).toBe('[Localização]');
+    expect(localizedMessageText('[modelo retorno]', messageTypeNames)).toBe('[modelo retorno]');
+    expect(localizedMessageText('Oi [audio]', messageTypeNames)).toBe('Oi [audio]');
   });
 });

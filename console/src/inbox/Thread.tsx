@@ -2,8 +2,8 @@
 import { useEffect, useRef } from 'react';
 import type { Decision, Message } from '../api/types';
 import { clockTime, decisionText, understandingReasonText } from '../i18n/format';
-import { messageStatusNames, t, understandingLabels } from '../i18n/pt-BR';
-import { mediaKind } from './media';
+import { messageStatusNames, messageTypeNames, t, understandingLabels } from '../i18n/pt-BR';
+import { localizedMessageText, mediaKind } from './media';
 import { type SuggestionActions, SuggestionCard } from './SuggestionCard';
 import { buildTimeline } from './timeline';
 
@@ -25,7 +25,7 @@ function MessageBubble({ message }: { message: Message }) {
         </div>
       ) : null}
       {message.role === 'agent' ? <div className="message-author">{t.inbox.agentPrefix}</div> : null}
-      <div className="message-text">{message.text}</div>
+      <div className="message-text">{localizedMessageText(message.text, messageTypeNames)}</div>
       {message.understanding ? <UnderstandingNote message={message} /> : null}
       <div className="message-meta">
         {clockTime(message.at)}

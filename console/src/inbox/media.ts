@@ -13,7 +13,16 @@ const LABELS: Record<string, MediaKind> = {
   video: 'video',
 };
 
+const LABEL = /^\[([a-z_]+)\]/i;
+
 export function mediaKind(message: Pick<Message, 'text'>): MediaKind {
-  const label = /^\[([a-z_]+)\]/i.exec(message.text.trim())?.[1]?.toLowerCase();
+  const label = LABEL.exec(message.text.trim())?.[1]?.toLowerCase();
   return (label && LABELS[label]) || 'other';
+}
+
+/** "[audio]" → "[Áudio]", "[document] exame" → "[Documento] exame": the API's type label in Portuguese. */
+export function localizedMessageText(text: string, names: Record<string, string>): string {
+  const match = LABEL.exec(text);
+  const name = match?.[1] ? names[match[1].toLowerCase()] : undefined;
+  return match && name ? `[${name}]${text.slice(match[0].length)}` : text;
 }
