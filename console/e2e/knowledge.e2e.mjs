@@ -8,9 +8,10 @@
 // answer → the agent hands off with knowledge_gap → the seller answers in the inbox → the pair shows in
 // "Aprendizado" (linked to the conversation) → approve it → it is in the base → another lead asks the same →
 // the agent answers citing it ("Fontes") → a third lead sends a voice note (not understood offline: the agent asks
-// her to write) and a PDF (its text under the bubble) → the dashboard shows "Copiloto por intenção". Screenshots
+// her to write) and a PDF (its text under the bubble) → the dashboard shows "Copiloto por intenção" → Agente saves
+// the promotion rule and voice replies. Screenshots
 // knowledge.png, knowledge-search.png, knowledge-learning.png, knowledge-approved.png, inbox-sources.png,
-// inbox-media.png, dashboard-copilot.png; on failure the step, the browser's errors and failure.png, exit 1.
+// inbox-media.png, dashboard-copilot.png, agent.png; on failure the step, the browser's errors and failure.png, exit 1.
 import { join } from 'node:path';
 import {
   AGENT_WAIT_MS,
@@ -211,6 +212,23 @@ exit(
       const intents = await page.locator(byTestId('intent-row')).evaluateAll((rows) => rows.map((row) => row.getAttribute('data-intent')));
       if (intents.length < 5) throw new Error(`the copilot table lists ${JSON.stringify(intents)}`);
       await page.locator(byTestId('copilot-intents')).screenshot({ path: join(env.artifactsDir, 'dashboard-copilot.png') });
+    });
+
+    await step('Agente: the promotion rule and voice replies are saved and read back', async () => {
+      await page.click(byTestId('nav-agent'));
+      await page.locator(byTestId('agent-pilot-intents')).waitFor();
+      await page.fill(byTestId('agent-promotion-threshold'), '90');
+      await page.fill(byTestId('agent-promotion-min-samples'), '25');
+      await page.check(byTestId('agent-voice-replies'));
+      await page.click(byTestId('agent-save'));
+      await page.locator(byTestId('agent-saved')).waitFor();
+      await page.reload();
+      await page.locator(byTestId('agent-form')).waitFor();
+      const threshold = await page.inputValue(byTestId('agent-promotion-threshold'));
+      const samples = await page.inputValue(byTestId('agent-promotion-min-samples'));
+      const voice = await page.isChecked(byTestId('agent-voice-replies'));
+      if (threshold !== '90' || samples !== '25' || !voice) throw new Error(`read back threshold ${threshold}%, ${samples} samples, voice ${voice}`);
+      await page.screenshot({ path: join(env.artifactsDir, 'agent.png'), fullPage: true });
     });
   }),
 );

@@ -66,7 +66,7 @@ describe('AgentForm', () => {
 
   it('shows the pilot intents read-only and saves the promotion rule (as a fraction) and voice replies', async () => {
     const onSave = vi.fn(async (body: AgentSettings) => body);
-    render(<AgentForm initial={settings} readOnly={false} onSave={onSave} />);
+    render(<AgentForm initial={{ ...settings, mode: 'copilot' }} readOnly={false} onSave={onSave} />);
     const intents = screen.getByTestId('agent-pilot-intents');
     expect(intents.textContent).toContain('Qualificação');
     expect(intents.textContent).toContain('Agendamento');
@@ -88,9 +88,11 @@ describe('AgentForm', () => {
     });
   });
 
-  it('says when no intent runs in pilot', () => {
-    render(<AgentForm initial={{ ...settings, pilot_intents: [] }} readOnly onSave={vi.fn()} />);
+  it('says when no intent runs in pilot, and that a pilot agent answers them all', () => {
+    render(<AgentForm initial={{ ...settings, mode: 'copilot', pilot_intents: [] }} readOnly={false} onSave={vi.fn()} />);
     expect(screen.getByTestId('agent-pilot-intents').textContent).toContain('Nenhuma');
+    fireEvent.click(screen.getByTestId('agent-mode-pilot'));
+    expect(screen.getByTestId('agent-pilot-intents').textContent).toContain('Todas');
   });
 
   it('shows the server validation errors beside their fields', async () => {

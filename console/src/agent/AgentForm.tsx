@@ -134,7 +134,9 @@ export function AgentForm({
         </Field>
         <Field label={t.agent.pilotIntents} help={t.agent.pilotIntentsHelp} field="pilot_intents" errors={errors}>
           <div data-testid="agent-pilot-intents" data-value={(original.pilot_intents ?? []).join(',')}>
-            {original.pilot_intents?.length ? (
+            {form.mode === 'pilot' ? (
+              <span className="muted">{t.agent.allIntentsPilot}</span>
+            ) : original.pilot_intents?.length ? (
               original.pilot_intents.map((intent) => (
                 <span key={intent} className="badge badge-ok">
                   {(intentNames as Record<string, string>)[intent] ?? intent}
