@@ -19,7 +19,7 @@ from emulators.loop import PilotoLoop
 from emulators.simulator import OutboxMessage, ProviderSimulator
 from emulators.stack import LocalStack
 from shared.media.turn import ASK_TO_WRITE, HANDING_OFF
-from shared.store.conversations import contact_ref, conversation_ref
+from shared.store.conversations import contact_ref, conversation_ref, message_ref
 
 TENANT = "demo-clinica"
 PROVIDERS = ("meta", "twilio", "evolution", "zapi")
@@ -71,7 +71,8 @@ def conversation(client: Any, phone: str) -> Any:
 
 
 def message_doc(client: Any, phone: str, message_id: str) -> dict[str, Any]:
-    return conversation(client, phone).collection("messages").document(message_id).get().to_dict()
+    conversation_id = conversation(client, phone).id  # message_ref escapes "/" in provider ids
+    return message_ref(client, TENANT, conversation_id, message_id).get().to_dict()
 
 
 def decisions(client: Any, phone: str) -> list[dict[str, Any]]:

@@ -122,7 +122,7 @@ def webhook(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
         check=False,
     )
     assert seeded.returncode == 0, seeded.stderr
-    assert "seeded 1 tenant(s) and 4 channel(s)" in seeded.stdout
+    assert "seeded 1 tenant(s), 4 channel(s)" in seeded.stdout
 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
