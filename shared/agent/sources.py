@@ -29,7 +29,7 @@ _BUSINESS_TERMS = phrase_pattern(
     r"desconto\w*|promoca\w*|cupom|parcel\w*|pagamento\w*|pagar|pix|boleto\w*|cartao|cartoes",
     r"prazo\w*|quantos dias|quanto tempo|demora\w*|entrega\w*|validade|vence\w*",
     r"garantia\w*|reembols\w*|devolu\w*|devolver|troca\w*|estorno\w*|cancel\w*|multa\w*",
-    r"politica\w*|contrato\w*|regra\w*|convenio\w*|plano de saude|planos de saude|reembolso",
+    r"politica\w*|contrato\w*|regra\w*|convenio\w*|plano de saude|planos de saude",
 )
 
 
