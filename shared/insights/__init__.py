@@ -1,0 +1,1 @@
+"""Insight agents, their triggers and the insights they produce (issue 8)."""
