@@ -274,6 +274,9 @@ class Insight(BaseModel):
     trigger_id: str
     status: InsightStatus
     payload: dict[str, Any] = Field(default_factory=dict)
+    fields: list[OutputField] = Field(
+        default_factory=list, description="The agent's output fields when it ran (for display)."
+    )
     error: str | None = None
     attempts: int = 0
     model: str | None = None
