@@ -91,6 +91,10 @@ class Settings:
     """The most of a transcription, description or document text the agent reads."""
     media_wait_seconds: float = _setting(180.0, minimum=1)
     """How long a turn waits for a lead's media still being understood before going without."""
+    # Insight agents (shared/insights)
+    insight_topic: str = _setting("insight-events")
+    insight_index_cache_seconds: float = _setting(30.0, minimum=0)
+    """How long an instance trusts a tenant's insight index (which events its agents listen to)."""
 
     @property
     def embeddings_backend(self) -> Literal["offline", "vertex"]:
