@@ -66,6 +66,8 @@ class Settings:
     """Local development: channels the admin API connects to the simulator are registered there."""
     llm: Literal["offline", "vertex"] = _setting("offline")
     gemini_model: str = _setting("gemini-2.5-flash")
+    gemini_precise_model: str = _setting("gemini-2.5-pro")
+    """The Gemini model of insight agents set to the precise model (fast ones use gemini_model)."""
     vertex_location: str = _setting("us-central1")
     llm_timeout_seconds: float = _setting(20.0, minimum=1)
     # Knowledge base (shared/knowledge)
