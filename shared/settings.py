@@ -97,6 +97,9 @@ class Settings:
     insight_topic: str = _setting("insight-events")
     insight_index_cache_seconds: float = _setting(30.0, minimum=0)
     """How long an instance trusts a tenant's insight index (which events its agents listen to)."""
+    meta_graph_url: str = _setting("https://graph.facebook.com")
+    """Meta's Graph API origin for the Conversions API (locally: the simulator's ``/meta``)."""
+    meta_graph_version: str = _setting("v21.0")
 
     @property
     def embeddings_backend(self) -> Literal["offline", "vertex"]:
