@@ -4,7 +4,8 @@ It answers Piloto's send adapters where they post (``{url}/meta``, ``/twilio``, 
 ``/zapi`` as the channels' ``api_base_url``), keeps what it accepted in an outbox, posts
 signed status webhooks (sent, delivered, read) to Piloto's webhook function, plays a lead
 (``POST /leads/...``), learns channels while it runs (``/channels``, as the console connects
-one) and misbehaves on request (``/faults``). The HTTP API is described in
+one), takes Conversions API events for the datasets it knows (``/datasets``, ``/conversions``)
+and misbehaves on request (``/faults``). The HTTP API is described in
 ``emulators/README.md``.
 """
 
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from emulators.simulator import evolution, media, meta, twilio, zapi
+from emulators.simulator import conversions, evolution, media, meta, twilio, zapi
 from emulators.simulator.channels import (
     ChannelConflict,
     ChannelRejected,
@@ -121,6 +122,8 @@ class ProviderSimulator:
         self._media_by_message: dict[str, str] = {}
         """Evolution API finds a message's media by the message id."""
         self._media_lock = threading.Lock()
+        self.conversions_api = conversions.ConversionsApi()
+        """Meta's Conversions API: datasets and the events they received."""
         self._server: RoutedHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._router = self._routes()
@@ -224,6 +227,22 @@ class ProviderSimulator:
     ) -> list[WebhookPost]:
         """Return the first ``count`` webhook posts matching ``predicate``, waiting for them."""
         return self._webhooks.wait_for(predicate, count, timeout)
+
+    def add_dataset(self, dataset_id: str, access_token: str) -> bool:
+        """Accept Conversions API events for a Meta dataset with its token; return if new."""
+        return self.conversions_api.add_dataset(dataset_id, access_token)
+
+    def received_conversions(
+        self, *, dataset_id: str | None = None, since: int = 0
+    ) -> list[conversions.ReceivedConversion]:
+        """Return the Conversions API events accepted, oldest first."""
+        return self.conversions_api.received(dataset_id=dataset_id, since=since)
+
+    def wait_for_conversion(
+        self, predicate: Callable[[conversions.ReceivedConversion], bool], timeout: float = 5.0
+    ) -> conversions.ReceivedConversion:
+        """Return the first accepted Conversions API event matching ``predicate``, waiting."""
+        return self.conversions_api.wait_for(predicate, timeout)
 
     def add_channel(
         self,
@@ -392,6 +411,13 @@ class ProviderSimulator:
         router.add("POST", media.EVOLUTION_BASE64_ROUTE, self._evolution_media)
         router.add("GET", media.ZAPI_STORAGE_ROUTE, self._zapi_media)
         router.add("POST", meta.MEDIA_UPLOAD_ROUTE, self._meta_upload)
+        capi = self.conversions_api
+        router.add("POST", conversions.EVENTS_ROUTE, capi.events)
+        router.add("GET", conversions.DATASETS_ROUTE, capi.list_datasets)
+        router.add("POST", conversions.DATASETS_ROUTE, capi.register_dataset)
+        router.add("DELETE", conversions.DATASET_ROUTE, capi.delete_dataset)
+        router.add("GET", conversions.RECEIVED_ROUTE, capi.list_received)
+        router.add("DELETE", conversions.RECEIVED_ROUTE, capi.clear_received)
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
         return router
