@@ -10,8 +10,13 @@ and only then is the turn scheduled: the debounce waits for the media.
 Firestore, the LangGraph turn, the ``outbound-messages`` topic and the follow-up queue.
 
 ``build_followup_runner`` (functions/followup, the Cloud Tasks target of follow-ups and
-seller-inactivity checks) wires ``shared.followups`` to the same, plus the channel cache (for
-templates) and the follow-up specialist.
+inactivity checks) wires ``shared.followups`` to the same, plus the channel cache (for
+templates), the follow-up specialist and the ``insight-events`` topic (INACTIVITY_2H).
+
+Insight events (``shared.insights.events``): once a lead's message is taken in (its media
+understood) and its turn scheduled, NEW_MESSAGE_RECEIVED is published for tenants whose insight
+agents listen to it; a failed publish raises, and the redelivered message publishes the same
+event again.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from typing import Any
 
 from shared.events.tasks import FollowupRequest, TaskScheduler, TurnRequest
 from shared.followups import FollowupRunner, ScheduleFollowup
+from shared.insights.events import (
+    IndexCache,
+    InsightPublisher,
+    insight_publisher,
+    message_event,
+    publish_listened,
+)
 from shared.intake import (
     DEFAULT_MEDIA_WAIT,
     IntakeOutcome,
@@ -71,6 +83,9 @@ class Engine:
     understand_media: UnderstandLeadMedia | None = None
     """Fetches and understands a lead's media (``shared.media.inbound``); None: none is read."""
     media_wait: timedelta = DEFAULT_MEDIA_WAIT
+    insight_index: IndexCache | None = None
+    """Which tenants' insight agents listen to lead messages; None: no insight event is sent."""
+    publish_insights: InsightPublisher | None = None
 
     def on_event(self, data: bytes) -> IntakeOutcome | None:
         """Take in one Pub/Sub message; None (acknowledged, logged) when it is not an event."""
@@ -106,20 +121,61 @@ class Engine:
                 "reason": outcome.reason,
             },
         )
+        lead_text = outcome.lead_text
         if outcome.turn_due and outcome.conversation_id and outcome.inbound_seq:
             inbound_seq = outcome.inbound_seq
             if outcome.awaits_media and isinstance(event, LeadMessage):
                 # The debounce starts once the media is understood (or known not to be).
-                inbound_seq = self._take_in_media(event, outcome.conversation_id) or inbound_seq
+                understood = self._take_in_media(event, outcome.conversation_id)
+                if understood is not None:
+                    inbound_seq = understood[0] or inbound_seq
+                    lead_text = understood[1]
                 now = self.now()
             self.schedule_turn(
                 TurnRequest(event.tenant_id, outcome.conversation_id, inbound_seq),
                 now + timedelta(seconds=agent.debounce_seconds),
             )
+        if isinstance(event, LeadMessage):
+            self._publish_message_event(event, outcome, lead_text)
         return outcome
 
-    def _take_in_media(self, event: LeadMessage, conversation_id: str) -> int | None:
-        """Understand a lead's media and store what it became; return the turn's sequence."""
+    def _publish_message_event(
+        self, event: LeadMessage, outcome: IntakeOutcome, text: str | None
+    ) -> None:
+        """Publish NEW_MESSAGE_RECEIVED when some insight agent of the tenant listens to it.
+
+        Last, after the message and its turn are safe: a failure raises, Pub/Sub redelivers,
+        intake finds the message again and this publishes the same event (same id) again.
+        """
+        if (
+            self.insight_index is None
+            or self.publish_insights is None
+            or outcome.status not in ("recorded", "duplicate")
+            or not outcome.conversation_id
+            or not outcome.inbound_seq
+        ):
+            return
+        insight = message_event(
+            tenant_id=event.tenant_id,
+            conversation_id=outcome.conversation_id,
+            inbound_seq=outcome.inbound_seq,
+            message_id=event.message_id,
+            text=text,
+            occurred_at=event.occurred_at,
+        )
+        try:
+            publish_listened(self.insight_index, self.publish_insights, [insight])
+        except Exception:
+            logger.exception(
+                "insight event not published",
+                extra={"tenant_id": event.tenant_id, "event_id": insight.event_id},
+            )
+            raise
+
+    def _take_in_media(self, event: LeadMessage, conversation_id: str) -> tuple[int, str] | None:
+        """Understand a lead's media and store what it became; return the turn's sequence and
+        the text the agent reads for it (None: no media to read, or the conversation is gone).
+        """
         kind = media_kind(event.content)
         media = event.content.media
         if kind is None or media is None:  # intake only awaits media it can read
@@ -140,15 +196,17 @@ class Engine:
             reason=understanding.reason,
             captioned=bool(media.caption),
         )
-        return record_understanding(
+        text = window_text(kind, understanding, caption=media.caption, filename=media.filename)
+        inbound_seq = record_understanding(
             self.firestore,
             event,
             conversation_id,
             note=note,
-            text=window_text(kind, understanding, caption=media.caption, filename=media.filename),
+            text=text,
             understanding=understanding.to_document(),
             now=self.now(),
         )
+        return None if inbound_seq is None else (inbound_seq, text)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -177,6 +235,8 @@ def build_engine(settings: Settings) -> Engine:
         load_agent=lambda tenant_id: tenants.get(tenant_id)[0],
         understand_media=media_understander(settings, client),
         media_wait=timedelta(seconds=settings.media_wait_seconds),
+        insight_index=IndexCache(client, settings.insight_index_cache_seconds),
+        publish_insights=insight_publisher(settings),
     )
 
 
@@ -212,7 +272,7 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
     if schedule_followup is None:
         logger.warning(
             "PILOTO_FOLLOWUP_URL or a queue (PILOTO_FOLLOWUP_QUEUE, PILOTO_TASKS_QUEUE) is unset: "
-            "turns schedule no follow-ups or seller-inactivity checks"
+            "turns schedule no follow-ups or inactivity checks"
         )
     from shared.knowledge.embeddings import embedder_from_settings
 
@@ -290,6 +350,8 @@ def build_followup_runner(settings: Settings) -> FollowupRunner:
         deliver=outbound_publisher(settings),
         schedule=schedule_followup,
         clock_speed=settings.clock_speed,
+        insight_index=IndexCache(client, settings.insight_index_cache_seconds),
+        publish_insights=insight_publisher(settings),
     )
 
 

@@ -1,12 +1,13 @@
-"""Follow-up cadences and seller-inactivity checks: when the agent writes first, and when it stops.
+"""Follow-up cadences and inactivity checks: when the agent writes first, and when it stops.
 
 Scheduling (``plan_after_turn``, called by every decided turn): the turn bumps the
 conversation's ``followup_generation``, so every follow-up task scheduled before it becomes a
 no-op (the lead wrote). When the turn answered the lead in pilot mode and the conversation is
 still open, the cadence starts: ``followup_step`` 0 due at now + the tenant's first delay
 (``AgentSettings.followups``; each delay counts from the previous agent message, divided by
-``PILOTO_CLOCK_SPEED``). When a human is in charge (handoff, or a seller wrote recently) the turn
-schedules a seller-inactivity check two hours later instead.
+``PILOTO_CLOCK_SPEED``). Every decided turn of a conversation still open (pilot or copilot, the
+agent or a human in charge) also schedules an inactivity check two hours after the
+conversation's last activity.
 
 Running (``FollowupRunner.run``, functions/followup, a Cloud Tasks target): one read of the
 conversation; a task is a no-op, with its reason logged, when anything moved on (generation,
@@ -26,9 +27,17 @@ condition that the conversation is as read; the nudge is then published to
 advances with the send, so a redelivered task finds its step taken and sends nothing (it only
 schedules the next step again, in case that is what failed).
 
-Seller inactivity (``kind="seller_inactivity"``): if, two hours after a lead's message that a
-human was to answer, no newer lead message and no seller message came, the trigger event
-``tenants/{t}/trigger_events/{conversation_id}:INACTIVITY_2H:{inbound_seq}`` is created once.
+Inactivity (``kind="inactivity"``; ``"seller_inactivity"`` tasks queued before it are read as
+such): INACTIVITY_2H is a conversation still open where neither the business (the agent, a
+follow-up, a seller) nor the lead wrote for two hours (divided by ``PILOTO_CLOCK_SPEED``).
+When the check fires and the conversation's last activity (the later of ``last_inbound_at`` and
+``last_outbound_at``) is that old, the trigger event
+``tenants/{t}/trigger_events/{conversation_id}:INACTIVITY_2H:{last activity, ISO}`` is created
+once, and the insight event ``idle:{conversation_id}:{last activity}`` is published when some
+insight agent of the tenant listens to it (``shared.insights.events``); a publish that fails
+fails the task, and its retry publishes the same event again. When someone wrote since, the
+check is put back at the new last activity + two hours: a chain that ends with the trigger, with
+the conversation closing, or when a newer turn (a new follow-up generation) schedules its own.
 """
 
 from __future__ import annotations
@@ -45,6 +54,13 @@ from zoneinfo import ZoneInfo
 from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 
 from shared.events.tasks import FollowupRequest
+from shared.insights.events import (
+    IndexCache,
+    InsightPublisher,
+    activity_key,
+    inactivity_event,
+    publish_listened,
+)
 from shared.models.channel import Channel
 from shared.models.conversation import (
     Contact,
@@ -65,7 +81,7 @@ if TYPE_CHECKING:  # the agent (LangGraph) loads only where a follow-up is draft
 logger = logging.getLogger("piloto.followups")
 
 ATTEMPTS = 3
-SELLER_INACTIVITY_DELAY = timedelta(hours=2)
+INACTIVITY_DELAY = timedelta(hours=2)
 INACTIVITY_TRIGGER = "INACTIVITY_2H"
 EARLY_TOLERANCE = timedelta(seconds=2)
 """A task arriving this much before the stored due time is early (a stale or retried task)."""
@@ -117,47 +133,66 @@ def plan_after_turn(
             updated.tenant_id, updated.conversation_id, generation, 0, inbound_seq
         )
         tasks.append((request, due))
-    with_human = updated.status is ConversationStatus.HANDOFF or before.human_is_active(now)
-    if with_human and updated.status is not ConversationStatus.CLOSED:
+    if updated.status is not ConversationStatus.CLOSED and not updated.contact_opted_out:
         check = FollowupRequest(
             updated.tenant_id,
             updated.conversation_id,
             generation,
             0,
             inbound_seq,
-            kind="seller_inactivity",
+            kind="inactivity",
         )
-        tasks.append((check, now + SELLER_INACTIVITY_DELAY / clock_speed))
+        tasks.insert(0, (check, inactivity_due(updated, now, clock_speed)))  # then the cadence
     planned = updated.model_copy(
         update={"followup_generation": generation, "followup_step": 0, "followup_due_at": due}
     )
     return planned, decision.model_copy(update={"followup_at": due}), tasks
 
 
-def pending_after_turn(
-    conversation: Conversation, inbound_seq: int
-) -> tuple[FollowupRequest, datetime] | None:
-    """Return the cadence's first step a decided turn planned, not run yet, and when it is due.
+def last_activity(conversation: Conversation) -> datetime | None:
+    """Return when the lead or the business last wrote in the conversation (None: nobody)."""
+    instants = [
+        instant
+        for instant in (conversation.last_inbound_at, conversation.last_outbound_at)
+        if instant is not None
+    ]
+    return max(instants) if instants else None
 
-    A turn task retried after its batch committed (scheduling failed) schedules it again; a
-    duplicate task is harmless, the step check makes it a no-op.
+
+def inactivity_due(conversation: Conversation, now: datetime, clock_speed: float = 1.0) -> datetime:
+    """Return when the conversation has been idle two hours if nobody writes (from ``now``
+    when nobody wrote yet)."""
+    return (last_activity(conversation) or now) + INACTIVITY_DELAY / clock_speed
+
+
+def pending_after_turn(
+    conversation: Conversation, inbound_seq: int, clock_speed: float = 1.0
+) -> list[tuple[FollowupRequest, datetime]]:
+    """Return the tasks a decided turn planned (its inactivity check, the cadence's first step
+    not run yet) and when they are due.
+
+    A turn task retried after its batch committed (scheduling failed) schedules them again; a
+    duplicate task is harmless: the generation and step checks make it a no-op or a repeat.
     """
     if (
         conversation.answered_seq != inbound_seq
         or conversation.inbound_seq != inbound_seq
-        or conversation.followup_due_at is None
-        or conversation.followup_step != 0
-        or conversation.status is not ConversationStatus.OPEN
+        or conversation.status is ConversationStatus.CLOSED
+        or conversation.contact_opted_out
     ):
-        return None
-    request = FollowupRequest(
-        conversation.tenant_id,
-        conversation.conversation_id,
-        conversation.followup_generation,
-        0,
-        inbound_seq,
-    )
-    return request, conversation.followup_due_at
+        return []
+    generation = conversation.followup_generation
+    tenant_id, conversation_id = conversation.tenant_id, conversation.conversation_id
+    check = FollowupRequest(tenant_id, conversation_id, generation, 0, inbound_seq, "inactivity")
+    tasks = [(check, inactivity_due(conversation, conversation.updated_at, clock_speed))]
+    if (
+        conversation.followup_due_at is not None
+        and conversation.followup_step == 0
+        and conversation.status is ConversationStatus.OPEN
+    ):
+        step = FollowupRequest(tenant_id, conversation_id, generation, 0, inbound_seq)
+        tasks.append((step, conversation.followup_due_at))
+    return tasks
 
 
 def seller_wrote_since_lead(conversation: Conversation, inbound_seq: int | None = None) -> bool:
@@ -212,11 +247,14 @@ class FollowupRunner:
     schedule: ScheduleFollowup
     clock_speed: float = 1.0
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    insight_index: IndexCache | None = None
+    """Which tenants' insight agents listen to INACTIVITY_2H; None: no insight event is sent."""
+    publish_insights: InsightPublisher | None = None
 
     def run(self, request: FollowupRequest) -> FollowupResult:
         """Carry out one due task, or do nothing (and say why) when the world moved on."""
-        if request.kind == "seller_inactivity":
-            result = self._check_seller_inactivity(request)
+        if request.kind == "inactivity":
+            result = self._check_inactivity(request)
         else:
             result = self._run_step(request)
         logger.info(
@@ -331,8 +369,8 @@ class FollowupRunner:
         values = {**conversation.fields, "name": conversation.fields.get("nome", "")}
         return template_for(channel, "followup", values, settings.templates)
 
-    def _check_seller_inactivity(self, request: FollowupRequest) -> FollowupResult:
-        """Record INACTIVITY_2H once when the lead's message is still waiting for a human."""
+    def _check_inactivity(self, request: FollowupRequest) -> FollowupResult:
+        """Record INACTIVITY_2H once when nobody wrote for two hours; else check again later."""
         now = self.now()
         snapshot = conversation_ref(
             self.firestore, request.tenant_id, request.conversation_id
@@ -340,24 +378,29 @@ class FollowupRunner:
         if not snapshot.exists:
             return FollowupResult(status="skipped", reason="missing")
         conversation = Conversation.model_validate(snapshot.to_dict())
-        if conversation.inbound_seq > request.inbound_seq:
-            return FollowupResult(status="skipped", reason="lead_wrote_again")
+        if conversation.followup_generation != request.generation:
+            return FollowupResult(status="skipped", reason="superseded")  # a newer turn's check
         if conversation.status is ConversationStatus.CLOSED:
             return FollowupResult(status="skipped", reason="closed")
-        if (
-            conversation.status is not ConversationStatus.HANDOFF
-            and conversation.human_active_until is None
-            and conversation.taken_over_by is None
-        ):
-            return FollowupResult(status="skipped", reason="not_with_human")
-        # The agent's own message after the lead's (the handoff acknowledgement) answers nothing.
-        if seller_wrote_since_lead(conversation, request.inbound_seq):
-            return FollowupResult(status="skipped", reason="seller_replied")
-        lead_at = next(
-            (m.at for m in conversation.window if m.seq == request.inbound_seq),
-            conversation.last_inbound_at,
+        if conversation.contact_opted_out:
+            return FollowupResult(status="skipped", reason="opted_out")
+        last = last_activity(conversation) or conversation.created_at
+        due = last + INACTIVITY_DELAY / self.clock_speed
+        if due - now > EARLY_TOLERANCE:  # someone wrote since it was scheduled
+            self.schedule(request, due)
+            return FollowupResult(status="rescheduled", reason="active", next_at=due)
+        event = inactivity_event(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.conversation_id,
+            last_activity=last,
+            occurred_at=now,
         )
-        trigger_id = f"{conversation.conversation_id}:{INACTIVITY_TRIGGER}:{request.inbound_seq}"
+        lead_last = conversation.last_inbound_at is not None and (
+            conversation.last_outbound_at is None
+            or conversation.last_inbound_at >= conversation.last_outbound_at
+        )
+        trigger_id = f"{conversation.conversation_id}:{INACTIVITY_TRIGGER}:{activity_key(last)}"
+        reason = INACTIVITY_TRIGGER
         try:
             trigger_event_ref(self.firestore, request.tenant_id, trigger_id).create(
                 {
@@ -366,14 +409,29 @@ class FollowupRunner:
                     "conversation_id": conversation.conversation_id,
                     "channel_id": conversation.channel_id,
                     "contact_key": conversation.contact_key,
-                    "inbound_seq": request.inbound_seq,
-                    "lead_message_at": lead_at,
+                    "event_id": event.event_id,
+                    "inbound_seq": conversation.inbound_seq,
+                    "last_activity_at": last,
+                    "last_from": "lead" if lead_last else "business",
+                    "with_human": conversation.status is ConversationStatus.HANDOFF
+                    or conversation.human_is_active(last),
+                    "status": conversation.status.value,
+                    "mode": conversation.mode,
                     "occurred_at": now,
                 }
             )
-        except AlreadyExists:
-            return FollowupResult(status="recorded", reason="already_recorded")
-        return FollowupResult(status="recorded", reason=INACTIVITY_TRIGGER)
+        except AlreadyExists:  # a retried task: publish again (same event id, the runner dedupes)
+            reason = "already_recorded"
+        if self.insight_index is not None and self.publish_insights is not None:
+            try:
+                publish_listened(self.insight_index, self.publish_insights, [event])
+            except Exception:
+                logger.exception(
+                    "insight event not published",
+                    extra={"tenant_id": request.tenant_id, "event_id": event.event_id},
+                )
+                raise
+        return FollowupResult(status="recorded", reason=reason)
 
 
 @dataclass

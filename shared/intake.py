@@ -14,6 +14,8 @@ later must not make the agent reply).
   opt-out is recorded on the contact at once (so sends already on their way stop). A
   closed conversation is never reopened: the lead's next message starts a new one, except after
   an opt-out, whose messages join the closed conversation in silence until an explicit opt-in.
+  The first message that came from a click-to-WhatsApp ad sets the conversation's
+  ``attribution`` (first touch: later referrals do not replace it).
 - seller messages (the business phone): appended; a human is active for the takeover time. The
   gateways also report Piloto's own sends as "fromMe": those echoes are recognised (by the
   delivery the sender recorded, or by text against the agent's recent messages) and ignored.
@@ -41,6 +43,7 @@ from typing import Any, Literal
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
+from shared.insights.models import Attribution
 from shared.knowledge.proposals import proposal_ref, seller_answer
 from shared.models.conversation import (
     Contact,
@@ -52,6 +55,7 @@ from shared.models.conversation import (
 )
 from shared.models.decision import Reason
 from shared.models.events import (
+    AdReferral,
     ConnectionUpdate,
     ConversationEvent,
     DeliveryStatus,
@@ -105,6 +109,8 @@ class IntakeOutcome:
     turn_due: bool = False
     awaits_media: bool = False
     """A lead's media still has to be fetched and understood before its turn."""
+    lead_text: str | None = None
+    """A lead's message as the agent reads it (recorded, or found again in the window)."""
 
 
 def take_in(
@@ -223,6 +229,8 @@ def _take_in_message(
                 event.occurred_at, conversation.last_inbound_at or event.occurred_at
             ),
         }
+        if conversation.attribution is None and event.content.referral is not None:
+            changes["attribution"] = attribution_of(event.content.referral)
     else:
         human_until = event.occurred_at + rules.human_takeover
         changes |= {
@@ -263,6 +271,7 @@ def _take_in_message(
         inbound_seq=conversation.inbound_seq if lead else None,
         turn_due=lead,
         awaits_media=window_entry.media is not None,
+        lead_text=window_entry.text if lead else None,
     )
 
 
@@ -284,21 +293,20 @@ def _redelivered(conversation: Conversation, entry: WindowMessage) -> IntakeOutc
     Nothing is written. A lead's media message whose media is still pending asks for the media
     work again (the first delivery may have died before storing it), and one no turn has
     answered yet asks for its turn again (it may have died before scheduling it): both are
-    idempotent.
+    idempotent. A lead's message is named (conversation, sequence, text) so what follows its
+    intake and is keyed by it (its insight event) can be done again.
     """
     media = entry.media
-    unanswered = (
-        entry.role is Role.LEAD
-        and media is not None
-        and (entry.seq or 0) > conversation.answered_seq
-    )
+    lead = entry.role is Role.LEAD
+    unanswered = lead and media is not None and (entry.seq or 0) > conversation.answered_seq
     return IntakeOutcome(
         status="duplicate",
         reason=Reason.DUPLICATE,
-        conversation_id=conversation.conversation_id if unanswered else None,
-        inbound_seq=entry.seq if unanswered else None,
+        conversation_id=conversation.conversation_id if lead else None,
+        inbound_seq=entry.seq if lead else None,
         turn_due=unanswered,
         awaits_media=unanswered and media is not None and media.status == "pending",
+        lead_text=entry.text if lead else None,
     )
 
 
@@ -444,6 +452,18 @@ def _is_own_echo(
         and abs(event.occurred_at - entry.at) <= OWN_ECHO_WINDOW
         for entry in conversation.window
     )
+
+
+def attribution_of(referral: AdReferral) -> Attribution | None:
+    """Return the conversation attribution of a lead message's ad referral (None: empty)."""
+    attribution = Attribution(
+        ctwa_clid=referral.ctwa_clid,
+        source_id=referral.source_id,
+        source_url=referral.source_url,
+        source_type=referral.source_type,
+        headline=referral.headline,
+    )
+    return attribution if attribution.model_dump(exclude_none=True) else None
 
 
 def answers_a_followup(conversation: Conversation) -> int:

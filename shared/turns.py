@@ -11,7 +11,7 @@ re-checks the policy at send time. A turn reads one document: its conversation.
 
 Every decided turn also re-plans the follow-ups (``shared.followups.plan_after_turn``, stored in
 the same batch): older follow-up tasks become no-ops, and a reply in pilot mode starts the
-cadence, whose first task (or a seller-inactivity check, when a human is in charge) is put on
+cadence; its first task and the conversation's inactivity check (INACTIVITY_2H) are put on
 Cloud Tasks after the batch committed.
 """
 
@@ -188,7 +188,7 @@ class TurnRunner:
     deliver: Callable[[Conversation, Decision], None]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     schedule_followup: ScheduleFollowup | None = None
-    """Puts follow-up and seller-inactivity tasks on Cloud Tasks; None schedules none."""
+    """Puts follow-up and inactivity tasks on Cloud Tasks; None schedules none."""
     clock_speed: float = 1.0
 
     def run(self, turn: TurnRequest) -> TurnResult:
@@ -215,11 +215,11 @@ class TurnRunner:
         if conversation.inbound_seq > turn.inbound_seq:
             return TurnResult(status="superseded")  # the later task answers everything at once
         if conversation.answered_seq >= turn.inbound_seq:
-            # A redelivered task: nothing to redo, except a first follow-up it may have failed to
-            # schedule after its batch committed (a duplicate task is a no-op).
-            pending = pending_after_turn(conversation, turn.inbound_seq)
-            if pending is not None and self.schedule_followup is not None:
-                self.schedule_followup(*pending)
+            # A redelivered task: nothing to redo, except the tasks (inactivity check, first
+            # follow-up) it may have failed to schedule after its batch committed.
+            if self.schedule_followup is not None:
+                for task in pending_after_turn(conversation, turn.inbound_seq, self.clock_speed):
+                    self.schedule_followup(*task)
             return TurnResult(status="already_decided")
         contact = Contact(
             contact_key=conversation.contact_key, opted_out=conversation.contact_opted_out

@@ -1,9 +1,12 @@
 """Cloud Run function ``followup``: Cloud Tasks delivers each follow-up step here.
 
 The body is a ``FollowupRequest`` (tenant, conversation, cadence generation and step, the lead's
-inbound sequence, and ``kind``: ``followup`` or ``seller_inactivity``). A malformed body is a 400
-(Cloud Tasks stops retrying it); a failure is a 503 so Cloud Tasks retries; the step itself is
-safe to repeat (a task whose conversation moved on, or whose step was taken, changes nothing).
+inbound sequence, and ``kind``: ``followup``, or ``inactivity`` for the check that records
+INACTIVITY_2H and publishes it to ``insight-events``; ``seller_inactivity`` is read as
+``inactivity``). A malformed body is a 400 (Cloud Tasks stops retrying it); a failure (a publish
+too) is a 503 so Cloud Tasks retries; the step itself is safe to repeat (a task whose
+conversation moved on, or whose step was taken, changes nothing; a recorded inactivity is
+published again under the same event id).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def _answer(http_status: int, **payload: object) -> flask.Response:
 
 @functions_framework.http
 def followup(request: flask.Request) -> Any:
-    """Run one due follow-up step or seller-inactivity check."""
+    """Run one due follow-up step or inactivity check."""
     if request.method != "POST":
         return _answer(405, error="follow-ups are POSTed by Cloud Tasks")
     try:

@@ -1,4 +1,4 @@
-"""Schedule work for later on Cloud Tasks: debounced turns, follow-ups, seller-inactivity checks.
+"""Schedule work for later on Cloud Tasks: debounced turns, follow-ups, inactivity checks.
 
 A task carries what the work needs to re-check state when it runs (the conversation and the
 inbound sequence number it was scheduled for, and for a follow-up the cadence generation and
@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-FollowupKind = Literal["followup", "seller_inactivity"]
+FollowupKind = Literal["followup", "inactivity"]
+LEGACY_KINDS: dict[str, str] = {"seller_inactivity": "inactivity"}
+"""Kinds of tasks that may still be queued from before a rename, and what they are now."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class TurnRequest:
 
 @dataclass(frozen=True)
 class FollowupRequest:
-    """What a scheduled follow-up (or seller-inactivity check) needs to re-check its conversation.
+    """What a scheduled follow-up (or inactivity check) needs to re-check its conversation.
 
     ``generation`` and ``step`` are the conversation's ``followup_generation`` and
     ``followup_step`` when the task was scheduled; ``inbound_seq`` is the lead's last message
@@ -100,6 +102,8 @@ class FollowupRequest:
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
                 problems.append(f"{name} must be an integer of at least {minimum}")
         kind = document.get("kind", "followup")
+        if isinstance(kind, str):
+            kind = LEGACY_KINDS.get(kind, kind)
         if kind not in get_args(FollowupKind):
             problems.append(f"kind must be one of {', '.join(get_args(FollowupKind))}")
         if problems:
@@ -110,7 +114,7 @@ class FollowupRequest:
             generation=document["generation"],
             step=document["step"],
             inbound_seq=document["inbound_seq"],
-            kind=kind,
+            kind=cast(FollowupKind, kind),
         )
 
 
@@ -163,5 +167,5 @@ class TaskScheduler:
         return self.schedule(url, turn.to_json(), at)
 
     def schedule_followup(self, url: str, request: FollowupRequest, at: datetime) -> str:
-        """Schedule a follow-up step or a seller-inactivity check of a conversation."""
+        """Schedule a follow-up step or an inactivity check of a conversation."""
         return self.schedule(url, request.to_json(), at)

@@ -13,6 +13,7 @@ The hot paths publish only for tenants whose ``settings/insights`` index lists t
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -34,13 +35,24 @@ InsightPublisher = Callable[[Sequence[InsightEvent]], None]
 
 
 def insight_publisher(settings: Settings) -> InsightPublisher:
-    """Return what publishes insight events to ``settings.insight_topic`` and waits for it."""
-    import google.cloud.pubsub_v1 as pubsub_v1
+    """Return what publishes insight events to ``settings.insight_topic`` and waits for it.
 
-    publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(settings.project_id, settings.insight_topic)
+    The Pub/Sub client is made on the first publish: a function that never publishes (a tenant
+    without insight agents) does not pay for it.
+    """
+    client: list[Any] = []
+    lock = threading.Lock()
 
     def publish(events: Sequence[InsightEvent]) -> None:
+        if not events:
+            return
+        with lock:
+            if not client:
+                import google.cloud.pubsub_v1 as pubsub_v1
+
+                client.append(pubsub_v1.PublisherClient())
+        publisher = client[0]
+        topic = publisher.topic_path(settings.project_id, settings.insight_topic)
         futures = [
             publisher.publish(
                 topic,

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.insights.models import Attribution
+
 WINDOW_SIZE = 20
 SUMMARY_LIMIT = 2000
 
@@ -154,6 +156,10 @@ class Conversation(BaseModel):
     window: list[WindowMessage] = Field(default_factory=list)
     summary: str = ""
     fields: dict[str, str] = Field(default_factory=dict)
+    attribution: Attribution | None = Field(
+        default=None,
+        description="The click-to-WhatsApp ad that brought the lead (first touch, set by intake).",
+    )
     created_at: AwareDatetime
     updated_at: AwareDatetime
 

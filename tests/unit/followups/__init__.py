@@ -12,13 +12,15 @@ from shared.agent.graph import graph_decider
 from shared.agent.offline import OfflineChatModel
 from shared.events.tasks import FollowupRequest, TurnRequest
 from shared.followups import FollowupResult, FollowupRunner
+from shared.insights.events import IndexCache
+from shared.insights.models import InsightEvent
 from shared.intake import IntakeRules, take_in
 from shared.models.channel import Channel
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision
 from shared.models.events import ContactRef, MessageContent, MessageType, SellerMessage
 from shared.models.tenant import AgentSettings
-from shared.store.conversations import contact_ref, conversation_ref
+from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
 from shared.store.memory import MemoryFirestore
 from shared.turns import TurnResult, TurnRunner
 from tests.support.events import LEAD_PHONE, lead_message
@@ -44,6 +46,8 @@ class World:
     now: datetime = NOW
     delivered: list[Decision] = field(default_factory=list)
     scheduled: list[tuple[FollowupRequest, datetime]] = field(default_factory=list)
+    published: list[InsightEvent] = field(default_factory=list)
+    """Insight events the follow-up runner published (for tenants listening, see ``listen``)."""
     sequence: int = 0
 
     def __post_init__(self) -> None:
@@ -70,12 +74,21 @@ class World:
             schedule=lambda request, at: self.scheduled.append((request, at)),
             clock_speed=self.clock_speed,
             now=lambda: self.now,
+            insight_index=IndexCache(self.client, ttl_seconds=0),
+            publish_insights=self.published.extend,
+        )
+
+    def listen(self, *events: str) -> None:
+        """Give the tenant insight agents listening to these event types (its index)."""
+        tenant_ref(self.client, self.tenant).collection("settings").document("insights").set(
+            {"events": list(events)}
         )
 
     def rules(self) -> IntakeRules:
         return IntakeRules(
             max_event_age=timedelta(hours=6),
             human_takeover=timedelta(minutes=self.settings.human_takeover_minutes),
+            mode=self.settings.mode,
         )
 
     def lead(self, text: str) -> TurnRequest:

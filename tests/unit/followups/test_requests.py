@@ -10,7 +10,7 @@ from shared.events.tasks import FollowupRequest
 
 
 def test_round_trip() -> None:
-    request = FollowupRequest("t", "c", 3, 1, 7, kind="seller_inactivity")
+    request = FollowupRequest("t", "c", 3, 1, 7, kind="inactivity")
 
     assert FollowupRequest.from_json(request.to_json()) == request
     assert json.loads(request.to_json()) == {
@@ -19,7 +19,7 @@ def test_round_trip() -> None:
         "generation": 3,
         "step": 1,
         "inbound_seq": 7,
-        "kind": "seller_inactivity",
+        "kind": "inactivity",
     }
 
 
@@ -29,6 +29,15 @@ def test_kind_defaults_to_followup() -> None:
     )
 
     assert FollowupRequest.from_json(body).kind == "followup"
+
+
+def test_a_seller_inactivity_task_queued_before_the_rename_is_an_inactivity_check() -> None:
+    body = (
+        b'{"tenant_id": "t", "conversation_id": "c", "generation": 2, "step": 0,'
+        b' "inbound_seq": 4, "kind": "seller_inactivity"}'
+    )
+
+    assert FollowupRequest.from_json(body) == FollowupRequest("t", "c", 2, 0, 4, kind="inactivity")
 
 
 @pytest.mark.parametrize(
@@ -55,7 +64,12 @@ def test_kind_defaults_to_followup() -> None:
         (
             b'{"tenant_id": "t", "conversation_id": "c", "generation": 1, "step": 0,'
             b' "inbound_seq": 1, "kind": "turn"}',
-            "kind must be one of followup, seller_inactivity",
+            "kind must be one of followup, inactivity",
+        ),
+        (
+            b'{"tenant_id": "t", "conversation_id": "c", "generation": 1, "step": 0,'
+            b' "inbound_seq": 1, "kind": ["inactivity"]}',
+            "kind must be one of followup, inactivity",
         ),
     ],
 )

@@ -18,9 +18,10 @@ TEMPLATE = {"templates": {"followup": {"name": "retomar_conversa", "parameters":
 
 
 def started(world: World) -> tuple[FollowupRequest, datetime]:
-    """Answer the lead's question; return the cadence's first task."""
+    """Answer the lead's question; return the cadence's first task (after the inactivity check)."""
     world.answered()
-    [(request, due)] = world.scheduled
+    [(check, _), (request, due)] = world.scheduled
+    assert (check.kind, request.kind) == ("inactivity", "followup")
     world.scheduled.clear()
     world.delivered.clear()
     return request, due
