@@ -35,7 +35,7 @@ logger = logging.getLogger("piloto.admin")
 # provider: (config fields {name: required}, secret roles {name: required})
 PROVIDER_FIELDS: dict[str, tuple[dict[str, bool], dict[str, bool]]] = {
     "meta": (
-        {"phone_number_id": True, "graph_version": False, "api_base_url": False},
+        {"phone_number_id": True, "graph_version": False, "api_base_url": False, "waba_id": False},
         {"app_secret": True, "verify_token": True, "access_token": True},
     ),
     "twilio": (
@@ -211,6 +211,8 @@ def _valid_config(provider: str, config: dict[str, Any], *, partial: bool) -> di
             raise invalid(f"config.{name}", "a Twilio Account SID starts with AC (34 characters)")
         if name == "phone_number_id" and not value.isdigit():
             raise invalid(f"config.{name}", "the Meta phone number id is digits only")
+        if name == "waba_id" and not value.isdigit():  # the Conversions API sends it to Meta
+            raise invalid(f"config.{name}", "the WhatsApp Business Account id is digits only")
         cleaned[name] = value
     return cleaned
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ from shared.admin.schemas import (
     SuggestionOut,
     UnderstandingOut,
 )
+from shared.insights.events import read_index, ticket_event
+from shared.insights.models import InsightEvent
 from shared.knowledge.proposals import proposal_ref, seller_answer
 from shared.models.conversation import Conversation, ConversationStatus, Role, WindowMessage
 from shared.models.decision import Action, Decision, KnowledgeRef, OutboundMessage
@@ -60,7 +63,10 @@ from shared.policy.windows import within_24h_window
 from shared.store.channels import CHANNELS_COLLECTION
 from shared.store.conversations import conversation_ref, message_ref, tenant_ref
 
+logger = logging.getLogger("piloto.admin")
+
 HISTORY_LIMIT = 200
+TICKET_OUTCOMES = {"won": True, "lost": False}  # close reasons that are a TICKET_* event
 WINDOWED_PROVIDERS = ("meta", "twilio")  # the official APIs refuse free text after 24 hours
 
 
@@ -114,7 +120,7 @@ def conversation_detail(
 ) -> ConversationDetail:
     """Return one conversation with its messages, every decision and why, and its fields."""
     client = request.services.firestore
-    conversation = _readable(request, tenant_id, conversation_id)
+    conversation = readable(request, tenant_id, conversation_id)
     document = conversation_ref(client, tenant_id, conversation_id)
     ledger = {
         snapshot.id: snapshot.to_dict() or {}
@@ -149,7 +155,7 @@ def take_over(request: Request, tenant_id: str, conversation_id: str) -> Convers
     """Put the caller in charge: the agent stays silent until the conversation is released."""
 
     def change(conversation: Conversation, member: Membership) -> dict[str, Any]:
-        _refuse_closed(conversation)
+        refuse_closed(conversation)
         update: dict[str, Any] = {"taken_over_by": member.uid, "taken_over_email": member.email}
         if conversation.assignee_uid is None:
             update |= {"assignee_uid": member.uid, "assignee_email": member.email}
@@ -162,7 +168,7 @@ def release(request: Request, tenant_id: str, conversation_id: str) -> Conversat
     """Hand the conversation back to the agent."""
 
     def change(conversation: Conversation, member: Membership) -> dict[str, Any]:
-        _refuse_closed(conversation)
+        refuse_closed(conversation)
         update: dict[str, Any] = {
             "taken_over_by": None,
             "taken_over_email": None,
@@ -196,24 +202,77 @@ def assign(request: Request, tenant_id: str, conversation_id: str) -> Conversati
 
 
 def close(request: Request, tenant_id: str, conversation_id: str) -> ConversationSummary:
-    """Close the conversation for good with the seller's reason."""
+    """Close the conversation for good with the seller's reason (won/lost: a TICKET event)."""
     body: Close = request.body
 
     def change(conversation: Conversation, member: Membership) -> dict[str, Any]:
-        _refuse_closed(conversation)
-        return {
-            "status": ConversationStatus.CLOSED.value,
-            "close_reason": body.reason,
-            "close_note": body.note,
-            "closed_by": member.uid,
-            "taken_over_by": None,
-            "taken_over_email": None,
-            "pending_suggestions": 0,
-            "followup_generation": conversation.followup_generation + 1,
-            "followup_due_at": None,
-        }
+        refuse_closed(conversation)
+        return close_changes(conversation, reason=body.reason, note=body.note, closed_by=member.uid)
 
-    return _act(request, tenant_id, conversation_id, "conversation.close", change)
+    summary = _act(request, tenant_id, conversation_id, "conversation.close", change)
+    announce_close(
+        request.services,
+        tenant_id,
+        conversation_id,
+        body.reason,
+        note=body.note,
+        actor_uid=request.member.uid,
+    )
+    return summary
+
+
+def close_changes(
+    conversation: Conversation, *, reason: str, note: str | None, closed_by: str
+) -> dict[str, Any]:
+    """Return the update that closes a conversation for good (pending follow-ups turn no-ops)."""
+    return {
+        "status": ConversationStatus.CLOSED.value,
+        "close_reason": reason,
+        "close_note": note,
+        "closed_by": closed_by,
+        "taken_over_by": None,
+        "taken_over_email": None,
+        "pending_suggestions": 0,
+        "followup_generation": conversation.followup_generation + 1,
+        "followup_due_at": None,
+    }
+
+
+def announce_close(
+    services: Any,
+    tenant_id: str,
+    conversation_id: str,
+    reason: str,
+    *,
+    note: str | None,
+    actor_uid: str,
+) -> InsightEvent | None:
+    """Publish TICKET_WON/TICKET_LOST for a close that committed, if some agent listens.
+
+    The close stands whatever happens here: a failure is logged, never raised.
+    """
+    if reason not in TICKET_OUTCOMES:
+        return None
+    event = ticket_event(
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        won=TICKET_OUTCOMES[reason],
+        occurred_at=services.now(),
+        actor_uid=actor_uid,
+        reason=note,
+    )
+    try:
+        if event.type not in read_index(services.firestore, tenant_id).events:
+            return None
+        services.publish_insights([event])
+    except Exception:
+        logger.exception(
+            "the close committed but its %s event was not published",
+            event.type.value,
+            extra={"tenant_id": tenant_id, "conversation_id": conversation_id},
+        )
+        return None
+    return event
 
 
 def set_mode(request: Request, tenant_id: str, conversation_id: str) -> ConversationSummary:
@@ -248,7 +307,9 @@ def dismiss_suggestion(
 
     @firestore.transactional
     def apply(transaction: Any) -> None:
-        conversation = _load(transaction, client, tenant_id, conversation_id, request.member)
+        conversation = load_workable(
+            transaction, client, tenant_id, conversation_id, request.member
+        )
         decision_doc, _text, intent = _pending_suggestion(
             transaction, client, conversation, body.decision_id, body.index
         )
@@ -318,7 +379,7 @@ def _send(
 
     @firestore.transactional
     def queue(transaction: Any) -> tuple[Conversation, str, str | None]:
-        conversation = _load(transaction, client, tenant_id, conversation_id, member)
+        conversation = load_workable(transaction, client, tenant_id, conversation_id, member)
         proposal_doc = proposal = None
         if conversation.open_question_id:  # a knowledge gap the seller may be answering
             proposal_doc = proposal_ref(client, tenant_id, conversation.open_question_id)
@@ -344,7 +405,7 @@ def _send(
                 conversation.suggestions_intent, "ignored", conversation.pending_suggestions
             )
         assert body_text is not None
-        _refuse_closed(conversation)
+        refuse_closed(conversation)
         if conversation.contact_opted_out:
             raise conflict("the contact opted out: no message may be sent to them")
         provider = _provider(client, conversation.channel_id)
@@ -441,7 +502,7 @@ def _act(
 
     @firestore.transactional
     def apply(transaction: Any) -> Conversation:
-        conversation = _load(transaction, client, tenant_id, conversation_id, member)
+        conversation = load_workable(transaction, client, tenant_id, conversation_id, member)
         update = {**change(conversation, member), "updated_at": now}
         transaction.update(conversation_ref(client, tenant_id, conversation_id), update)
         before = {name: to_jsonable_python(getattr(conversation, name, None)) for name in update}
@@ -461,9 +522,10 @@ def _act(
     return summary_of(Conversation.model_validate(apply(client.transaction()).model_dump()))
 
 
-def _load(
+def load_workable(
     transaction: Any, client: Any, tenant_id: str, conversation_id: str, member: Membership
 ) -> Conversation:
+    """Read the conversation in a transaction; 404 unknown, 403 another seller's."""
     snapshot = conversation_ref(client, tenant_id, conversation_id).get(transaction=transaction)
     if not snapshot.exists:
         raise not_found("conversation")
@@ -473,7 +535,8 @@ def _load(
     return conversation
 
 
-def _readable(request: Request, tenant_id: str, conversation_id: str) -> Conversation:
+def readable(request: Request, tenant_id: str, conversation_id: str) -> Conversation:
+    """Read the conversation; 404 unknown, 403 another seller's."""
     snapshot = conversation_ref(request.services.firestore, tenant_id, conversation_id).get()
     if not snapshot.exists:
         raise not_found("conversation")
@@ -520,7 +583,8 @@ def _suggestion_handled(
     return update
 
 
-def _refuse_closed(conversation: Conversation) -> None:
+def refuse_closed(conversation: Conversation) -> None:
+    """Refuse (409) to act on a closed conversation."""
     if conversation.status is ConversationStatus.CLOSED:
         raise conflict("the conversation is closed; a new message from the lead opens a new one")
 

@@ -6,7 +6,8 @@ OpenAPI document (``GET /api/openapi.json``) both read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -17,6 +18,8 @@ from shared.admin import (
     channels,
     contacts,
     conversations,
+    insight_agents,
+    insights,
     intents,
     knowledge,
     metrics,
@@ -28,6 +31,9 @@ from shared.admin.audit import recent_entries
 from shared.admin.auth import Caller
 from shared.admin.http import Request, Route, Router, openapi_document
 from shared.admin.schemas import (
+    AgentActive,
+    AgentList,
+    AgentOut,
     Assign,
     AuditEntry,
     AuditLog,
@@ -43,9 +49,14 @@ from shared.admin.schemas import (
     ConversationList,
     ConversationQuery,
     ConversationSummary,
+    ConversionsIn,
+    ConversionsOut,
     Deleted,
     FirebaseWebConfig,
+    FromTemplate,
     Health,
+    InsightList,
+    InsightQuery,
     InviteCreate,
     InviteOut,
     KnowledgeEntryIn,
@@ -54,6 +65,7 @@ from shared.admin.schemas import (
     KnowledgeList,
     KnowledgeSearch,
     KnowledgeSearchResults,
+    MacroPressed,
     Me,
     MemberOut,
     Metrics,
@@ -67,11 +79,15 @@ from shared.admin.schemas import (
     SuggestionDismiss,
     SuggestionDismissed,
     Team,
+    TemplateList,
     TenantCreate,
     TenantOut,
     TenantUpdate,
+    TrafficQuery,
+    TrafficReport,
 )
 from shared.copilot import IntentStats
+from shared.insights.models import Insight, InsightAgentSpec, InsightEvent
 from shared.knowledge.embeddings import OfflineEmbedder
 from shared.knowledge.proposals import KnowledgeProposal
 from shared.models.conversation import Conversation
@@ -81,11 +97,16 @@ from shared.models.tenant import AgentSettings
 if TYPE_CHECKING:
     import httpx
 
+    from shared.insights.events import InsightPublisher
     from shared.knowledge.embeddings import Embedder
     from shared.secret_store import SecretStore
     from shared.settings import Settings
 
 API_VERSION = "1.0.0"
+
+
+def _no_insight_publisher(events: Sequence[InsightEvent]) -> None:
+    raise RuntimeError("no insight publisher is configured")
 
 
 @dataclass
@@ -100,6 +121,8 @@ class AdminServices:
     http: httpx.Client
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     embedder: Embedder = field(default_factory=OfflineEmbedder)
+    publish_insights: InsightPublisher = field(default=_no_insight_publisher)
+    """Publishes insight events (TICKET_*, macro presses); made on first use."""
 
 
 def health(request: Request) -> Health:
@@ -230,6 +253,45 @@ ROUTES: list[Route] = [
     Route("PUT", f"{T}/copilot/intents/<intent>", intents.set_intent_mode,
           "Pilot or copilot for one intent", roles=OWNERS, body=intents.IntentModeChange,
           response=IntentStats),
+    Route("GET", f"{T}/insight-templates", insight_agents.list_insight_templates,
+          "The insight agent templates", roles=MANAGERS, response=TemplateList),
+    Route("GET", f"{T}/insight-agents", insight_agents.list_insight_agents, "The insight agents",
+          roles=EVERYONE, response=AgentList),
+    Route("POST", f"{T}/insight-agents", insight_agents.create_insight_agent,
+          "Create an insight agent", roles=MANAGERS, body=InsightAgentSpec, response=AgentOut,
+          status=201),
+    Route("POST", f"{T}/insight-agents/from-template",
+          insight_agents.create_insight_agent_from_template,
+          "Add an insight agent from a template", roles=MANAGERS, body=FromTemplate,
+          response=AgentOut, status=201),
+    Route("GET", f"{T}/insight-agents/<agent_id>", insight_agents.get_insight_agent,
+          "One insight agent", roles=EVERYONE, response=AgentOut),
+    Route("PUT", f"{T}/insight-agents/<agent_id>", insight_agents.replace_insight_agent,
+          "Change an insight agent", roles=MANAGERS, body=InsightAgentSpec, response=AgentOut),
+    Route("PATCH", f"{T}/insight-agents/<agent_id>", insight_agents.set_insight_agent_active,
+          "Switch an insight agent on or off", roles=MANAGERS, body=AgentActive,
+          response=AgentOut),
+    Route("DELETE", f"{T}/insight-agents/<agent_id>", insight_agents.delete_insight_agent,
+          "Delete an insight agent (its insights stay)", roles=MANAGERS, status=204),
+    Route("GET", f"{T}/insights", insights.list_insights, "The insight feed", roles=EVERYONE,
+          query=InsightQuery, response=InsightList),
+    Route("GET", f"{T}/insights/traffic-report", insights.traffic_report,
+          "Lost reasons per ad campaign", roles=MANAGERS, query=TrafficQuery,
+          response=TrafficReport),
+    Route("POST", f"{T}/insights/<insight_id>/apply", insights.apply_insight,
+          "Apply an insight", roles=EVERYONE, response=Insight),
+    Route("POST", f"{T}/insights/<insight_id>/dismiss", insights.dismiss_insight,
+          "Dismiss an insight", roles=EVERYONE, response=Insight),
+    Route("POST", f"{C}/macros/<agent_id>", insight_agents.press_macro,
+          "Run an insight agent on the conversation (its button)", roles=EVERYONE,
+          response=MacroPressed, status=202),
+    Route("GET", f"{T}/conversions", insights.get_conversions,
+          "Meta Conversions API settings", roles=OWNERS, response=ConversionsOut),
+    Route("PUT", f"{T}/conversions", insights.put_conversions,
+          "Save the Meta Conversions API settings", roles=OWNERS, body=ConversionsIn,
+          response=ConversionsOut),
+    Route("DELETE", f"{T}/conversions", insights.delete_conversions,
+          "Forget the Meta Conversions API settings", roles=OWNERS, status=204),
     Route("GET", f"{T}/audit", audit_log, "The audit log", roles=MANAGERS, query=AuditQuery,
           response=AuditLog),
 ]  # fmt: skip
@@ -269,4 +331,22 @@ def build_services(settings: Settings) -> AdminServices:
         secret_store=store,
         http=httpx.Client(timeout=5.0),
         embedder=embedder_from_settings(settings),
+        publish_insights=_on_first_use(settings),
     )
+
+
+def _on_first_use(settings: Settings) -> InsightPublisher:
+    """Return an insight publisher whose Pub/Sub client is created when it first publishes
+    (most requests publish nothing: the admin's cold start stays cheap)."""
+    from shared.insights.events import insight_publisher
+
+    built: list[InsightPublisher] = []
+    lock = threading.Lock()
+
+    def publish(events: Sequence[InsightEvent]) -> None:
+        with lock:
+            if not built:
+                built.append(insight_publisher(settings))
+        built[0](events)
+
+    return publish

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from shared.insights.models import Insight, InsightAgent, InsightAgentSpec
 from shared.models.decision import KnowledgeRef
 from shared.models.tenant import Tenant
 
@@ -477,3 +478,99 @@ class KnowledgeSearchResults(BaseModel):
     results: list[KnowledgeSearchResult]
     min_score: float
     embedding_model: str
+
+
+# Insight agents and insights (shared/admin/insight_agents.py, shared/admin/insights.py)
+
+
+class AgentOut(InsightAgent):
+    """A stored insight agent, and whether the inbox shows its button."""
+
+    macro: bool = Field(description="Active, with a MACRO_BUTTON_CLICKED trigger.")
+
+
+class AgentList(BaseModel):
+    agents: list[AgentOut]
+
+
+class TemplateOut(BaseModel):
+    """One agent of the template library, as it is added (then editable)."""
+
+    key: str
+    name: str
+    icon: str
+    description: str
+    spec: InsightAgentSpec
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateOut]
+
+
+class FromTemplate(Strict):
+    template: str = Field(min_length=1, max_length=60)
+
+
+class AgentActive(Strict):
+    active: bool
+
+
+class InsightQuery(Strict):
+    """The feed: a seller passes a conversation they may work on; managers may pass none."""
+
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=1024)
+    status: Literal["RUNNING", "SUGGESTION", "APPLIED", "DISMISSED", "FAILED"] | None = None
+    agent_id: str | None = Field(default=None, min_length=1, max_length=1024)
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class InsightList(BaseModel):
+    insights: list[Insight]
+
+
+class MacroPressed(BaseModel):
+    event_id: str
+
+
+class TrafficQuery(Strict):
+    days: int = Field(default=30, ge=1, le=365)
+
+
+class ReasonCount(BaseModel):
+    reason: str
+    count: int
+
+
+class Campaign(BaseModel):
+    """The lost conversations of one ad (or of leads without an ad: key ``organic``)."""
+
+    key: str
+    source_id: str | None
+    headline: str | None
+    source_url: str | None
+    lost: int
+    reasons: list[ReasonCount]
+    details: list[str] = Field(description="Up to 5 of the latest details, newest first.")
+
+
+class TrafficReport(BaseModel):
+    since: datetime
+    until: datetime
+    campaigns: list[Campaign]
+
+
+class ConversionsIn(Strict):
+    """The tenant's Meta dataset for the Conversions API; the token goes to the secret store."""
+
+    dataset_id: str = Field(pattern=r"^[0-9]{1,30}$", description="The Meta dataset (pixel) id.")
+    access_token: str = Field(min_length=1, max_length=4096)
+    currency: str = Field(default="BRL", pattern=r"^[A-Z]{3}$")
+
+
+class ConversionsOut(BaseModel):
+    """What is configured (never the token)."""
+
+    configured: bool
+    dataset_id: str | None = None
+    currency: str | None = None
+    updated_at: datetime | None = None

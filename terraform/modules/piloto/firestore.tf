@@ -26,6 +26,12 @@ locals {
   # (contact_key ==, LGPD export and deletion) and the dashboard's period (created_at range).
   # They are declared below so that the dependency is visible and stays in place.
   conversation_single_fields = toset(["contact_key", "created_at"])
+
+  # The insight feed (shared/admin/insights.py) lists a tenant's insights (tenants/{t}/insights)
+  # newest first by created_at, filtered by any of conversation_id, status and agent_id (merged
+  # like the conversation indexes); the traffic report filters on template with a created_at
+  # range, in the same order.
+  insight_filters = toset(["conversation_id", "status", "agent_id", "template"])
 }
 
 resource "google_firestore_index" "conversations" {
@@ -64,6 +70,25 @@ resource "google_firestore_field" "conversations" {
       order       = "DESCENDING"
       query_scope = "COLLECTION"
     }
+  }
+}
+
+resource "google_firestore_index" "insights" {
+  for_each = local.insight_filters
+
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "insights"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = each.value
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
   }
 }
 

@@ -136,8 +136,14 @@ class AdminStack:
 
 
 @pytest.fixture(scope="module")
+def admin_env() -> dict[str, str]:
+    """Return extra environment for the served admin function (a test module may override it)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def admin(
-    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory, admin_env: dict[str, str]
 ) -> Iterator[AdminStack]:
     """Serve functions/admin (functions-framework) against the session's emulators."""
     project = local_stack.project_id
@@ -162,6 +168,7 @@ def admin(
         "PILOTO_OUTBOUND_TOPIC": OUTBOUND_MESSAGES,
     }
     env.pop("PILOTO_SIMULATOR_URL", None)
+    env |= admin_env
     port = free_port()
     process = serve_function("admin", "http", port, env, runtime)
     url = f"http://127.0.0.1:{port}"

@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from shared.insights.models import Insight
 from shared.models.conversation import Contact, Conversation, WindowMessage
 from shared.models.decision import Decision
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
@@ -426,3 +427,32 @@ def snapshot_tree(client: firestore.Client, root: Any) -> dict[str, Any]:
 
     walk(root)
     return found
+
+
+def seed_insight(
+    client: firestore.Client, tenant_id: str, conversation_id: str, **fields: Any
+) -> Insight:
+    """Store an insight as the runner would (a SUGGESTION unless told otherwise)."""
+    now = datetime.now(UTC)
+    insight = Insight.model_validate(
+        {
+            "insight_id": uuid.uuid4().hex,
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "agent_id": "ia-seeded",
+            "agent_name": "Agente semeado",
+            "event_id": f"macro:{uuid.uuid4()}",
+            "event_type": "MACRO_BUTTON_CLICKED",
+            "trigger_id": "t-seeded",
+            "status": "SUGGESTION",
+            "payload": {"nota": 8},
+            "fields": [{"name": "nota", "type": "number"}],
+            "created_at": now,
+            "completed_at": now,
+            **fields,
+        }
+    )
+    tenant_ref(client, tenant_id).collection("insights").document(insight.insight_id).set(
+        insight.model_dump(mode="python")
+    )
+    return insight

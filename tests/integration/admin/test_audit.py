@@ -15,7 +15,8 @@ from shared.admin.routes import ROUTES
 from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
 from shared.models.decision import Action, Decision
 from tests.integration.admin.conftest import AdminStack
-from tests.integration.admin.support import User, seed_conversation
+from tests.integration.admin.support import User, seed_conversation, seed_insight
+from tests.integration.admin.test_isolation import AGENT_SPEC
 from tests.integration.admin.test_validation import VALID_CHANNELS
 
 
@@ -158,24 +159,29 @@ def _steps() -> list[tuple[str, str, Step]]:
     def erase(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return admin.api.delete(f"{office.base}/contacts/{ids['contact']}", office.owner)
 
+    def conversation(admin: AdminStack, office: Office, ids: dict[str, Any]) -> str:
+        if "conversation" not in ids:
+            decision = Decision(
+                decision_id=f"d-{uuid.uuid4().hex[:8]}",
+                action=Action.STAY_SILENT,
+                reasons=["copilot_mode"],  # type: ignore[list-item]
+                suggestions=["Sim", "Não"],
+                decided_at=datetime.now(UTC),
+            )
+            seeded = seed_conversation(
+                admin.db, office.tenant_id, decisions=[decision], channel_id=ids["channel"]
+            )
+            ids |= {
+                "decision": decision.decision_id,
+                "contact": seeded.conversation.contact_key,
+                "conversation": f"{office.base}/conversations/{seeded.id}",
+                "conversation_id": seeded.id,
+            }
+        return str(ids["conversation_id"])
+
     def on_conversation(suffix: str, body: dict[str, Any] | None) -> Step:
         def step(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
-            if "conversation" not in ids:
-                decision = Decision(
-                    decision_id=f"d-{uuid.uuid4().hex[:8]}",
-                    action=Action.STAY_SILENT,
-                    reasons=["copilot_mode"],  # type: ignore[list-item]
-                    suggestions=["Sim", "Não"],
-                    decided_at=datetime.now(UTC),
-                )
-                seeded = seed_conversation(
-                    admin.db, office.tenant_id, decisions=[decision], channel_id=ids["channel"]
-                )
-                ids |= {
-                    "decision": decision.decision_id,
-                    "contact": seeded.conversation.contact_key,
-                    "conversation": f"{office.base}/conversations/{seeded.id}",
-                }
+            conversation(admin, office, ids)
             filled = {k: ids["decision"] if v == "<d>" else v for k, v in (body or {}).items()}
             return admin.api.post(f"{ids['conversation']}{suffix}", office.owner, filled or None)
 
@@ -224,6 +230,43 @@ def _steps() -> list[tuple[str, str, Step]]:
         path = f"{office.base}/copilot/intents/sell"
         return admin.api.put(path, office.owner, {"mode": "pilot"})
 
+    def add_agent(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        answer = admin.api.post(f"{office.base}/insight-agents", office.owner, AGENT_SPEC)
+        ids["agent"] = answer.json()["agent_id"]
+        return answer
+
+    def add_template(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"template": "ghosting_sentinel"}
+        return admin.api.post(f"{office.base}/insight-agents/from-template", office.owner, body)
+
+    def change_agent(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        path = f"{office.base}/insight-agents/{ids['agent']}"
+        return admin.api.put(path, office.owner, {**AGENT_SPEC, "name": "Auditor 2"})
+
+    def switch_agent(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        path = f"{office.base}/insight-agents/{ids['agent']}"
+        return admin.api.patch(path, office.owner, {"active": False})
+
+    def delete_agent(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.delete(f"{office.base}/insight-agents/{ids['agent']}", office.owner)
+
+    def review(verb: str) -> Step:
+        def step(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+            conversation_id = conversation(admin, office, ids)
+            insight = seed_insight(admin.db, office.tenant_id, conversation_id)
+            return admin.api.post(
+                f"{office.base}/insights/{insight.insight_id}/{verb}", office.owner
+            )
+
+        return step
+
+    def save_conversions(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"dataset_id": "1234567890", "access_token": "EAAG-token"}
+        return admin.api.put(f"{office.base}/conversions", office.owner, body)
+
+    def forget_conversions(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.delete(f"{office.base}/conversions", office.owner)
+
     def assign(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return on_conversation("/assign", {"assignee_uid": office.seller.uid})(admin, office, ids)
 
@@ -254,6 +297,15 @@ def _steps() -> list[tuple[str, str, Step]]:
          on_conversation("/suggestions/accept", {"decision_id": "<d>", "index": 0})),
         ("POST", f"{c}/suggestions/dismiss",
          on_conversation("/suggestions/dismiss", {"decision_id": "<d>", "index": 1})),
+        ("POST", f"{t}/insight-agents", add_agent),
+        ("POST", f"{t}/insight-agents/from-template", add_template),
+        ("PUT", f"{t}/insight-agents/<agent_id>", change_agent),
+        ("PATCH", f"{t}/insight-agents/<agent_id>", switch_agent),
+        ("DELETE", f"{t}/insight-agents/<agent_id>", delete_agent),
+        ("POST", f"{t}/insights/<insight_id>/apply", review("apply")),
+        ("POST", f"{t}/insights/<insight_id>/dismiss", review("dismiss")),
+        ("PUT", f"{t}/conversions", save_conversions),
+        ("DELETE", f"{t}/conversions", forget_conversions),
         ("POST", f"{c}/close", on_conversation("/close", {"reason": "won"})),
         ("DELETE", f"{t}/contacts/<contact_key>", erase),
         ("DELETE", f"{t}/channels/<channel_id>", disconnect),
@@ -282,10 +334,23 @@ EXPECTED_ACTIONS = {
         "knowledge.proposal.reject"
     ),
     "PUT /api/tenants/<tenant_id>/copilot/intents/<intent>": "agent.intent_mode",
+    "POST /api/tenants/<tenant_id>/insight-agents": "insight_agent.create",
+    "POST /api/tenants/<tenant_id>/insight-agents/from-template": "insight_agent.create",
+    "PUT /api/tenants/<tenant_id>/insight-agents/<agent_id>": "insight_agent.update",
+    "PATCH /api/tenants/<tenant_id>/insight-agents/<agent_id>": "insight_agent.activate",
+    "DELETE /api/tenants/<tenant_id>/insight-agents/<agent_id>": "insight_agent.delete",
+    "POST /api/tenants/<tenant_id>/insights/<insight_id>/apply": "insight.apply",
+    "POST /api/tenants/<tenant_id>/insights/<insight_id>/dismiss": "insight.dismiss",
+    "PUT /api/tenants/<tenant_id>/conversions": "conversions.update",
+    "DELETE /api/tenants/<tenant_id>/conversions": "conversions.delete",
 }
 
-# POSTs that change nothing (so leave no audit entry): a search is a read with a body.
-READ_ONLY = {("POST", "/api/tenants/<tenant_id>/knowledge/search")}
+# POSTs that change nothing (so leave no audit entry): a search is a read with a body; a macro
+# press only publishes an event (the insight it produces records who pressed).
+READ_ONLY = {
+    ("POST", "/api/tenants/<tenant_id>/knowledge/search"),
+    ("POST", "/api/tenants/<tenant_id>/conversations/<conversation_id>/macros/<agent_id>"),
+}
 
 
 def test_every_change_through_the_api_leaves_one_audit_entry(

@@ -24,6 +24,7 @@ from tests.integration.admin.support import (
     User,
     emulator_claims,
     seed_conversation,
+    seed_insight,
     unsigned_token,
 )
 
@@ -97,6 +98,11 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
         created_at=time_now(),
     )
     proposal_ref(admin.db, tenant_id, proposal.proposal_id).set(proposal.model_dump())
+    agent = admin.api.post(
+        f"/api/tenants/{tenant_id}/insight-agents/from-template", owner, {"template": "qa_auditor"}
+    )
+    assert agent.status_code == 201, agent.text
+    insight = seed_insight(admin.db, tenant_id, seeded.id, agent_id=agent.json()["agent_id"])
     return Tenant(
         tenant_id=tenant_id,
         owner=owner,
@@ -111,6 +117,8 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
             "entry_id": entry.json()["entry_id"],
             "proposal_id": proposal.proposal_id,
             "intent": "sell",
+            "agent_id": agent.json()["agent_id"],
+            "insight_id": insight.insight_id,
         },
     )
 
@@ -132,6 +140,14 @@ def world(admin: AdminStack) -> World:
         b=_tenant(admin, "beta"),
         old_user=old_user,
     )
+
+
+AGENT_SPEC: dict[str, Any] = {
+    "name": "Auditor tomado",
+    "prompt": "Avalie a conversa.",
+    "triggers": [{"event": "MACRO_BUTTON_CLICKED"}],
+    "fields": [{"name": "nota", "type": "number", "minimum": 0, "maximum": 10}],
+}
 
 
 def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any] | None:
@@ -166,6 +182,10 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
         "ProposalApprove": {"answer": "Resposta de outro tenant"},
         "ProposalReject": {},
         "IntentModeChange": {"mode": "pilot"},
+        "InsightAgentSpec": AGENT_SPEC,
+        "FromTemplate": {"template": "qa_auditor"},
+        "AgentActive": {"active": False},
+        "ConversionsIn": {"dataset_id": "1234567890", "access_token": "stolen-token"},
     }
     name = route.body.__name__
     assert name in samples, f"no sample body for {name} ({route.method} {route.path}): add one"

@@ -82,6 +82,8 @@ def _ids(team: Team, conversation_id: str) -> dict[str, str]:
         "entry_id": "entry-none",
         "proposal_id": "proposal-none",
         "intent": "sell",
+        "agent_id": "agent-none",
+        "insight_id": "insight-none",
     }
 
 
