@@ -41,6 +41,7 @@ PORT_VARIABLES = {
     "sender": "PILOTO_DEV_SENDER_PORT",
     "followup": "PILOTO_DEV_FOLLOWUP_PORT",
     "admin": "PILOTO_DEV_ADMIN_PORT",
+    "insights": "PILOTO_DEV_INSIGHTS_PORT",
     "simulator": "PILOTO_DEV_SIMULATOR_PORT",
 }
 

@@ -53,6 +53,7 @@ FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("sender", "http", "sender", "Pub/Sub push from outbound-messages"),
     LocalFunction("followup", "http", "followup", "Cloud Tasks target of follow-ups"),
     LocalFunction("admin", "http", "admin", "the console's API (/api), behind Hosting"),
+    LocalFunction("insights", "cloudevent", "insights", "Pub/Sub push from insight-events"),
 )
 ADMIN_SERVICE = "piloto-admin"  # the Cloud Run service firebase.json's /api/** rewrite names
 CONSOLE_DIST = ROOT / "console" / "dist"
@@ -153,6 +154,8 @@ class PilotoLoop:
             # and channels connected to the simulator in the console are registered with it.
             "PILOTO_LOCAL_SECRETS_FILE": str(self.runtime_dir / "secrets.json"),
             "PILOTO_SIMULATOR_URL": simulator_base,
+            # A tenant's new insight agent is heard from its first event (no index cache).
+            "PILOTO_INSIGHT_INDEX_CACHE_SECONDS": "0",
         }
         # The clients below (topology, seed, simulator secrets) need the emulators and secrets
         # too; what the caller's environment already says (a test session's) is kept.

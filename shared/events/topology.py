@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 CONVERSATION_EVENTS = "conversation-events"
 OUTBOUND_MESSAGES = "outbound-messages"
+INSIGHT_EVENTS = "insight-events"  # shared.insights.models.INSIGHT_EVENTS_TOPIC
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,12 @@ class Subscription:
     """How long Pub/Sub waits for the push answer (terraform's pubsub.tf says the same)."""
 
 
-TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES)
+TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES, INSIGHT_EVENTS)
 
 # The agent function takes every conversation event in; a pull "tap" on the same topic lets a
 # developer see what the webhook published (`piloto events pull`). The sender takes every
-# message a decision wants sent, in order per conversation.
+# message a decision wants sent, in order per conversation. The insights function runs the
+# tenant's insight agents on each insight event (no order needed: every event stands alone).
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # The agent fetches and understands a lead's media before it answers the push.
     Subscription(
@@ -37,7 +39,21 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
         ack_deadline_seconds=300,
     ),
     Subscription(name="conversation-events-tap", topic=CONVERSATION_EVENTS, push_to=None),
-    Subscription(name="outbound-messages-sender", topic=OUTBOUND_MESSAGES, push_to="sender"),
+    # The sender may wait for the channel's send rate, then retry the provider.
+    Subscription(
+        name="outbound-messages-sender",
+        topic=OUTBOUND_MESSAGES,
+        push_to="sender",
+        ack_deadline_seconds=120,
+    ),
+    # An insight run may call the model twice (one retry on an invalid answer).
+    Subscription(
+        name="insight-events-insights",
+        topic=INSIGHT_EVENTS,
+        push_to="insights",
+        ordered=False,
+        ack_deadline_seconds=120,
+    ),
 )
 
 

@@ -33,8 +33,14 @@ PUBLIC_ENDPOINTS = frozenset({"webhook", "admin", "billing"})
 TASK_TARGETS = {"PILOTO_TURN_URL": "turn", "PILOTO_FOLLOWUP_URL": "followup"}
 
 # Who publishes to which topic setting: the webhook (shared/webhooks.py) the events, turns and
-# follow-ups (shared/engine.py outbound_publisher) the outbound messages.
-PUBLISHERS = {"events_topic": {"webhook"}, "outbound_topic": {"turn", "followup"}}
+# follow-ups (shared/engine.py outbound_publisher) the outbound messages; insight events
+# (shared/insights/events.py) the agent (a lead's message), followup (an idle conversation) and
+# the admin API (closed won or lost, a macro press).
+PUBLISHERS = {
+    "events_topic": {"webhook"},
+    "outbound_topic": {"turn", "followup"},
+    "insight_topic": {"agent", "followup", "admin"},
+}
 
 DECORATOR = re.compile(r"@functions_framework\.(http|cloud_event)\s*\ndef (\w+)\(")
 
@@ -219,7 +225,7 @@ def test_every_topic_the_code_publishes_to_exists(module: TerraformDirectory) ->
     topics = expression(module.locals["topics"])
     declared = set(re.findall(r'"([^"]+)"', topics))
     assert set(TOPICS) <= declared
-    for setting in ("events_topic", "outbound_topic"):
+    for setting in PUBLISHERS:
         assert getattr(Settings(project_id="p"), setting) in declared, setting
     topic = module.resource("google_pubsub_topic", "app")
     assert expression(topic["for_each"]) == "local.topics"
@@ -236,6 +242,10 @@ def test_publishers_may_publish_where_the_code_publishes(module: TerraformDirect
     for setting, publishers in PUBLISHERS.items():
         topic = getattr(defaults, setting)
         assert publishers <= granted.get(topic, set()), topic
+        # Each publisher is told the topic's name (the code reads it from this setting).
+        topic_ref = f'${{google_pubsub_topic.app["{topic}"].name}}'
+        for name in publishers:
+            assert function_env(module, name)[variable_name(setting)] == topic_ref, name
     publisher = module.resource("google_pubsub_topic_iam_member", "publisher")
     assert publisher["role"] == "roles/pubsub.publisher"
     assert (
@@ -249,14 +259,16 @@ def test_publishers_may_publish_where_the_code_publishes(module: TerraformDirect
     [subscription for subscription in SUBSCRIPTIONS if subscription.push_to],
     ids=lambda subscription: subscription.name,
 )
-def test_every_push_subscription_is_authenticated_ordered_and_dead_lettered(
+def test_every_push_subscription_is_authenticated_dead_lettered_and_ordered_as_the_code_says(
     module: TerraformDirectory, functions: dict[str, dict[str, Any]], subscription: Any
 ) -> None:
     declared = module.locals["push_subscriptions"].get(subscription.name)
     assert declared, f"pubsub.tf does not declare {subscription.name}"
     assert declared["topic"] == subscription.topic
     assert declared["function"] == subscription.push_to
+    assert declared["ordered"] is subscription.ordered
     assert 5 <= declared["max_delivery_attempts"] <= 100
+    assert declared["ack_deadline_seconds"] == subscription.ack_deadline_seconds
     # Pub/Sub waits ack_deadline_seconds for the push answer: never less than the service runs.
     timeout = duration_seconds(functions[subscription.push_to]["timeout"])
     assert declared["ack_deadline_seconds"] >= timeout
@@ -264,7 +276,7 @@ def test_every_push_subscription_is_authenticated_ordered_and_dead_lettered(
     push = module.resource("google_pubsub_subscription", "push")
     assert expression(push["for_each"]) == "local.push_subscriptions"
     assert push["topic"] == "${google_pubsub_topic.app[each.value.topic].id}"
-    assert push["enable_message_ordering"] is subscription.ordered
+    assert push["enable_message_ordering"] == "${each.value.ordered}"
     push_config = block(push, "push_config")
     assert push_config["push_endpoint"] == (
         "${google_cloud_run_v2_service.function[each.value.function].uri}"
@@ -358,6 +370,8 @@ def test_functions_get_the_settings_they_cannot_start_without(module: TerraformD
         "followup": {"PILOTO_FOLLOWUP_URL", "PILOTO_FOLLOWUP_QUEUE"},  # build_followup_runner
         "turn": {"PILOTO_FOLLOWUP_URL", "PILOTO_FOLLOWUP_QUEUE", "PILOTO_LLM"},
         "webhook": {"PILOTO_PUBLIC_BASE_URL"},  # Twilio signs the public URL
+        # shared.insights.runner: the fast and the precise model.
+        "insights": {"PILOTO_LLM", "PILOTO_GEMINI_MODEL", "PILOTO_GEMINI_PRECISE_MODEL"},
         # The console's Firebase config (/api/config), the webhook URL shown to users, and
         # channel secrets saved to Secret Manager.
         "admin": {
@@ -371,6 +385,30 @@ def test_functions_get_the_settings_they_cannot_start_without(module: TerraformD
         env = function_env(module, name)
         assert "GOOGLE_CLOUD_PROJECT" in env, name
         assert required.get(name, set()) <= env.keys(), name
+
+
+def test_functions_that_call_a_model_may_call_vertex_ai(module: TerraformDirectory) -> None:
+    roles = module.locals["function_project_roles"]
+    callers = [
+        name for name in module.locals["functions"] if "PILOTO_LLM" in function_env(module, name)
+    ]
+    assert {"agent", "turn", "followup", "admin", "insights"} <= set(callers)
+    for name in callers:
+        assert "roles/aiplatform.user" in roles[name], name
+
+
+def test_the_insights_function_is_pushed_insight_events_and_keeps_firestore(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    [subscription] = [s for s in SUBSCRIPTIONS if s.push_to == "insights"]
+    assert subscription.topic == Settings(project_id="p").insight_topic == "insight-events"
+    assert subscription.ordered is False  # every insight event stands alone
+    assert functions["insights"]["invoker"] == "pubsub"
+    assert functions["insights"]["signature_type"] == "cloudevent"
+    # Agents, conversations, insights and throttle counters are read and written in transactions.
+    assert "roles/datastore.user" in module.locals["function_project_roles"]["insights"]
+    variable = module.variables["gemini_precise_model"]
+    assert variable["default"] == Settings(project_id="p").gemini_precise_model
 
 
 def test_every_google_api_the_settings_point_at_is_enabled(module: TerraformDirectory) -> None:
@@ -415,6 +453,33 @@ def test_channel_secrets_are_reachable_only_under_their_prefix(module: Terraform
     assert "secretmanager.versions.access" not in permissions["permissions"]
     creator = module.resource("google_project_iam_custom_role", "secret_creator")
     assert creator["permissions"] == ["secretmanager.secrets.create"]
+
+
+def test_conversions_tokens_are_reachable_by_the_admin_api_only_under_their_prefix(
+    module: TerraformDirectory,
+) -> None:
+    from shared.admin.insights import conversions_secret_name
+
+    prefix = expression(module.locals["conversions_secret_prefix"])
+    name = prefix.rsplit("/secrets/", 1)[1]
+    assert conversions_secret_name("t1").startswith(name)
+    assert "startsWith" in module.locals["conversions_secret_condition"]["expression"]
+    admin = 'serviceAccount:${google_service_account.function["admin"].email}'
+    reader = module.resource("google_project_iam_member", "admin_conversions_secret_reader")
+    writer = module.resource("google_project_iam_member", "admin_conversions_secret_writer")
+    assert reader["role"] == "roles/secretmanager.secretAccessor"
+    for grant in (reader, writer):
+        assert grant["member"] == admin
+        assert block(grant, "condition")["expression"] == (
+            "${local.conversions_secret_condition.expression}"
+        )
+    granted = [
+        name
+        for kind, name, body in module.all_resources()
+        if kind == "google_project_iam_member"
+        and "conversions_secret_condition" in str(body.get("condition", ""))
+    ]
+    assert sorted(granted) == ["admin_conversions_secret_reader", "admin_conversions_secret_writer"]
 
 
 def test_no_secret_value_is_in_terraform(module: TerraformDirectory) -> None:

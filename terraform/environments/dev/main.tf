@@ -21,5 +21,6 @@ module "piloto" {
     sender   = 2
     followup = 2
     admin    = 2
+    insights = 2
   }
 }

@@ -3,7 +3,7 @@
 
 locals {
   apis = toset([
-    "aiplatform.googleapis.com",           # Gemini on Vertex AI (turn, followup, admin)
+    "aiplatform.googleapis.com",           # Gemini on Vertex AI (turn, followup, admin, insights)
     "artifactregistry.googleapis.com",     # the one image
     "cloudbuild.googleapis.com",           # CI: build, push, deploy
     "cloudresourcemanager.googleapis.com", # the project data source, IAM bindings
@@ -16,7 +16,7 @@ locals {
     "iamcredentials.googleapis.com",       # OIDC tokens for push and tasks
     "identitytoolkit.googleapis.com",      # Firebase Auth (console sign-in)
     "logging.googleapis.com",              # structured logs
-    "pubsub.googleapis.com",               # conversation-events, outbound-messages
+    "pubsub.googleapis.com",               # conversation-events, outbound-messages, insight-events
     "run.googleapis.com",                  # the functions
     "secretmanager.googleapis.com",        # channel and app secrets
     "serviceusage.googleapis.com",         # enabling these

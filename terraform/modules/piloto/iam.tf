@@ -56,6 +56,8 @@ locals {
     sender   = ["roles/datastore.user"]
     followup = ["roles/datastore.user", "roles/aiplatform.user"]
     admin    = ["roles/datastore.user", "roles/firebaseauth.viewer", "roles/aiplatform.user"]
+    # Reads agents and conversations, writes insights and throttle counters; calls Gemini.
+    insights = ["roles/datastore.user", "roles/aiplatform.user"]
   }
 
   function_project_grants = merge([

@@ -1,10 +1,12 @@
 # The Pub/Sub topology of shared/events/topology.py: conversation events from the webhook to the
-# agent, outbound messages from decisions to the sender. Every push subscription authenticates
-# with OIDC as its own service account, keeps order per key (tenant:contact, tenant:conversation),
-# backs off exponentially and dead-letters what keeps failing. Messages stay in var.region.
+# agent, outbound messages from decisions to the sender, insight events (a lead's message, a
+# conversation won, lost or idle, a seller's macro) to the insight agents. Every push
+# subscription authenticates with OIDC as its own service account, keeps order per key where the
+# code needs it (tenant:contact, tenant:conversation), backs off exponentially and dead-letters
+# what keeps failing. Messages stay in var.region.
 
 locals {
-  topics = toset(["conversation-events", "outbound-messages"])
+  topics = toset(["conversation-events", "outbound-messages", "insight-events"])
 
   # Subscription name => where it pushes. ack_deadline_seconds is also how long Pub/Sub waits for
   # the push answer, so it matches the service's timeout (run.tf).
@@ -12,6 +14,7 @@ locals {
     "conversation-events-agent" = {
       topic                 = "conversation-events"
       function              = "agent"
+      ordered               = true
       ack_deadline_seconds  = 300
       max_delivery_attempts = 10
     }
@@ -21,8 +24,17 @@ locals {
     "outbound-messages-sender" = {
       topic                 = "outbound-messages"
       function              = "sender"
+      ordered               = true
       ack_deadline_seconds  = 120
       max_delivery_attempts = 20
+    }
+    # Every insight event stands alone (no order); a run is up to two model calls per agent.
+    "insight-events-insights" = {
+      topic                 = "insight-events"
+      function              = "insights"
+      ordered               = false
+      ack_deadline_seconds  = 120
+      max_delivery_attempts = 10
     }
   }
 
@@ -84,7 +96,7 @@ resource "google_pubsub_subscription" "push" {
   labels                     = local.labels
   ack_deadline_seconds       = each.value.ack_deadline_seconds
   message_retention_duration = "604800s"
-  enable_message_ordering    = true
+  enable_message_ordering    = each.value.ordered
 
   push_config {
     push_endpoint = google_cloud_run_v2_service.function[each.value.function].uri
@@ -153,13 +165,17 @@ resource "google_service_account_iam_member" "push_token_creator" {
 }
 
 # Who publishes where (shared/webhooks.py: events; shared/engine.py outbound_publisher: turn and
-# followup; the admin API: a seller's messages).
+# followup; the admin API: a seller's messages; shared/insights/events.py: the agent a lead's
+# message, followup an idle conversation, the admin API a close won or lost and a macro press).
 locals {
   topic_publishers = {
     "conversation-events webhook" = { topic = "conversation-events", function = "webhook" }
     "outbound-messages turn"      = { topic = "outbound-messages", function = "turn" }
     "outbound-messages followup"  = { topic = "outbound-messages", function = "followup" }
     "outbound-messages admin"     = { topic = "outbound-messages", function = "admin" }
+    "insight-events agent"        = { topic = "insight-events", function = "agent" }
+    "insight-events followup"     = { topic = "insight-events", function = "followup" }
+    "insight-events admin"        = { topic = "insight-events", function = "admin" }
   }
 }
 

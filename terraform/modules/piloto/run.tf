@@ -69,6 +69,18 @@ locals {
       timeout               = "120s"
       execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     }
+    # Insight agents on one insight event: a transaction, then at most two model calls (one
+    # retry on an invalid answer) per matching agent; mostly waiting on Gemini.
+    insights = {
+      signature_type        = "cloudevent"
+      invoker               = "pubsub"
+      cpu                   = "1"
+      memory                = "1Gi"
+      concurrency           = 10
+      max_instances         = 10
+      timeout               = "120s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
     # The console's API (Firebase Hosting rewrites /api/** here); checks Firebase ID tokens.
     admin = {
       signature_type        = "http"
@@ -91,12 +103,18 @@ locals {
     PILOTO_PUBSUB_ENDPOINT    = local.pubsub_endpoint
     PILOTO_EVENTS_TOPIC       = google_pubsub_topic.app["conversation-events"].name
     PILOTO_OUTBOUND_TOPIC     = google_pubsub_topic.app["outbound-messages"].name
+    PILOTO_INSIGHT_TOPIC      = google_pubsub_topic.app["insight-events"].name
   }
 
   llm_env = {
     PILOTO_LLM             = var.llm
     PILOTO_GEMINI_MODEL    = var.gemini_model
     PILOTO_VERTEX_LOCATION = var.vertex_location
+  }
+
+  # Insight agents set to the precise model use this one (fast ones: PILOTO_GEMINI_MODEL).
+  insights_env = {
+    PILOTO_GEMINI_PRECISE_MODEL = var.gemini_precise_model
   }
 
   # Where the admin API keeps the provider tokens the console saves (PILOTO_SECRET_STORE).
@@ -133,6 +151,8 @@ locals {
     sender = { PILOTO_TTS = var.text_to_speech }
     # The admin API embeds knowledge as the turn embeds questions: the same model settings.
     admin = merge(local.llm_env, local.admin_env)
+    # The insight agents' models (shared/insights/runner.py).
+    insights = merge(local.llm_env, local.insights_env)
   }
 }
 

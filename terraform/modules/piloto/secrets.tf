@@ -3,7 +3,9 @@
 #
 # Channel secrets (provider tokens) are created at run time by the admin API, one secret per
 # channel and role, named piloto-channel-<channel_id>-<role>. IAM conditions on that name keep
-# every function away from any other secret in the project.
+# every function away from any other secret in the project. A tenant's Meta Conversions API
+# token is created the same way, named piloto-conversions-<tenant_id>-access_token (only the
+# admin API writes and reads it: it sends a Purchase when an insight marks a conversation won).
 
 locals {
   # resource.name of a secret, and of its versions, in an IAM condition uses the project number.
@@ -18,6 +20,14 @@ locals {
   # Functions that read channel secrets: the webhook verifies signatures, the sender calls the
   # providers' send APIs.
   channel_secret_readers = toset(["webhook", "sender"])
+
+  conversions_secret_prefix = "projects/${data.google_project.main.number}/secrets/piloto-conversions-"
+
+  conversions_secret_condition = {
+    title       = "piloto conversions secrets"
+    description = "Only secrets named piloto-conversions-<tenant_id>-access_token."
+    expression  = "resource.name.startsWith(\"${local.conversions_secret_prefix}\")"
+  }
 
   app_secret_grants = merge([
     for secret_id, secret in var.app_secrets : {
@@ -75,6 +85,31 @@ resource "google_project_iam_member" "admin_channel_secret_writer" {
     title       = local.channel_secret_condition.title
     description = local.channel_secret_condition.description
     expression  = local.channel_secret_condition.expression
+  }
+}
+
+# The admin API saves a tenant's Conversions API token and reads it back to send a Purchase.
+resource "google_project_iam_member" "admin_conversions_secret_writer" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.channel_secret_writer.id
+  member  = "serviceAccount:${google_service_account.function["admin"].email}"
+
+  condition {
+    title       = local.conversions_secret_condition.title
+    description = local.conversions_secret_condition.description
+    expression  = local.conversions_secret_condition.expression
+  }
+}
+
+resource "google_project_iam_member" "admin_conversions_secret_reader" {
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = "serviceAccount:${google_service_account.function["admin"].email}"
+
+  condition {
+    title       = local.conversions_secret_condition.title
+    description = local.conversions_secret_condition.description
+    expression  = local.conversions_secret_condition.expression
   }
 }
 

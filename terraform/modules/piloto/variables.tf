@@ -82,6 +82,12 @@ variable "gemini_model" {
   default     = "gemini-2.5-flash"
 }
 
+variable "gemini_precise_model" {
+  type        = string
+  description = "PILOTO_GEMINI_PRECISE_MODEL: the Gemini model of insight agents set to the precise model."
+  default     = "gemini-2.5-pro"
+}
+
 variable "vertex_location" {
   type        = string
   description = "PILOTO_VERTEX_LOCATION: where Vertex AI serves the model (independent of var.region: pick one that offers the model)."
