@@ -188,3 +188,13 @@ export async function connectMetaChannel(page, simulator, { simulatorUrl, busine
   if (answer.status >= 300 && answer.status !== 409) throw new Error(`POST /channels answered ${answer.status}: ${answer.text}`);
   return { channelId, webhookUrl, phoneNumberId };
 }
+
+/** Open Conversas and the conversation of `lead` (by name), waiting for it to show up. */
+export async function openConversationOf(page, lead, timeoutMs = AGENT_WAIT_MS) {
+  await page.click(byTestId('nav-conversations'));
+  const item = page.locator(byTestId('conversation-item'), { hasText: lead.name }).first();
+  await item.waitFor({ timeout: timeoutMs });
+  await item.click();
+  await page.locator(byTestId('conversation-view')).waitFor();
+  return page.locator(byTestId('conversation-view')).getAttribute('data-conversation-id');
+}

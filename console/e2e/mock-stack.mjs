@@ -5,9 +5,10 @@
 // answers a lead after a second, or stays silent with human_active while a seller holds the conversation;
 // questions about parking, payment, guarantees or cancellation it answers only from the knowledge base (word
 // overlap standing in for vector search), else hands off with knowledge_gap and records the open question,
-// which the seller's answer turns into a proposal to review.
+// which the seller's answer turns into a proposal to review. Insight agents (issue 8) run on the lead's messages,
+// closes and macro buttons, producing an offline payload after a moment.
 //
-//   node e2e/mock-stack.mjs           start everything, run e2e/inbox.e2e.mjs and e2e/knowledge.e2e.mjs, stop
+//   node e2e/mock-stack.mjs           start everything, run e2e/inbox.e2e.mjs, knowledge.e2e.mjs and insights.e2e.mjs, stop
 //   node e2e/mock-stack.mjs knowledge start everything, run only e2e/knowledge.e2e.mjs, stop
 //   node e2e/mock-stack.mjs --serve   start everything and keep serving (print the URLs)
 //
@@ -521,6 +522,432 @@ function decision(action, reasons, decided_at) {
   };
 }
 
+// ---------------------------------------------------------------- insight agents (issue 8)
+// Agents, templates, a runner that plays the offline model (a deterministic payload after a moment), throttles per
+// conversation and per day, apply/dismiss (mark_won/mark_lost close the conversation and fire TICKET_*), macros,
+// the traffic report and the Conversions API settings, per docs of the admin API contract (issue8-api).
+
+const INSIGHT_EVENTS = ['NEW_MESSAGE_RECEIVED', 'TICKET_WON', 'TICKET_LOST', 'INACTIVITY_2H', 'MACRO_BUTTON_CLICKED'];
+const FIELD_TYPES = ['string', 'number', 'boolean', 'array', 'enum'];
+const INSIGHT_DELAY_MS = 1200;
+const MAX_INSIGHT_AGENTS = 30;
+
+const trigger = (event, extra = {}) => ({
+  trigger_id: '',
+  event,
+  keywords: [],
+  mode: 'any',
+  min_lead_messages: 0,
+  max_per_conversation: null,
+  conversation_window_minutes: 60,
+  max_per_day: null,
+  ...extra,
+});
+const outputField = (name, type, description, extra = {}) => ({
+  name,
+  type,
+  description,
+  required: true,
+  options: [],
+  items: 'string',
+  minimum: null,
+  maximum: null,
+  ...extra,
+});
+const spec = (extra) => ({ icon: '✨', description: '', model: 'fast', active: true, apply_action: 'none', message_field: null, send_conversion: false, template: null, ...extra });
+
+const INSIGHT_TEMPLATES = [
+  {
+    key: 'qa_auditor',
+    name: 'Auditor de qualidade',
+    icon: '🕵️',
+    description: 'Ao fechar uma conversa, dá notas de 0 a 10 ao atendimento, com os motivos.',
+    spec: spec({
+      prompt: 'Você audita o atendimento de uma conversa encerrada: SLA, empatia, perguntas de descoberta, objeções e próximo passo.',
+      triggers: [trigger('TICKET_WON'), trigger('TICKET_LOST')],
+      fields: [
+        outputField('sla_met', 'boolean', 'SLA de resposta cumprido'),
+        outputField('empathy_score', 'number', 'Empatia (0 a 10)', { minimum: 0, maximum: 10 }),
+        outputField('discovery_score', 'number', 'Perguntas de descoberta (0 a 10)', { minimum: 0, maximum: 10 }),
+        outputField('next_step_agreed', 'boolean', 'Próximo passo combinado'),
+        outputField('reasons', 'string', 'Motivos das notas'),
+      ],
+    }),
+  },
+  {
+    key: 'closing_coach',
+    name: 'Coach de fechamento',
+    icon: '💡',
+    description: 'Quando o lead hesita ou objeta, sopra uma dica ao vendedor (só no copiloto).',
+    spec: spec({
+      prompt: 'Você é um coach de vendas. Dê ao vendedor uma dica curta para a objeção do lead.',
+      triggers: [
+        trigger('NEW_MESSAGE_RECEIVED', { keywords: ['caro', 'vou pensar', 'desconto', 'depois'], mode: 'copilot', max_per_conversation: 1 }),
+        trigger('MACRO_BUTTON_CLICKED'),
+      ],
+      fields: [
+        outputField('objection', 'enum', 'Objeção', { options: ['preço', 'prazo', 'confiança', 'concorrência', 'outro'] }),
+        outputField('tip', 'string', 'Dica para o vendedor'),
+      ],
+    }),
+  },
+  {
+    key: 'ghosting_sentinel',
+    name: 'Sentinela de sumiço',
+    icon: '👻',
+    description: 'Quando um lead engajado some por 2 horas, sugere uma mensagem de resgate.',
+    spec: spec({
+      prompt: 'O lead parou de responder. Sugira uma mensagem curta e gentil para retomar a conversa.',
+      triggers: [trigger('INACTIVITY_2H', { min_lead_messages: 3 })],
+      fields: [
+        outputField('engagement', 'enum', 'Engajamento', { options: ['alto', 'médio', 'baixo'] }),
+        outputField('rescue_message', 'string', 'Mensagem de resgate'),
+      ],
+      message_field: 'rescue_message',
+    }),
+  },
+  {
+    key: 'icp_mapper',
+    name: 'Mapa do cliente ideal',
+    icon: '🎯',
+    description: 'Em cada venda, anota o perfil de quem comprou.',
+    spec: spec({
+      prompt: 'Extraia o perfil do comprador desta conversa ganha.',
+      triggers: [trigger('TICKET_WON')],
+      fields: [
+        outputField('segment', 'string', 'Segmento'),
+        outputField('decision_maker', 'boolean', 'Fala com quem decide'),
+        outputField('pains', 'array', 'Dores', { items: 'string' }),
+      ],
+    }),
+  },
+  {
+    key: 'traffic_feedback',
+    name: 'Feedback de tráfego',
+    icon: '📣',
+    description: 'Por que os leads de cada anúncio foram perdidos, num relatório por campanha.',
+    spec: spec({
+      prompt: 'A conversa foi perdida. Classifique o motivo e descreva-o em uma frase.',
+      triggers: [trigger('TICKET_LOST')],
+      fields: [
+        outputField('lost_reason', 'enum', 'Motivo da perda', { options: ['preço', 'timing', 'concorrente', 'fora do perfil', 'sem resposta', 'outro'] }),
+        outputField('detail', 'string', 'Detalhe'),
+      ],
+    }),
+  },
+  {
+    key: 'conversion_auditor',
+    name: 'Auditor de conversão',
+    icon: '💰',
+    description: 'Detecta uma compra confirmada que a equipe não registrou ("paguei", "segue o comprovante") e sugere marcar a conversa como ganha.',
+    spec: spec({
+      prompt: 'O lead diz que pagou? Confirme pela conversa e extraia o valor, se houver.',
+      triggers: [trigger('NEW_MESSAGE_RECEIVED', { keywords: ['paguei', 'comprovante', 'pix feito', 'transferi'], max_per_conversation: 1, conversation_window_minutes: 1440 })],
+      fields: [
+        outputField('purchase_confirmed', 'boolean', 'Compra confirmada'),
+        outputField('evidence', 'string', 'Evidência na conversa'),
+        outputField('value', 'number', 'Valor (R$)', { required: false, minimum: 0 }),
+      ],
+      apply_action: 'mark_won',
+      send_conversion: true,
+    }),
+  },
+].map((template) => ({ ...template, spec: { ...template.spec, name: template.name, icon: template.icon, description: template.description, template: template.key } }));
+
+function validateInsightSpec(body) {
+  const details = [];
+  const bad = (field, reason) => details.push({ field, reason });
+  if (!body || typeof body !== 'object') throw invalid('body', 'Input should be an object');
+  const name = String(body.name ?? '');
+  if (!name || name.length > 60) bad('name', 'String should have 1 to 60 characters');
+  if (!String(body.prompt ?? '')) bad('prompt', 'String should have at least 1 character');
+  if (!['fast', 'precise'].includes(body.model ?? 'fast')) bad('model', "Input should be 'fast' or 'precise'");
+  const triggers = Array.isArray(body.triggers) ? body.triggers : [];
+  if (triggers.length < 1 || triggers.length > 5) bad('triggers', 'List should have 1 to 5 items');
+  triggers.forEach((item, i) => {
+    if (!INSIGHT_EVENTS.includes(item.event)) bad(`triggers.${i}.event`, 'unknown event');
+    if ((item.keywords ?? []).length && item.event !== 'NEW_MESSAGE_RECEIVED') bad(`triggers.${i}`, 'keywords apply only to NEW_MESSAGE_RECEIVED triggers');
+  });
+  const fields = Array.isArray(body.fields) ? body.fields : [];
+  if (fields.length < 1 || fields.length > 20) bad('fields', 'List should have 1 to 20 items');
+  fields.forEach((field, i) => {
+    if (!/^[a-z][a-z0-9_]{0,39}$/.test(field.name ?? '')) bad(`fields.${i}`, `field name '${field.name}' must start with a lowercase letter and use only lowercase letters, digits and '_' (at most 40 characters)`);
+    if (!FIELD_TYPES.includes(field.type)) bad(`fields.${i}.type`, 'unknown type');
+    const options = field.options ?? [];
+    if (field.type === 'enum' && (options.length < 2 || options.length > 20)) bad(`fields.${i}`, `enum field '${field.name}' needs between 2 and 20 options`);
+    if (field.type !== 'enum' && options.length) bad(`fields.${i}`, `field '${field.name}' is not an enum: it takes no options`);
+  });
+  const names = fields.map((field) => field.name);
+  const repeated = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+  if (repeated.length) bad('body', `output field names repeat: ${repeated.join(', ')}`);
+  if (body.message_field != null && !fields.some((f) => f.name === body.message_field && f.type === 'string')) bad('body', `message_field '${body.message_field}' must name one of the string fields`);
+  if (body.send_conversion && body.apply_action !== 'mark_won') bad('body', 'send_conversion needs apply_action mark_won');
+  if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
+}
+
+function storedAgent(tenant, who, body, previous = null) {
+  const at = now();
+  return {
+    ...spec({}),
+    ...body,
+    triggers: body.triggers.map((item) => ({ ...trigger(item.event), ...item, trigger_id: item.trigger_id || randomUUID().slice(0, 8) })),
+    fields: body.fields.map((field) => outputField(field.name, field.type, field.description ?? '', field)),
+    agent_id: previous?.agent_id ?? randomUUID().slice(0, 12),
+    tenant_id: tenant.tenant_id,
+    created_at: previous?.created_at ?? at,
+    updated_at: at,
+    created_by: previous?.created_by ?? who.uid,
+  };
+}
+
+const agentOut = (agent) => ({ ...agent, macro: agent.active && agent.triggers.some((item) => item.event === 'MACRO_BUTTON_CLICKED') });
+
+function offlinePayload(fields) {
+  const payload = {};
+  for (const field of fields) {
+    if (field.type === 'string') payload[field.name] = `Exemplo offline: ${field.description || field.name}`;
+    else if (field.type === 'number') payload[field.name] = field.maximum != null ? field.maximum : (field.minimum ?? 0);
+    else if (field.type === 'boolean') payload[field.name] = true;
+    else if (field.type === 'array') payload[field.name] = field.items === 'number' ? [1, 2] : field.items === 'boolean' ? [true] : ['exemplo 1', 'exemplo 2'];
+    else payload[field.name] = field.options[0];
+  }
+  return payload;
+}
+
+function triggerMatches(item, event, conversation) {
+  if (item.event !== event.type) return false;
+  if (item.mode !== 'any' && item.mode !== conversation.mode) return false;
+  const inbound = conversation.messages.filter((message) => message.role === 'lead').length;
+  if (inbound < item.min_lead_messages) return false;
+  if (event.type === 'NEW_MESSAGE_RECEIVED' && item.keywords.length) return item.keywords.some((word) => normalized(event.text).includes(normalized(word)));
+  return true;
+}
+
+/** Admit a run under the trigger's throttles (the per-conversation window and the tenant's day), counting it. */
+function admit(tenant, agent, item, conversation) {
+  const windowKey = `${agent.agent_id}~${item.trigger_id}~c~${conversation.conversation_id}`;
+  const dayKey = `${agent.agent_id}~${item.trigger_id}~d~${new Intl.DateTimeFormat('en-CA', { timeZone: tenant.timezone }).format(new Date())}`;
+  const since = Date.now() - item.conversation_window_minutes * 60_000;
+  const runs = (tenant.throttles.get(windowKey) ?? []).filter((at) => at > since);
+  const today = tenant.throttles.get(dayKey) ?? 0;
+  if (item.max_per_conversation && runs.length >= item.max_per_conversation) return false;
+  if (item.max_per_day && today >= item.max_per_day) return false;
+  tenant.throttles.set(windowKey, [...runs, Date.now()]);
+  tenant.throttles.set(dayKey, today + 1);
+  return true;
+}
+
+function fireInsightEvent(tenant, conversation, event) {
+  for (const agent of tenant.insightAgents.filter((candidate) => candidate.active)) {
+    if (event.type === 'MACRO_BUTTON_CLICKED' && event.agent_id !== agent.agent_id) continue;
+    const item = agent.triggers.find((candidate) => triggerMatches(candidate, event, conversation));
+    if (!item) continue;
+    const insight_id = createHash('sha256').update(`${event.event_id}|${agent.agent_id}`).digest('hex').slice(0, 32);
+    if (tenant.insights.some((insight) => insight.insight_id === insight_id)) continue;
+    if (!admit(tenant, agent, item, conversation)) continue;
+    const insight = {
+      insight_id,
+      tenant_id: tenant.tenant_id,
+      conversation_id: conversation.conversation_id,
+      contact_key: conversation.contact_key,
+      contact_name: conversation.contact_name,
+      agent_id: agent.agent_id,
+      agent_name: agent.name,
+      agent_icon: agent.icon,
+      template: agent.template,
+      event_id: event.event_id,
+      event_type: event.type,
+      trigger_id: item.trigger_id,
+      status: 'RUNNING',
+      payload: {},
+      fields: structuredClone(agent.fields),
+      error: null,
+      attempts: 0,
+      model: null,
+      offline_model: false,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      apply_action: agent.apply_action,
+      message_field: agent.message_field,
+      attribution: conversation.attribution ?? null,
+      conversion: null,
+      created_at: now(),
+      completed_at: null,
+      reviewed_by: null,
+      reviewed_email: null,
+      reviewed_at: null,
+    };
+    tenant.insights.push(insight);
+    setTimeout(() => {
+      let payload = offlinePayload(insight.fields);
+      if (agent.template === 'traffic_feedback') {
+        const reasons = insight.fields.find((field) => field.name === 'lost_reason')?.options ?? [];
+        payload = { ...payload, lost_reason: reasons[tenant.insights.length % Math.max(1, reasons.length)], detail: `Perdido: ${event.reason ?? 'sem observação'}` };
+      }
+      Object.assign(insight, { status: 'SUGGESTION', payload, attempts: 1, model: 'offline-insights', offline_model: true, prompt_tokens: 420, completion_tokens: 64, completed_at: now() });
+    }, INSIGHT_DELAY_MS);
+  }
+}
+
+/** Close a conversation as won or lost and fire TICKET_WON/TICKET_LOST, as the admin API does after its commit. */
+function closeAs(tenant, conversation, reason, note = null) {
+  conversation.status = 'closed';
+  conversation.close_reason = reason;
+  conversation.updated_at = now();
+  if (reason === 'won' || reason === 'lost') {
+    fireInsightEvent(tenant, conversation, {
+      event_id: `ticket:${conversation.conversation_id}:${reason}`,
+      type: reason === 'won' ? 'TICKET_WON' : 'TICKET_LOST',
+      reason: note,
+    });
+  }
+}
+
+function trafficReport(tenant, days) {
+  const until = new Date();
+  const since = new Date(until.getTime() - days * 86_400_000);
+  const campaigns = new Map();
+  const insights = tenant.insights
+    .filter((insight) => insight.template === 'traffic_feedback' && insight.event_type === 'TICKET_LOST' && insight.status !== 'RUNNING' && insight.status !== 'FAILED')
+    .filter((insight) => Date.parse(insight.created_at) >= since.getTime())
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
+  for (const insight of insights) {
+    const ad = insight.attribution ?? {};
+    const key = ad.source_id || ad.headline || 'organic';
+    const campaign = campaigns.get(key) ?? { key, source_id: ad.source_id ?? null, headline: ad.headline ?? null, source_url: ad.source_url ?? null, lost: 0, reasons: new Map(), details: [] };
+    campaign.lost += 1;
+    const reason = String(insight.payload.lost_reason ?? 'outro');
+    campaign.reasons.set(reason, (campaign.reasons.get(reason) ?? 0) + 1);
+    if (insight.payload.detail && campaign.details.length < 5) campaign.details.push(String(insight.payload.detail));
+    campaigns.set(key, campaign);
+  }
+  return {
+    since: since.toISOString(),
+    until: until.toISOString(),
+    campaigns: [...campaigns.values()]
+      .map((campaign) => ({ ...campaign, reasons: [...campaign.reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count) }))
+      .sort((a, b) => b.lost - a.lost),
+  };
+}
+
+function conversionsView(tenant) {
+  const settings = tenant.conversions;
+  return settings
+    ? { configured: true, dataset_id: settings.dataset_id, currency: settings.currency, updated_at: settings.updated_at }
+    : { configured: false, dataset_id: null, currency: null, updated_at: null };
+}
+
+function insightsApi(tenant, role, who, method, rest, query, body) {
+  const manager = ['owner', 'admin'].includes(role);
+  const managersOnly = () => {
+    if (!manager) throw new HttpError(403, 'forbidden', 'owners and admins only');
+  };
+  if (rest === '/insight-templates' && method === 'GET') {
+    managersOnly();
+    return [200, { templates: INSIGHT_TEMPLATES }];
+  }
+  if (rest === '/insight-agents' && method === 'GET') {
+    return [200, { agents: [...tenant.insightAgents].sort((a, b) => a.created_at.localeCompare(b.created_at)).map(agentOut) }];
+  }
+  if ((rest === '/insight-agents' || rest === '/insight-agents/from-template') && method === 'POST') {
+    managersOnly();
+    if (tenant.insightAgents.length >= MAX_INSIGHT_AGENTS) throw new HttpError(409, 'conflict', `at most ${MAX_INSIGHT_AGENTS} insight agents`);
+    let definition = body;
+    if (rest.endsWith('/from-template')) {
+      const template = INSIGHT_TEMPLATES.find((candidate) => candidate.key === body?.template);
+      if (!template) throw notFound('template');
+      definition = { ...structuredClone(template.spec), active: true, template: template.key };
+    }
+    validateInsightSpec(definition);
+    const agent = storedAgent(tenant, who, definition);
+    tenant.insightAgents.push(agent);
+    return [201, agentOut(agent)];
+  }
+  let m = rest.match(/^\/insight-agents\/([^/]+)$/);
+  if (m) {
+    const agent = tenant.insightAgents.find((candidate) => candidate.agent_id === decodeURIComponent(m[1]));
+    if (!agent) throw notFound('insight agent');
+    if (method === 'GET') return [200, agentOut(agent)];
+    managersOnly();
+    if (method === 'DELETE') {
+      tenant.insightAgents = tenant.insightAgents.filter((candidate) => candidate !== agent);
+      return [204, null];
+    }
+    if (method === 'PATCH') {
+      if (typeof body?.active !== 'boolean') throw invalid('active', 'Input should be a valid boolean');
+      agent.active = body.active;
+      agent.updated_at = now();
+      return [200, agentOut(agent)];
+    }
+    if (method === 'PUT') {
+      validateInsightSpec(body);
+      const updated = storedAgent(tenant, who, body, agent);
+      tenant.insightAgents = tenant.insightAgents.map((candidate) => (candidate === agent ? updated : candidate));
+      return [200, agentOut(updated)];
+    }
+  }
+  if (rest === '/insights' && method === 'GET') {
+    const conversationId = query.get('conversation_id');
+    if (!manager) {
+      const conversation = tenant.conversations.find((c) => c.conversation_id === conversationId);
+      if (!conversation || (conversation.assignee_uid && conversation.assignee_uid !== who.uid)) throw new HttpError(403, 'forbidden', 'sellers pass a conversation_id they may work on');
+    }
+    const limit = Number(query.get('limit') ?? 50);
+    if (!(limit >= 1 && limit <= 100)) throw invalid('limit', 'Input should be between 1 and 100');
+    const insights = tenant.insights
+      .filter((insight) => !conversationId || insight.conversation_id === conversationId)
+      .filter((insight) => !query.get('status') || insight.status === query.get('status'))
+      .filter((insight) => !query.get('agent_id') || insight.agent_id === query.get('agent_id'))
+      .sort((a, b) => b.created_at.localeCompare(a.created_at))
+      .slice(0, limit);
+    return [200, { insights }, true];
+  }
+  if (rest === '/insights/traffic-report' && method === 'GET') {
+    managersOnly();
+    const days = Number(query.get('days') ?? 30);
+    if (!(Number.isInteger(days) && days >= 1 && days <= 365)) throw invalid('days', 'Input should be between 1 and 365');
+    return [200, trafficReport(tenant, days)];
+  }
+  m = rest.match(/^\/insights\/([^/]+)\/(apply|dismiss)$/);
+  if (m && method === 'POST') {
+    const insight = tenant.insights.find((candidate) => candidate.insight_id === decodeURIComponent(m[1]));
+    if (!insight) throw notFound('insight');
+    if (insight.status !== 'SUGGESTION') throw new HttpError(409, 'conflict', `insight is ${insight.status}`);
+    Object.assign(insight, { status: m[2] === 'apply' ? 'APPLIED' : 'DISMISSED', reviewed_by: who.uid, reviewed_email: who.email, reviewed_at: now() });
+    if (m[2] === 'apply' && insight.apply_action !== 'none') {
+      const conversation = tenant.conversations.find((c) => c.conversation_id === insight.conversation_id);
+      const reason = insight.apply_action === 'mark_won' ? 'won' : 'lost';
+      if (conversation && conversation.status !== 'closed') closeAs(tenant, conversation, reason, `insight ${insight.agent_name}`);
+      const agent = tenant.insightAgents.find((candidate) => candidate.agent_id === insight.agent_id);
+      if (reason === 'won' && agent?.send_conversion) {
+        const skipped = !tenant.conversions ? 'not_configured' : !insight.attribution?.ctwa_clid ? 'no_ctwa_clid' : null;
+        insight.conversion = skipped
+          ? { status: 'skipped', reason: skipped, events_received: null, fbtrace_id: null, at: now() }
+          : { status: 'sent', reason: null, events_received: 1, fbtrace_id: `mock-${randomUUID().slice(0, 8)}`, at: now() };
+      }
+    }
+    return [200, insight];
+  }
+  if (rest === '/conversions') {
+    if (role !== 'owner') throw new HttpError(403, 'forbidden', 'owners only');
+    if (method === 'GET') return [200, conversionsView(tenant)];
+    if (method === 'DELETE') {
+      tenant.conversions = null;
+      return [204, null];
+    }
+    if (method === 'PUT') {
+      const details = [];
+      if (!/^\d{5,20}$/.test(String(body?.dataset_id ?? ''))) details.push({ field: 'dataset_id', reason: 'must be the digits of a Meta dataset id' });
+      if (!body?.access_token && !tenant.conversions) details.push({ field: 'access_token', reason: 'Field required' });
+      if (!/^[A-Z]{3}$/.test(String(body?.currency ?? 'BRL'))) details.push({ field: 'currency', reason: 'a 3-letter ISO currency code' });
+      if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
+      tenant.conversions = { dataset_id: body.dataset_id, access_token: body.access_token ?? tenant.conversions.access_token, currency: body.currency ?? 'BRL', updated_at: now() };
+      return [200, conversionsView(tenant)];
+    }
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------- admin API
 
 function slug(name) {
@@ -631,6 +1058,10 @@ async function api(request, path, query, body, consoleOrigin) {
       conversations: [],
       knowledge: [],
       proposals: [],
+      insightAgents: [],
+      insights: [],
+      throttles: new Map(),
+      conversions: null,
     };
     tenants.set(id, tenant);
     return [201, tenantView(tenant, who.uid)];
@@ -723,6 +1154,11 @@ async function api(request, path, query, body, consoleOrigin) {
     }
   }
   if (rest === '/metrics' && method === 'GET') return [200, metrics(member(tenantId, who, manage).tenant, query)];
+  if (rest.startsWith('/insight') || rest === '/conversions') {
+    const { tenant, role } = member(tenantId, who);
+    const answer = insightsApi(tenant, role, who, method, rest, query, body);
+    if (answer) return answer;
+  }
   if (rest.startsWith('/knowledge') || rest.startsWith('/copilot')) {
     const { tenant, role } = member(tenantId, who);
     const answer = knowledgeApi(tenant, role, who, method, rest, query, body);
@@ -799,9 +1235,7 @@ async function api(request, path, query, body, consoleOrigin) {
       case '/close':
         open();
         if (!['won', 'lost', 'no_interest', 'spam', 'other'].includes(body.reason)) throw invalid('reason', 'unknown reason');
-        conversation.status = 'closed';
-        conversation.close_reason = body.reason;
-        conversation.updated_at = now();
+        closeAs(tenant, conversation, body.reason, body.note ?? null);
         return [200, summary(conversation)];
       case '/mode':
         if (!manage.includes(role)) throw new HttpError(403, 'forbidden', 'owners and admins only');
@@ -824,8 +1258,18 @@ async function api(request, path, query, body, consoleOrigin) {
         found.state = text === found.text ? 'accepted' : 'edited';
         return sellerSends(text);
       }
-      default:
+      default: {
+        const macro = action.match(/^\/macros\/([^/]+)$/);
+        if (macro) {
+          const agent = tenant.insightAgents.find((candidate) => candidate.agent_id === decodeURIComponent(macro[1]));
+          if (!agent) throw notFound('insight agent');
+          if (!agentOut(agent).macro) throw new HttpError(409, 'conflict', 'the agent is inactive or has no MACRO_BUTTON_CLICKED trigger');
+          const event_id = `macro:${randomUUID()}`;
+          fireInsightEvent(tenant, conversation, { event_id, type: 'MACRO_BUTTON_CLICKED', agent_id: agent.agent_id });
+          return [202, { event_id }];
+        }
         throw notFound('route');
+      }
     }
   }
   throw notFound('route');
@@ -882,6 +1326,9 @@ function leadMessage(channelId, body) {
   conversation.messages.push(lead);
   conversation.unanswered_count = 0;
   conversation.updated_at = now();
+  // First touch: a click-to-WhatsApp ad's referral (the stand-in takes it in the lead's body).
+  if (body.referral && !conversation.attribution) conversation.attribution = { ctwa_clid: null, source_id: null, source_url: null, source_type: 'ad', headline: null, ...body.referral };
+  fireInsightEvent(tenant, conversation, { event_id: `msg:${conversation.conversation_id}:${id}`, type: 'NEW_MESSAGE_RECEIVED', text: body.text ?? '' });
   agentTurn(tenant, conversation, channel);
   return [200, { provider_message_id: id, webhook_url: `/webhooks/meta/${channelId}`, webhook_status: 200, webhook_statuses: [200], error: null }];
 }
@@ -1001,7 +1448,7 @@ async function main() {
   const artifacts = process.env.ARTIFACTS_DIR || join(tmpdir(), `piloto-console-e2e-${Date.now()}`);
   mkdirSync(artifacts, { recursive: true });
   const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
-  const scripts = chosen.length ? chosen : ['inbox', 'knowledge'];
+  const scripts = chosen.length ? chosen : ['inbox', 'knowledge', 'insights'];
   let code = 0;
   for (const script of scripts) {
     const child = spawn(process.execPath, [join(HERE, `${script}.e2e.mjs`)], {

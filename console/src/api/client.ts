@@ -11,7 +11,14 @@ import type {
   ConversationFilters,
   ConversationPage,
   ConversationSummary,
+  ConversionsInput,
+  ConversionsSettings,
   ErrorDetail,
+  Insight,
+  InsightAgent,
+  InsightAgentSpec,
+  InsightFilters,
+  InsightTemplate,
   Intent,
   IntentStats,
   KnowledgeEntry,
@@ -35,6 +42,7 @@ import type {
   Team,
   TeamInvite,
   Tenant,
+  TrafficReport,
 } from './types';
 
 const STATUS_CODES: Record<number, string> = {
@@ -253,6 +261,30 @@ export function createApiClient({ getToken, baseUrl = '', fetch: fetchImpl }: Ap
     getCopilotIntents: (t: string, days?: number) => json<CopilotIntents>('GET', tenant(t, 'copilot', 'intents'), { query: { days } }),
     setIntentMode: (t: string, intent: Intent, mode: AgentMode) =>
       json<IntentStats>('PUT', tenant(t, 'copilot', 'intents', intent), { body: { mode } }),
+
+    // Insight agents and insights (the insights list is conditional, for polling)
+    listInsightTemplates: (t: string) => json<{ templates: InsightTemplate[] }>('GET', tenant(t, 'insight-templates')),
+    listInsightAgents: (t: string) => json<{ agents: InsightAgent[] }>('GET', tenant(t, 'insight-agents')),
+    getInsightAgent: (t: string, agentId: string) => json<InsightAgent>('GET', tenant(t, 'insight-agents', agentId)),
+    createInsightAgent: (t: string, body: InsightAgentSpec) => json<InsightAgent>('POST', tenant(t, 'insight-agents'), { body }),
+    addInsightTemplate: (t: string, template: string) =>
+      json<InsightAgent>('POST', tenant(t, 'insight-agents', 'from-template'), { body: { template } }),
+    updateInsightAgent: (t: string, agentId: string, body: InsightAgentSpec) =>
+      json<InsightAgent>('PUT', tenant(t, 'insight-agents', agentId), { body }),
+    setInsightAgentActive: (t: string, agentId: string, active: boolean) =>
+      json<InsightAgent>('PATCH', tenant(t, 'insight-agents', agentId), { body: { active } }),
+    deleteInsightAgent: (t: string, agentId: string) => json<void>('DELETE', tenant(t, 'insight-agents', agentId)),
+    listInsights: (t: string, filters: InsightFilters = {}, etag?: string | null) =>
+      conditional<{ insights: Insight[] }>(tenant(t, 'insights'), { query: { ...filters }, etag }),
+    applyInsight: (t: string, insightId: string) => json<Insight>('POST', tenant(t, 'insights', insightId, 'apply'), { body: {} }),
+    dismissInsight: (t: string, insightId: string) => json<Insight>('POST', tenant(t, 'insights', insightId, 'dismiss'), { body: {} }),
+    pressMacro: (t: string, c: string, agentId: string) => json<{ event_id: string }>('POST', conversation(t, c, 'macros', agentId), { body: {} }),
+    getTrafficReport: (t: string, days: number) => json<TrafficReport>('GET', tenant(t, 'insights', 'traffic-report'), { query: { days } }),
+
+    // Meta Conversions API settings (owners)
+    getConversions: (t: string) => json<ConversionsSettings>('GET', tenant(t, 'conversions')),
+    putConversions: (t: string, body: ConversionsInput) => json<ConversionsSettings>('PUT', tenant(t, 'conversions'), { body }),
+    deleteConversions: (t: string) => json<void>('DELETE', tenant(t, 'conversions')),
   };
 }
 

@@ -454,3 +454,181 @@ export interface CopilotIntents {
 
 /** The answer to a conditional GET: fresh data with its ETag, or "nothing changed" (304). */
 export type Conditional<T> = { notModified: true } | { notModified: false; data: T; etag: string | null };
+
+// Insight agents (issue 8): the owner's own agents, their triggers and output fields, and the insights they produce.
+
+export const INSIGHT_EVENTS = ['NEW_MESSAGE_RECEIVED', 'TICKET_WON', 'TICKET_LOST', 'INACTIVITY_2H', 'MACRO_BUTTON_CLICKED'] as const;
+export type InsightEventType = (typeof INSIGHT_EVENTS)[number];
+
+export const FIELD_TYPES = ['string', 'number', 'boolean', 'array', 'enum'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+export const ARRAY_ITEM_TYPES = ['string', 'number', 'boolean'] as const;
+export type ArrayItemType = (typeof ARRAY_ITEM_TYPES)[number];
+
+export const TRIGGER_MODES = ['any', 'pilot', 'copilot'] as const;
+export type TriggerMode = (typeof TRIGGER_MODES)[number];
+
+export const APPLY_ACTIONS = ['none', 'mark_won', 'mark_lost'] as const;
+export type ApplyAction = (typeof APPLY_ACTIONS)[number];
+
+export type InsightModel = 'fast' | 'precise';
+
+/** Limits of shared/insights/models.py. */
+export const MAX_INSIGHT_FIELDS = 20;
+export const MAX_INSIGHT_TRIGGERS = 5;
+
+/** One field of the structured output an agent must return. */
+export interface OutputField {
+  name: string;
+  type: FieldType;
+  description: string;
+  required: boolean;
+  /** enum only: the allowed values (2 to 20). */
+  options: string[];
+  /** array only: the type of each item. */
+  items: ArrayItemType;
+  minimum: number | null;
+  maximum: number | null;
+}
+
+/** When an agent runs: an event, optional conditions, and throttles. */
+export interface InsightTrigger {
+  trigger_id: string;
+  event: InsightEventType;
+  /** NEW_MESSAGE_RECEIVED only: run when the lead's message contains one of these (case and accents ignored). */
+  keywords: string[];
+  mode: TriggerMode;
+  min_lead_messages: number;
+  max_per_conversation: number | null;
+  conversation_window_minutes: number;
+  max_per_day: number | null;
+}
+
+/** What the builder writes (POST and PUT body). */
+export interface InsightAgentSpec {
+  name: string;
+  icon: string;
+  description: string;
+  prompt: string;
+  model: InsightModel;
+  active: boolean;
+  triggers: InsightTrigger[];
+  fields: OutputField[];
+  apply_action: ApplyAction;
+  message_field: string | null;
+  send_conversion: boolean;
+  template: string | null;
+}
+
+export interface InsightAgent extends InsightAgentSpec {
+  agent_id: string;
+  tenant_id: string;
+  created_at: string;
+  updated_at: string;
+  created_by?: string | null;
+  /** Has an active MACRO_BUTTON_CLICKED trigger: the inbox shows its button. */
+  macro: boolean;
+}
+
+export interface InsightTemplate {
+  key: string;
+  name: string;
+  icon: string;
+  description: string;
+  spec: InsightAgentSpec;
+}
+
+export const INSIGHT_STATUSES = ['RUNNING', 'SUGGESTION', 'APPLIED', 'DISMISSED', 'FAILED'] as const;
+export type InsightStatus = (typeof INSIGHT_STATUSES)[number];
+
+/** The click-to-WhatsApp ad that brought the lead (first touch). */
+export interface Attribution {
+  ctwa_clid: string | null;
+  source_id: string | null;
+  source_url: string | null;
+  source_type: string | null;
+  headline: string | null;
+}
+
+/** What became of the Purchase sent to the Meta Conversions API for an applied insight. */
+export interface ConversionResult {
+  status: 'sent' | 'failed' | 'skipped';
+  reason: string | null;
+  events_received: number | null;
+  fbtrace_id: string | null;
+  at: string;
+}
+
+export interface Insight {
+  insight_id: string;
+  tenant_id: string;
+  conversation_id: string;
+  contact_key: string | null;
+  contact_name: string | null;
+  agent_id: string;
+  agent_name: string;
+  agent_icon: string;
+  template: string | null;
+  event_id: string;
+  event_type: InsightEventType;
+  trigger_id: string;
+  status: InsightStatus;
+  payload: Record<string, unknown>;
+  /** The agent's output fields when it ran: how to show the payload. */
+  fields: OutputField[];
+  error: string | null;
+  attempts: number;
+  model: string | null;
+  offline_model: boolean;
+  prompt_tokens: number;
+  completion_tokens: number;
+  apply_action: ApplyAction;
+  message_field: string | null;
+  attribution: Attribution | null;
+  conversion: ConversionResult | null;
+  created_at: string;
+  completed_at: string | null;
+  reviewed_by: string | null;
+  reviewed_email: string | null;
+  reviewed_at: string | null;
+}
+
+export interface InsightFilters {
+  conversation_id?: string;
+  status?: InsightStatus;
+  agent_id?: string;
+  limit?: number;
+}
+
+export interface TrafficCampaign {
+  /** source_id, else the headline, else "organic" (leads without an ad). */
+  key: string;
+  source_id: string | null;
+  headline: string | null;
+  source_url: string | null;
+  lost: number;
+  reasons: { reason: string; count: number }[];
+  /** Up to 5 latest details. */
+  details: string[];
+}
+
+export interface TrafficReport {
+  since: string;
+  until: string;
+  campaigns: TrafficCampaign[];
+}
+
+/** GET/PUT T/conversions: the tenant's Meta dataset (never the token). */
+export interface ConversionsSettings {
+  configured: boolean;
+  dataset_id: string | null;
+  currency: string | null;
+  updated_at: string | null;
+}
+
+export interface ConversionsInput {
+  dataset_id: string;
+  access_token?: string;
+  currency: string;
+}

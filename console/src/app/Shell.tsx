@@ -4,6 +4,8 @@ import { NavLink, Navigate, Route, Routes } from 'react-router-dom';
 import { AgentPage } from '../agent/AgentPage';
 import { ChannelsPage } from '../channels/ChannelsPage';
 import { InboxPage } from '../inbox/InboxPage';
+import { AgentsPage } from '../insights/AgentsPage';
+import { InsightsPage } from '../insights/InsightsPage';
 import { KnowledgePage } from '../knowledge/KnowledgePage';
 import { usePolling } from '../polling/usePolling';
 import { roleNames, t } from '../i18n/pt-BR';
@@ -36,8 +38,10 @@ export function Shell() {
   const links = [
     { to: '/conversas', label: t.nav.conversations, testId: 'nav-conversations', show: true },
     { to: '/painel', label: t.nav.dashboard, testId: 'nav-dashboard', show: manager },
+    { to: '/insights', label: t.nav.insights, testId: 'nav-insights', show: manager },
     { to: '/conhecimento', label: t.nav.knowledge, testId: 'nav-knowledge', show: true },
     { to: '/agente', label: t.nav.agent, testId: 'nav-agent', show: true },
+    { to: '/agentes-ia', label: t.nav.insightAgents, testId: 'nav-insight-agents', show: manager },
     { to: '/canais', label: t.nav.channels, testId: 'nav-channels', show: manager },
     { to: '/equipe', label: t.nav.team, testId: 'nav-team', show: manager },
   ];
@@ -102,6 +106,8 @@ export function Shell() {
             <Route path="/conhecimento/:tab?" element={<KnowledgePage />} />
             <Route path="/agente" element={<AgentPage />} />
             {manager ? <Route path="/painel" element={<DashboardPage />} /> : null}
+            {manager ? <Route path="/insights/:tab?" element={<InsightsPage />} /> : null}
+            {manager ? <Route path="/agentes-ia/:agentId?" element={<AgentsPage />} /> : null}
             {manager ? <Route path="/canais" element={<ChannelsPage />} /> : null}
             {manager ? <Route path="/equipe" element={<TeamPage />} /> : null}
             <Route path="*" element={<Navigate to="/conversas" replace />} />

@@ -1,9 +1,15 @@
 // Every text the console shows, in Brazilian Portuguese. A tenant's locale can pick another module later.
 import type {
   Action,
+  ApplyAction,
+  ArrayItemType,
   CloseReason,
   ConversationStatus,
   ErrorCode,
+  FieldType,
+  InsightEventType,
+  InsightModel,
+  InsightStatus,
   Intent,
   KnowledgeKind,
   KnowledgeSource,
@@ -12,6 +18,7 @@ import type {
   ReasonCode,
   Role,
   SuggestionState,
+  TriggerMode,
   Understanding,
 } from '../api/types';
 
@@ -232,6 +239,60 @@ export const metricNames: Record<string, string> = {
   daily: 'Por dia',
 };
 
+/** What runs an insight agent, as the builder and the gallery name it. */
+export const insightEventNames: Record<InsightEventType, string> = {
+  NEW_MESSAGE_RECEIVED: 'Nova mensagem do lead',
+  TICKET_WON: 'Conversa ganha',
+  TICKET_LOST: 'Conversa perdida',
+  INACTIVITY_2H: '2 horas sem resposta',
+  MACRO_BUTTON_CLICKED: 'Botão na conversa (o vendedor clica)',
+};
+
+export const triggerModeNames: Record<TriggerMode, string> = {
+  any: 'Qualquer modo',
+  pilot: 'Só no piloto',
+  copilot: 'Só no copiloto',
+};
+
+export const fieldTypeNames: Record<FieldType, string> = {
+  string: 'Texto',
+  number: 'Número',
+  boolean: 'Sim/Não',
+  array: 'Lista',
+  enum: 'Opções',
+};
+
+export const arrayItemNames: Record<ArrayItemType, string> = {
+  string: 'textos',
+  number: 'números',
+  boolean: 'sim/não',
+};
+
+export const insightModelNames: Record<InsightModel, string> = {
+  fast: 'Rápido',
+  precise: 'Preciso',
+};
+
+export const applyActionNames: Record<ApplyAction, string> = {
+  none: 'Nenhuma',
+  mark_won: 'Marcar a conversa como ganha',
+  mark_lost: 'Marcar a conversa como perdida',
+};
+
+export const insightStatusNames: Record<InsightStatus, string> = {
+  RUNNING: 'Analisando…',
+  SUGGESTION: 'Sugestão',
+  APPLIED: 'Aplicado',
+  DISMISSED: 'Descartado',
+  FAILED: 'Falhou',
+};
+
+/** Why a conversion was not sent to Meta (shared/insights: ConversionResult.reason). */
+export const conversionReasonNames: Record<string, string> = {
+  not_configured: 'a API de Conversões da Meta não está configurada',
+  no_ctwa_clid: 'o lead não veio de um anúncio de clique para o WhatsApp',
+};
+
 export const t = {
   appName: 'Piloto',
   loading: 'Carregando…',
@@ -287,6 +348,8 @@ export const t = {
     channels: 'Canais',
     team: 'Equipe',
     knowledge: 'Conhecimento',
+    insightAgents: 'Agentes de IA',
+    insights: 'Insights',
     tenant: 'Empresa',
     proposalsBadge: (n: number) => (n === 1 ? '1 resposta para revisar' : `${n} respostas para revisar`),
   },
@@ -531,6 +594,163 @@ export const t = {
     approved: 'Entrou na base de conhecimento.',
     reviewedBy: (who: string | null, when: string) => (who ? `Revisado por ${who} em ${when}` : `Revisado em ${when}`),
     rejected: 'Rejeitada.',
+  },
+
+  insightAgents: {
+    title: 'Agentes de IA',
+    intro:
+      'Agentes especializados que observam as conversas e geram insights para a equipe: auditoria de qualidade, dicas de fechamento, resgate de leads parados, perfil de cliente, retorno sobre os anúncios e vendas não registradas.',
+    mine: 'Seus agentes',
+    empty: 'Nenhum agente ainda. Comece por um modelo da biblioteca ou crie o seu.',
+    create: 'Criar agente',
+    edit: 'Editar',
+    active: 'Ativo',
+    inactive: 'Desligado',
+    switchLabel: (name: string, active: boolean) => (active ? `Desligar ${name}` : `Ligar ${name}`),
+    model: (name: string) => `Modelo ${name.toLowerCase()}`,
+    fromTemplate: (name: string) => `do modelo ${name}`,
+    library: 'Biblioteca de modelos',
+    libraryIntro: 'Um clique adiciona o agente já ativo; depois você pode editar tudo.',
+    add: 'Adicionar',
+    adding: 'Adicionando…',
+    added: 'Adicionado da biblioteca. Revise e salve se quiser mudar algo.',
+    readOnly: 'Somente proprietários e administradores podem criar e alterar agentes.',
+    // Trigger summaries
+    keywordsSummary: (words: string[]) => `com ${words.map((word) => `“${word}”`).join(', ')}`,
+    minLeadMessagesSummary: (n: number) => (n === 1 ? 'depois de 1 mensagem do lead' : `depois de ${n} mensagens do lead`),
+    modeSummary: { any: '', pilot: 'só no piloto', copilot: 'só no copiloto' } as Record<TriggerMode, string>,
+    perConversationSummary: (n: number, minutes: number) =>
+      `no máximo ${n === 1 ? '1 vez' : `${n} vezes`} por conversa a cada ${minutes >= 60 && minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`}`,
+    perDaySummary: (n: number) => `até ${n} por dia`,
+  },
+
+  builder: {
+    newTitle: 'Novo agente de IA',
+    editTitle: (name: string) => `Editar ${name}`,
+    back: 'Voltar aos agentes',
+    identity: 'Identidade',
+    name: 'Nome',
+    icon: 'Ícone',
+    iconHelp: 'Um emoji, por exemplo 🕵️ ou 💡.',
+    description: 'Descrição',
+    prompt: 'Diretriz',
+    promptHelp: 'Quem é o agente, o que ele observa, o que deve concluir e os limites (o que não fazer).',
+    model: 'Modelo',
+    modelHelp: 'Rápido custa menos e responde em segundos; preciso pensa melhor em casos difíceis.',
+    active: 'Ativo',
+    triggers: 'Gatilhos',
+    triggersHelp: 'Quando o agente roda. Os limites evitam custo e insights repetidos.',
+    trigger: (n: number) => `Gatilho ${n}`,
+    addTrigger: 'Adicionar gatilho',
+    removeTrigger: 'Remover gatilho',
+    event: 'Evento',
+    keywords: 'Palavras-chave (opcional)',
+    keywordsHelp: 'Separadas por vírgula. Roda só quando a mensagem do lead contém uma delas (maiúsculas e acentos não importam). Em branco: toda mensagem.',
+    mode: 'Modo da conversa',
+    minLeadMessages: 'Mínimo de mensagens do lead',
+    maxPerConversation: 'Máximo por conversa',
+    window: 'Janela (minutos)',
+    maxPerDay: 'Máximo por dia (empresa)',
+    noLimit: 'sem limite',
+    fields: 'Campos de saída',
+    fieldsHelp: 'O que o agente devolve, validado a cada execução. A descrição vira o rótulo no insight.',
+    field: (n: number) => `Campo ${n}`,
+    addField: 'Adicionar campo',
+    removeField: 'Remover campo',
+    moveUp: 'Subir',
+    moveDown: 'Descer',
+    fieldName: 'Nome',
+    fieldNameHelp: 'Letras minúsculas, números e _, por exemplo nota_empatia.',
+    fieldType: 'Tipo',
+    fieldDescription: 'Descrição',
+    fieldRequired: 'Obrigatório',
+    options: 'Opções',
+    addOption: 'Adicionar opção',
+    items: 'Itens da lista',
+    minimum: 'Mínimo',
+    maximum: 'Máximo',
+    apply: 'Ao aplicar um insight',
+    applyAction: 'Ação',
+    messageField: 'Campo com mensagem para o lead',
+    messageFieldHelp: 'O vendedor pode colocar este texto no compositor.',
+    messageFieldNone: 'Nenhum',
+    sendConversion: 'Enviar a venda à API de Conversões da Meta',
+    sendConversionHelp: 'Quando o lead veio de um anúncio de clique para o WhatsApp e a empresa configurou o conjunto de dados da Meta.',
+    save: 'Salvar agente',
+    saved: 'Agente salvo.',
+    delete: 'Excluir agente',
+    confirmDelete: (name: string) => `Excluir o agente ${name}? Os insights que ele já gerou continuam guardados.`,
+    // Checked here before sending (the server checks again)
+    requiredValue: 'Obrigatório.',
+    needsTrigger: 'Adicione pelo menos um gatilho.',
+    needsField: 'Adicione pelo menos um campo.',
+    badFieldName: 'Use letras minúsculas, números e _, começando por uma letra (até 40).',
+    repeatedFieldName: (name: string) => `O nome ${name} já é de outro campo.`,
+    enumOptions: 'Um campo de opções precisa de 2 a 20 opções.',
+    repeatedOption: 'Há opções repetidas.',
+    minAboveMax: 'O mínimo está acima do máximo.',
+    notNumber: 'Informe um número.',
+    notWhole: 'Informe um número inteiro (ou deixe em branco).',
+  },
+
+  insights: {
+    title: 'Insights',
+    feedTab: 'Insights',
+    trafficTab: 'Tráfego',
+    intro: 'O que os seus agentes de IA concluíram nas conversas, mais recentes primeiro.',
+    panelTitle: 'Insights',
+    panelEmpty: 'Nenhum insight nesta conversa ainda.',
+    empty: 'Nenhum insight com esses filtros.',
+    statusAll: 'Todos os status',
+    agentAll: 'Todos os agentes',
+    offline: 'modelo offline',
+    offlineHelp: 'Sem modelo de IA configurado: o conteúdo é um exemplo gerado localmente, não uma análise real.',
+    apply: 'Aplicar',
+    applyWon: 'Aplicar e marcar como ganho',
+    applyLost: 'Aplicar e marcar como perdido',
+    dismiss: 'Descartar',
+    useInComposer: 'Usar no compositor',
+    failed: (error: string | null) => (error ? `Falhou: ${error}` : 'Falhou'),
+    reviewedBy: (who: string | null, when: string) => (who ? `por ${who} em ${when}` : `em ${when}`),
+    openConversation: 'Abrir a conversa',
+    contact: (name: string) => `Conversa com ${name}`,
+    conversionSent: 'Venda enviada à API de Conversões da Meta',
+    conversionFailed: (reason: string | null) => (reason ? `A venda não foi enviada à Meta: ${reason}` : 'A venda não foi enviada à Meta'),
+    conversionSkipped: (reason: string | null) => (reason ? `Venda não enviada à Meta: ${reason}` : 'Venda não enviada à Meta'),
+    macros: 'Pedir a um agente',
+    macroSent: (name: string) => `${name} está analisando a conversa; o insight aparece ao lado em instantes.`,
+    noValue: '—',
+    // Traffic
+    trafficTitle: 'Retorno sobre o tráfego',
+    trafficIntro: 'Por que os leads de cada anúncio foram perdidos, segundo o agente "Feedback de tráfego".',
+    trafficPeriod: 'Período',
+    lastDays: (days: number) => `Últimos ${days} dias`,
+    trafficSince: (since: string, until: string) => `De ${since} a ${until}`,
+    trafficEmpty:
+      'Nenhuma conversa perdida com análise de tráfego no período. O relatório precisa do agente "Feedback de tráfego" (na Biblioteca de modelos em Agentes de IA) e de leads vindos de anúncios de clique para o WhatsApp; ele analisa cada conversa marcada como perdida.',
+    organic: 'Sem anúncio (orgânico)',
+    sourceId: (id: string) => `Anúncio ${id}`,
+    lost: (n: number) => (n === 1 ? '1 perdido' : `${n} perdidos`),
+    reasons: 'Motivos',
+    details: 'Últimos detalhes',
+    seeAd: 'Ver anúncio',
+  },
+
+  conversions: {
+    title: 'API de Conversões da Meta',
+    intro:
+      'Quando um insight que marca a conversa como ganha é aplicado e o lead veio de um anúncio de clique para o WhatsApp, o Piloto envia a compra (Purchase) ao seu conjunto de dados da Meta.',
+    ownerOnly: 'Só o proprietário configura a API de Conversões.',
+    configured: (dataset: string) => `Configurada: conjunto de dados ${dataset}`,
+    notConfigured: 'Não configurada.',
+    dataset: 'ID do conjunto de dados (dataset)',
+    token: 'Token de acesso',
+    tokenKeep: 'Definido. Deixe em branco para manter.',
+    currency: 'Moeda',
+    save: 'Salvar',
+    saved: 'Configuração salva.',
+    remove: 'Remover configuração',
+    confirmRemove: 'Remover a configuração da API de Conversões? As vendas deixam de ser enviadas à Meta.',
   },
 
   channels: {

@@ -1,10 +1,32 @@
 // Write to the lead as the seller (this also takes the conversation over).
-import { type FormEvent, type KeyboardEvent, useState } from 'react';
+import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { t } from '../i18n/pt-BR';
 
-export function Composer({ disabled, onSend }: { disabled: boolean; onSend: (text: string) => Promise<unknown> }) {
+/** A text put in the composer from elsewhere (an insight's message); a new serial puts it again. */
+export interface ComposerDraft {
+  text: string;
+  serial: number;
+}
+
+export function Composer({
+  disabled,
+  draft = null,
+  onSend,
+}: {
+  disabled: boolean;
+  draft?: ComposerDraft | null;
+  onSend: (text: string) => Promise<unknown>;
+}) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
+
+  const input = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    if (!draft) return;
+    setText(draft.text);
+    input.current?.focus();
+  }, [draft]);
 
   async function send() {
     const body = text.trim();
@@ -36,6 +58,7 @@ export function Composer({ disabled, onSend }: { disabled: boolean; onSend: (tex
   return (
     <form className="composer" onSubmit={submit}>
       <textarea
+        ref={input}
         value={text}
         onChange={(event) => setText(event.target.value)}
         onKeyDown={keyDown}

@@ -1,11 +1,15 @@
-// One open conversation, polled every 2 s: header actions, the thread with suggestions, the composer, details.
-import { useCallback, useState } from 'react';
+// One open conversation, polled every 2 s: header actions, the thread with suggestions, the agents' buttons, the
+// composer; beside it the insights (polled every 3 s) and the details.
+import { useCallback, useMemo, useState } from 'react';
 import type { Member } from '../api/types';
 import { useApi, useSession } from '../app/context';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { t } from '../i18n/pt-BR';
+import type { InsightActions } from '../insights/InsightCard';
+import { InsightFeed, MacroBar } from '../insights/InsightFeed';
+import { CONVERSATION_INSIGHTS_POLL_MS, useInsightAgents, useInsights } from '../insights/useInsights';
 import { usePolling } from '../polling/usePolling';
-import { Composer } from './Composer';
+import { Composer, type ComposerDraft } from './Composer';
 import { type ConversationActions, ConversationHeader } from './ConversationHeader';
 import { DetailsPanel } from './DetailsPanel';
 import { Thread } from './Thread';
@@ -29,6 +33,10 @@ export function ConversationView({
     [api, tenantId, conversationId],
   );
   const { data, error, refresh } = usePolling(load, CONVERSATION_POLL_MS, `${tenantId}/${conversationId}`);
+  const insightFilters = useMemo(() => ({ conversation_id: conversationId }), [conversationId]);
+  const feed = useInsights(insightFilters, CONVERSATION_INSIGHTS_POLL_MS);
+  const { agents } = useInsightAgents();
+  const [draft, setDraft] = useState<ComposerDraft | null>(null);
 
   const act = useCallback(
     async (action: () => Promise<unknown>) => {
@@ -63,6 +71,13 @@ export function ConversationView({
     setMode: (mode) => act(() => api.setMode(tenantId, conversationId, mode)),
   };
   const closed = conversation.status === 'closed';
+  const refreshFeed = feed.refresh;
+  const insightActions: InsightActions = {
+    onApply: (insight) => act(() => api.applyInsight(tenantId, insight.insight_id)).finally(refreshFeed),
+    onDismiss: (insight) => act(() => api.dismissInsight(tenantId, insight.insight_id)).finally(refreshFeed),
+    onUseText: closed ? undefined : (text) => setDraft((previous) => ({ text, serial: (previous?.serial ?? 0) + 1 })),
+  };
+  const macroAgents = (agents ?? []).filter((agent) => agent.active && agent.macro);
 
   return (
     <section className="conversation-view" data-testid="conversation-view" data-conversation-id={conversationId}>
@@ -76,9 +91,13 @@ export function ConversationView({
           onAccept={(decisionId, index, text) => act(() => api.acceptSuggestion(tenantId, conversationId, decisionId, index, text))}
           onDismiss={(decisionId, index) => act(() => api.dismissSuggestion(tenantId, conversationId, decisionId, index))}
         />
-        <Composer disabled={closed} onSend={(text) => act(() => api.sendMessage(tenantId, conversationId, text))} />
+        <MacroBar agents={macroAgents} onPress={(agent) => act(() => api.pressMacro(tenantId, conversationId, agent.agent_id)).finally(refreshFeed)} />
+        <Composer disabled={closed} draft={draft} onSend={(text) => act(() => api.sendMessage(tenantId, conversationId, text))} />
       </div>
-      <DetailsPanel conversation={conversation} />
+      <div className="conversation-side">
+        <InsightFeed insights={feed.data?.insights} error={feed.error} {...insightActions} />
+        <DetailsPanel conversation={conversation} />
+      </div>
     </section>
   );
 }
