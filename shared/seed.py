@@ -14,9 +14,13 @@ The file format (see ``emulators/seed/demo.yaml``)::
         knowledge:
           - {entry_id: preco-limpeza, kind: price_list, title: Limpeza, content: "R$ 180"}
           - {entry_id: qa-gestante, kind: qa, title: Gestantes, question: ..., answer: ...}
+        insight_agents:
+          - {agent_id: demo-conversion-auditor, template: conversion_auditor}
 
 Seeding is idempotent: documents are replaced, so running it twice leaves the same state.
 Knowledge entries are chunked and embedded with the configured embedder (``PILOTO_EMBEDDINGS``).
+Insight agents are added from the template library (``shared.insights.templates``) and the
+tenant's insight index (``settings/insights``) is rebuilt from all its agents.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.models.channel import Channel
 from shared.models.events import Provider
@@ -76,12 +80,33 @@ class SeedKnowledge(BaseModel):
         return self
 
 
+class SeedInsightAgent(BaseModel):
+    """An insight agent added from a template of the library, under a fixed id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    template: str
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _known(self) -> SeedInsightAgent:
+        from shared.insights.templates import TEMPLATES
+
+        if self.template not in TEMPLATES:
+            raise ValueError(
+                f"unknown template {self.template!r} (one of {', '.join(sorted(TEMPLATES))})"
+            )
+        return self
+
+
 class SeedTenant(Tenant):
-    """A tenant with its agent settings, channels and knowledge."""
+    """A tenant with its agent settings, channels, knowledge and insight agents."""
 
     agent: AgentSettings = Field(default_factory=AgentSettings)
     channels: list[SeedChannel] = Field(default_factory=list)
     knowledge: list[SeedKnowledge] = Field(default_factory=list)
+    insight_agents: list[SeedInsightAgent] = Field(default_factory=list)
 
 
 class SeedFile(BaseModel):
@@ -108,12 +133,17 @@ def load_seed_file(path: Path) -> SeedFile:
 
 
 def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None) -> dict[str, int]:
-    """Write every tenant, agent settings document, channel and knowledge entry; return what
-    was written. Knowledge is embedded with ``embedder`` (default: the environment's)."""
-    counts = {"tenants": 0, "channels": 0, "knowledge": 0}
+    """Write every tenant, agent settings document, channel, knowledge entry and insight agent;
+    return what was written. Knowledge is embedded with ``embedder`` (default: the
+    environment's)."""
+    counts = {"tenants": 0, "channels": 0, "knowledge": 0, "insight_agents": 0}
     for tenant in seed.tenants:
         tenant_ref = client.collection("tenants").document(tenant.tenant_id)
-        tenant_ref.set(tenant.model_dump(mode="json", exclude={"agent", "channels", "knowledge"}))
+        tenant_ref.set(
+            tenant.model_dump(
+                mode="json", exclude={"agent", "channels", "knowledge", "insight_agents"}
+            )
+        )
         tenant_ref.collection("settings").document("agent").set(
             tenant.agent.model_dump(mode="json")
         )
@@ -127,7 +157,38 @@ def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None)
         if tenant.knowledge:
             embedder = embedder or _environment_embedder()
             counts["knowledge"] += _seed_knowledge(client, tenant, embedder)
+        if tenant.insight_agents:
+            counts["insight_agents"] += _seed_insight_agents(client, tenant)
     return counts
+
+
+def _seed_insight_agents(client: Any, tenant: SeedTenant) -> int:
+    """Write the tenant's insight agents from their templates, then its insight index."""
+    from shared.insights.models import InsightAgent, index_for
+    from shared.insights.templates import TEMPLATES
+
+    now = datetime.now(UTC)
+    agents = client.collection("tenants").document(tenant.tenant_id).collection("insight_agents")
+    for item in tenant.insight_agents:
+        spec = TEMPLATES[item.template].spec.model_copy(update={"active": item.active})
+        agent = InsightAgent(
+            **spec.model_dump(),
+            agent_id=item.agent_id,
+            tenant_id=tenant.tenant_id,
+            created_at=now,
+            updated_at=now,
+        )
+        agents.document(item.agent_id).set(agent.model_dump(mode="python"))
+    stored = []
+    for snapshot in agents.stream():  # the tenant's other agents count in its index too
+        try:
+            stored.append(InsightAgent.model_validate(snapshot.to_dict()))
+        except ValidationError:
+            continue  # an unreadable agent never runs (the runner skips it too)
+    client.collection("tenants").document(tenant.tenant_id).collection("settings").document(
+        "insights"
+    ).set(index_for(stored).model_dump(mode="json"))
+    return len(tenant.insight_agents)
 
 
 def _seed_knowledge(client: Any, tenant: SeedTenant, embedder: Embedder) -> int:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from shared.seed import SeedError, load_seed_file
+from shared.insights.models import InsightAgent, InsightAgentSpec
+from shared.insights.templates import TEMPLATES
+from shared.seed import SeedError, apply_seed, load_seed_file
+from shared.store.conversations import tenant_ref
+from shared.store.memory import MemoryFirestore
 
 ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 
 
 def test_the_demo_seed_has_one_channel_per_provider() -> None:
@@ -47,3 +53,64 @@ def test_invalid_seed_files_name_the_problem(tmp_path: Path, text: str, problem:
     with pytest.raises(SeedError, match=problem) as raised:
         load_seed_file(path)
     assert str(path) in str(raised.value)
+
+
+def test_the_demo_seed_adds_the_conversion_auditor_and_the_closing_coach() -> None:
+    seed = load_seed_file(ROOT / "emulators" / "seed" / "demo.yaml")
+
+    [tenant] = seed.tenants
+
+    assert [(agent.agent_id, agent.template) for agent in tenant.insight_agents] == [
+        ("demo-conversion-auditor", "conversion_auditor"),
+        ("demo-closing-coach", "closing_coach"),
+    ]
+
+
+def test_an_unknown_template_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "tenants: [{tenant_id: ok-id, name: x, insight_agents: [{agent_id: a1, template: nope}]}]",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SeedError, match=r"insight_agents\.0.*unknown template 'nope'"):
+        load_seed_file(path)
+
+
+def test_seeding_writes_the_agents_from_their_templates_and_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "tenants:\n"
+        "  - tenant_id: t-seed\n"
+        "    name: Seed\n"
+        "    insight_agents:\n"
+        "      - {agent_id: auditor, template: conversion_auditor}\n"
+        "      - {agent_id: sentinel, template: ghosting_sentinel, active: false}\n",
+        encoding="utf-8",
+    )
+    client = MemoryFirestore()
+    agents = tenant_ref(client, "t-seed").collection("insight_agents")
+    qa = TEMPLATES["qa_auditor"].spec  # an agent the owner added earlier keeps its place
+    agents.document("mine").set(
+        InsightAgent(
+            **qa.model_dump(), agent_id="mine", tenant_id="t-seed", created_at=NOW, updated_at=NOW
+        ).model_dump(mode="python")
+    )
+
+    first = apply_seed(client, load_seed_file(path))
+    second = apply_seed(client, load_seed_file(path))
+
+    assert first["insight_agents"] == second["insight_agents"] == 2
+    auditor = InsightAgent.model_validate(agents.document("auditor").get().to_dict())
+    spec = auditor.model_dump(include=set(InsightAgentSpec.model_fields))
+    assert InsightAgentSpec.model_validate(spec) == TEMPLATES["conversion_auditor"].spec
+    assert (auditor.tenant_id, auditor.template, auditor.active) == (
+        "t-seed",
+        "conversion_auditor",
+        True,
+    )
+    sentinel = InsightAgent.model_validate(agents.document("sentinel").get().to_dict())
+    assert sentinel.active is False
+    index = tenant_ref(client, "t-seed").collection("settings").document("insights").get()
+    # The conversion auditor and the earlier QA auditor; the inactive sentinel is not heard.
+    assert index.to_dict() == {"events": ["NEW_MESSAGE_RECEIVED", "TICKET_LOST", "TICKET_WON"]}

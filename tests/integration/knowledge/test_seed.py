@@ -34,7 +34,7 @@ def test_applying_a_seed_twice_stores_its_knowledge_once(
     first = apply_seed(client, seed, embedder=OfflineEmbedder())
     second = apply_seed(client, seed)  # the environment's embedder: offline here
 
-    assert first == second == {"tenants": 1, "channels": 0, "knowledge": 2}
+    assert first == second == {"tenants": 1, "channels": 0, "knowledge": 2, "insight_agents": 0}
     entries = {entry.entry_id: entry for entry in list_entries(client, tenant)}
     assert sorted(entries) == ["preco", "qa-1"]
     assert entries["qa-1"].content == "Pergunta: O laser dói?\nResposta: Quase nada."
