@@ -1,11 +1,12 @@
 """A contact's data under the LGPD: export all of it, or erase it everywhere.
 
 Erasure deletes the contact record, every message and decision of their conversations, the send
-ledger and delivery records, the follow-up trigger records and unmatched delivery statuses, and
+ledger and delivery records, the follow-up trigger records, the insights agents produced about
+them (``tenants/{t}/insights``) and unmatched delivery statuses, and
 blanks the sellers' close notes the audit log kept about those conversations; the conversations
-themselves stay as anonymous counters (no phone, name, text, summary, extracted fields or close
-note) so the dashboard's past figures hold. The erasure is itself audited, naming the contact only
-by a one-way hash.
+themselves stay as anonymous counters (no phone, name, text, summary, extracted fields, ad click
+or close note) so the dashboard's past figures hold. The erasure is itself audited, naming the
+contact only by a one-way hash.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def export_contact(request: Request, tenant_id: str, contact_key: str) -> Contac
                     _jsonable(d.to_dict() or {})
                     for d in document.collection("decisions").order_by("decided_at").stream()
                 ],
+                "insights": [
+                    _jsonable(i.to_dict() or {})
+                    for i in tenant_ref(client, tenant_id)
+                    .collection("insights")
+                    .where(filter=equal("conversation_id", snapshot.id))
+                    .stream()
+                ],
             }
         )
     return ContactExport(
@@ -76,7 +84,7 @@ def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Delete
             found = list(snapshot.reference.collection(name).list_documents())
             doomed += found
             counts[name] += len(found)
-        for name in ("deliveries", "trigger_events"):
+        for name in ("deliveries", "trigger_events", "insights"):
             query = tenant.collection(name).where(filter=equal("conversation_id", snapshot.id))
             found = [each.reference for each in query.stream()]
             doomed += found
@@ -146,6 +154,7 @@ def _anonymous(digest: str, now: datetime) -> dict[str, Any]:
         "fields": {},
         "attention_reason": None,
         "close_note": None,  # the seller's words about the lead
+        "attribution": None,  # the ad click that identifies the lead to Meta
         "erased_at": now,
         "updated_at": now,
     }

@@ -7,7 +7,8 @@ stored a decision meanwhile makes the transaction retry), and writes its audit e
 - take over: the agent stays out (``taken_over_by``) until released; an unassigned conversation
   becomes the caller's.
 - release: the agent is in charge again (a handoff goes back to open).
-- close: for good, with the seller's reason; pending follow-ups become no-ops.
+- close: for good, with the seller's reason; pending follow-ups become no-ops. Won or lost is
+  announced to insight agents (TICKET_WON/TICKET_LOST) after the commit.
 - send: the seller's message is queued like the agent's (``outbound-messages`` → the sender, which
   still holds it after an opt-out or a close) and the conversation is taken over.
 - a copilot suggestion is accepted (sent as is), edited (sent as changed) or dismissed.

@@ -21,7 +21,7 @@ from shared.store.conversations import (
     tenant_ref,
 )
 from tests.integration.admin.conftest import AdminStack
-from tests.integration.admin.support import User, seed_conversation, snapshot_tree
+from tests.integration.admin.support import User, seed_conversation, seed_insight, snapshot_tree
 
 
 @dataclass
@@ -97,6 +97,11 @@ def _person(admin: AdminStack, tenant: str, name: str) -> Person:
         ):  # fmt: skip
             reference.set(record)
             paths.append(reference.path)
+        insight = seed_insight(
+            admin.db, tenant, seeded.id, contact_key=phone, contact_name=name,
+            payload={"perfil": f"{name}, dona de clínica"},
+        )  # fmt: skip
+        paths.append(f"tenants/{tenant}/insights/{insight.insight_id}")
     return Person(phone, name, conversations, paths)
 
 
@@ -146,6 +151,7 @@ def test_the_export_has_the_contact_conversations_messages_and_decisions(
         ]
         assert [d["reasons"] for d in conversation["decisions"]] == [["lead_replied"]]
         assert conversation["decisions"][0]["extracted_fields"] == {"nome": scene.erased.name}
+        assert [i["contact_name"] for i in conversation["insights"]] == [scene.erased.name]
     assert scene.kept.phone not in answer.text
     assert scene.kept.name not in answer.text
 
@@ -178,6 +184,7 @@ def test_erasure_removes_the_contact_everywhere_and_logs_only_a_hash(
         "decisions": 2,
         "deliveries": 2,
         "trigger_events": 2,
+        "insights": 2,
         "outbound": 2,
         "conversations_anonymised": 2,
         "unmatched_statuses": 1,
