@@ -159,6 +159,70 @@ describe('API client', () => {
     ]);
   });
 
+  it('calls the insight agent endpoints of issue 8 with their bodies', async () => {
+    const { api, requests } = client((request) => (request.method === 'DELETE' ? new Response(null, { status: 204 }) : jsonResponse(200, {})));
+    const spec = {
+      name: 'Auditor',
+      icon: '💰',
+      description: '',
+      prompt: 'Confirme o pagamento.',
+      model: 'fast' as const,
+      active: true,
+      triggers: [],
+      fields: [],
+      apply_action: 'mark_won' as const,
+      message_field: null,
+      send_conversion: false,
+      template: null,
+    };
+    await api.listInsightTemplates('t1');
+    await api.listInsightAgents('t1');
+    await api.getInsightAgent('t1', 'a/1');
+    await api.createInsightAgent('t1', spec);
+    await api.addInsightTemplate('t1', 'conversion_auditor');
+    await api.updateInsightAgent('t1', 'a1', spec);
+    await api.setInsightAgentActive('t1', 'a1', false);
+    await expect(api.deleteInsightAgent('t1', 'a1')).resolves.toBeUndefined();
+    await api.applyInsight('t1', 'i1');
+    await api.dismissInsight('t1', 'i2');
+    await api.pressMacro('t1', 'c/1', 'a1');
+    await api.getTrafficReport('t1', 90);
+    await api.getConversions('t1');
+    await api.putConversions('t1', { dataset_id: '123456789', access_token: 'EAAB', currency: 'BRL' });
+    await expect(api.deleteConversions('t1')).resolves.toBeUndefined();
+    expect(requests.map((r) => [r.method, r.url, r.body])).toEqual([
+      ['GET', '/api/tenants/t1/insight-templates', undefined],
+      ['GET', '/api/tenants/t1/insight-agents', undefined],
+      ['GET', '/api/tenants/t1/insight-agents/a%2F1', undefined],
+      ['POST', '/api/tenants/t1/insight-agents', spec],
+      ['POST', '/api/tenants/t1/insight-agents/from-template', { template: 'conversion_auditor' }],
+      ['PUT', '/api/tenants/t1/insight-agents/a1', spec],
+      ['PATCH', '/api/tenants/t1/insight-agents/a1', { active: false }],
+      ['DELETE', '/api/tenants/t1/insight-agents/a1', undefined],
+      ['POST', '/api/tenants/t1/insights/i1/apply', {}],
+      ['POST', '/api/tenants/t1/insights/i2/dismiss', {}],
+      ['POST', '/api/tenants/t1/conversations/c%2F1/macros/a1', {}],
+      ['GET', '/api/tenants/t1/insights/traffic-report?days=90', undefined],
+      ['GET', '/api/tenants/t1/conversions', undefined],
+      ['PUT', '/api/tenants/t1/conversions', { dataset_id: '123456789', access_token: 'EAAB', currency: 'BRL' }],
+      ['DELETE', '/api/tenants/t1/conversions', undefined],
+    ]);
+  });
+
+  it('polls the insights with their filters and If-None-Match', async () => {
+    const { api, requests } = client((request) =>
+      request.headers['if-none-match'] === '"i1"' ? new Response(null, { status: 304 }) : jsonResponse(200, { insights: [] }, { ETag: '"i1"' }),
+    );
+    expect(await api.listInsights('t1', { conversation_id: 'c1' })).toEqual({ notModified: false, data: { insights: [] }, etag: '"i1"' });
+    expect(await api.listInsights('t1', { conversation_id: 'c1' }, '"i1"')).toEqual({ notModified: true });
+    await api.listInsights('t1', { status: 'SUGGESTION', agent_id: 'a1', limit: 50 });
+    expect(requests.map((r) => [r.url, r.headers['if-none-match']])).toEqual([
+      ['/api/tenants/t1/insights?conversation_id=c1', undefined],
+      ['/api/tenants/t1/insights?conversation_id=c1', '"i1"'],
+      ['/api/tenants/t1/insights?status=SUGGESTION&agent_id=a1&limit=50', undefined],
+    ]);
+  });
+
   it('names a 415 without a contract body unsupported_media_type', async () => {
     const { api } = client(() => new Response('', { status: 415 }));
     await expect(api.uploadKnowledge('t1', { filename: 'a.exe', mime_type: 'application/x-msdownload', content_base64: 'TVo=' })).rejects.toMatchObject({

@@ -66,7 +66,7 @@ function AgentCard({
       {agent.description ? <p className="agent-description">{agent.description}</p> : null}
       <ul className="agent-triggers small" data-testid="agent-card-triggers">
         {agent.triggers.map((trigger, index) => (
-          <li key={trigger.trigger_id || index}>⚡ {triggerSummary(trigger)}</li>
+          <li key={index}>⚡ {triggerSummary(trigger)}</li>
         ))}
       </ul>
       <div className="agent-card-footer">
