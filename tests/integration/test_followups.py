@@ -4,6 +4,8 @@ A turn (in-process, offline model) answers a lead and puts the cadence's first s
 Cloud Tasks emulator; at its time the emulator POSTs it to the follow-up function
 (functions-framework), which sends a proactive nudge to outbound-messages. A lead who wrote in
 between makes the step a no-op, a redelivered step sends nothing, a malformed body is a 400.
+The turn's inactivity check arrives the same way: two (fast) hours after the last message it
+records INACTIVITY_2H and publishes it to the insight events topic for a tenant that listens.
 ``PILOTO_CLOCK_SPEED`` turns the 1h delay into one second.
 """
 
@@ -55,34 +57,40 @@ class FollowupStack:
     project_id: str
     tasks_host: str
     stash: dict[str, list[dict[str, Any]]]
+    insight_tap: str = ""
 
-    def pull(self, tenant: str, timeout: float) -> list[dict[str, Any]]:
-        """Return the outbound messages of a tenant published so far, waiting up to ``timeout``."""
+    def pull(
+        self, tenant: str, timeout: float, subscription: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the messages of a tenant published so far (outbound unless another tap is
+        named), waiting up to ``timeout``."""
+        tap = subscription or self.outbound_tap
+        key = f"{tap} {tenant}"
         subscriber = pubsub_v1.SubscriberClient()
         deadline = time.monotonic() + timeout
         try:
-            while not self.stash.get(tenant) and time.monotonic() < deadline:
+            while not self.stash.get(key) and time.monotonic() < deadline:
                 response = subscriber.pull(
-                    request={"subscription": self.outbound_tap, "max_messages": 20},
+                    request={"subscription": tap, "max_messages": 20},
                     timeout=max(deadline - time.monotonic(), 0.5),
                 )
                 if response.received_messages:
                     subscriber.acknowledge(
                         request={
-                            "subscription": self.outbound_tap,
+                            "subscription": tap,
                             "ack_ids": [m.ack_id for m in response.received_messages],
                         }
                     )
                 for received in response.received_messages:
                     body = json.loads(received.message.data)
                     body["attributes"] = dict(received.message.attributes)
-                    self.stash.setdefault(body["tenant_id"], []).append(body)
+                    self.stash.setdefault(f"{tap} {body['tenant_id']}", []).append(body)
         except Exception as error:  # the emulator answers an empty pull with DEADLINE_EXCEEDED
             if "Deadline" not in type(error).__name__:
                 raise
         finally:
             subscriber.close()
-        return self.stash.pop(tenant, [])
+        return self.stash.pop(key, [])
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +115,12 @@ def stack(
     subscriber.create_subscription(
         request={"name": tap, "topic": publisher.topic_path(project, topic)}
     )
+    insight_topic = f"insight-events-{suffix}"
+    publisher.create_topic(name=publisher.topic_path(project, insight_topic))
+    insight_tap = subscriber.subscription_path(project, f"insight-tap-{suffix}")
+    subscriber.create_subscription(
+        request={"name": insight_tap, "topic": publisher.topic_path(project, insight_topic)}
+    )
     subscriber.close()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -114,6 +128,8 @@ def stack(
         **os.environ,
         **local_stack.env(),
         "PILOTO_OUTBOUND_TOPIC": topic,
+        "PILOTO_INSIGHT_TOPIC": insight_topic,
+        "PILOTO_INSIGHT_INDEX_CACHE_SECONDS": "0",
         "PILOTO_FOLLOWUP_QUEUE": queue,
         "PILOTO_FOLLOWUP_URL": url,
         "PILOTO_CLOCK_SPEED": str(CLOCK_SPEED),
@@ -121,7 +137,7 @@ def stack(
     }
     process, _ = serve("followup", "http", env, tmp_path_factory.mktemp("followup"), port=port)
     try:
-        yield FollowupStack(url, queue, tap, project, tasks_host, {})
+        yield FollowupStack(url, queue, tap, project, tasks_host, {}, insight_tap)
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=10)
@@ -183,7 +199,8 @@ def test_a_due_step_arrives_through_cloud_tasks_and_a_proactive_nudge_is_publish
     lead = Lead(stack)
     turn = lead.says("Oi, quanto custa a limpeza de pele?")
     assert lead.turns.run(turn).status == "decided"
-    [request] = lead.scheduled
+    [check, request] = lead.scheduled
+    assert (check.kind, request.kind) == ("inactivity", "followup")
 
     published = stack.pull(lead.tenant, timeout=20)
 
@@ -213,7 +230,7 @@ def test_a_lead_who_wrote_in_between_makes_the_step_a_no_op(stack: FollowupStack
     lead = Lead(stack, schedule=False)
     turn = lead.says("Oi, quanto custa a limpeza de pele?")
     lead.turns.run(turn)
-    [request] = lead.scheduled
+    [_, request] = lead.scheduled  # the inactivity check, then the cadence's first step
     lead.says("e vocês atendem sábado?")  # its turn is still in the debounce
 
     response = httpx.post(stack.url, content=request.to_json(), timeout=10)
@@ -223,6 +240,45 @@ def test_a_lead_who_wrote_in_between_makes_the_step_a_no_op(stack: FollowupStack
     assert lead.followup_decisions(turn.conversation_id) == []
     assert lead.conversation(turn.conversation_id)["followups_sent"] == 0
     assert stack.pull(lead.tenant, timeout=1) == []
+
+
+def test_an_idle_conversation_is_recorded_and_published_for_a_listening_tenant(
+    stack: FollowupStack,
+) -> None:
+    lead = Lead(stack)
+    tenant_ref(lead.client, lead.tenant).collection("settings").document("insights").set(
+        {"events": ["INACTIVITY_2H"]}
+    )
+    turn = lead.says("Oi, quanto custa a limpeza de pele?")
+    assert lead.turns.run(turn).status == "decided"
+
+    # The nudge 1 s later is activity: the check, due 2 s after the reply, waits 2 s after it.
+    [published] = stack.pull(lead.tenant, timeout=20, subscription=stack.insight_tap)
+
+    conversation = lead.conversation(turn.conversation_id)
+    assert conversation["followups_sent"] == 1
+    idle_since = conversation["last_outbound_at"]
+    key = idle_since.isoformat(timespec="microseconds")
+    assert published["event_id"] == f"idle:{turn.conversation_id}:{key}"
+    assert (published["type"], published["conversation_id"]) == (
+        "INACTIVITY_2H",
+        turn.conversation_id,
+    )
+    assert published["attributes"] == {
+        "tenant_id": lead.tenant,
+        "type": "INACTIVITY_2H",
+        "event_id": published["event_id"],
+    }
+    trigger = (
+        tenant_ref(lead.client, lead.tenant)
+        .collection("trigger_events")
+        .document(f"{turn.conversation_id}:INACTIVITY_2H:{key}")
+        .get()
+        .to_dict()
+    )
+    assert trigger is not None
+    assert (trigger["last_from"], trigger["event_id"]) == ("business", published["event_id"])
+    assert stack.pull(lead.tenant, timeout=3, subscription=stack.insight_tap) == []  # once
 
 
 @pytest.mark.parametrize(
