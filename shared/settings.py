@@ -51,9 +51,9 @@ class Settings:
     turn_url: str | None = _setting(None)
     followup_url: str | None = _setting(None)
     followup_queue: str | None = _setting(None)
-    """Cloud Tasks queue of follow-ups and seller-inactivity checks (default: the turns queue)."""
+    """Cloud Tasks queue of follow-ups and inactivity checks (default: the turns queue)."""
     clock_speed: float = _setting(1.0, minimum=1)
-    """Divides follow-up and seller-inactivity delays (a demo sees a 1-day step in 1 minute)."""
+    """Divides follow-up and inactivity delays (a demo sees a 1-day step in 1 minute)."""
     send_max_wait_seconds: float = _setting(20.0, minimum=0)
     outbound_topic: str = _setting("outbound-messages")
     secret_store: Literal["auto", "local", "secret-manager"] = _setting("auto")
