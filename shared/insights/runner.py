@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from google.cloud import firestore
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, ValidationError
@@ -53,7 +53,7 @@ from shared.insights.models import (
 from shared.insights.offline import OFFLINE_INSIGHTS_MODEL, offline_payload
 from shared.insights.schema import PayloadInvalid, payload_model, validate_payload
 from shared.insights.throttle import (
-    TRANSACTION_ATTEMPTS,
+    ATTEMPTS,
     admit,
     insight_id_for,
     insight_ref,
@@ -380,22 +380,30 @@ def _attribution(value: Any) -> Attribution | None:
 
 
 def complete(client: Any, finished: Insight) -> Insight:
-    """Store a finished run unless another delivery finished it first; return what is stored."""
-    transaction = client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
-    stored: Insight = _complete(transaction, client, finished)
-    return stored
+    """Store a finished run unless another delivery finished it first; return what is stored.
 
-
-@firestore.transactional
-def _complete(transaction: Any, client: Any, finished: Insight) -> Insight:
+    Optimistic: the write is conditioned on the RUNNING document's last update time, and a
+    document that changed meanwhile is read again (no transaction, so no lock is held).
+    """
     document = insight_ref(client, finished.tenant_id, finished.insight_id)
-    snapshot = document.get(transaction=transaction)
-    if snapshot.exists:
+    data = finished.model_dump(mode="python")
+    for _ in range(ATTEMPTS):
+        snapshot = document.get()
+        if not snapshot.exists:
+            try:
+                document.create(data)
+            except AlreadyExists:
+                continue
+            return finished
         current = Insight.model_validate(snapshot.to_dict() or {})
         if current.status is not InsightStatus.RUNNING:
             return current
-    transaction.set(document, finished.model_dump(mode="python"))
-    return finished
+        try:
+            document.update(data, option=client.write_option(last_update_time=snapshot.update_time))
+        except FailedPrecondition:
+            continue
+        return finished
+    raise RuntimeError(f"insight {finished.insight_id} kept changing; not stored")
 
 
 def build_insight_runner(settings: Settings) -> InsightRunner:

@@ -1,6 +1,6 @@
-"""Admission of one insight run: the throttles and the RUNNING insight in one transaction.
+"""Admission of one insight run: the throttles and the RUNNING insight in one atomic write.
 
-For a matched (agent, trigger) on an event, ``admit`` runs one Firestore transaction that:
+For a matched (agent, trigger) on an event, ``admit``:
 
 1. reads the insight document (its id derives from the event id and the agent id): one that
    exists and is no longer RUNNING is ``done`` (a redelivery: nothing counted, nothing run);
@@ -11,27 +11,35 @@ For a matched (agent, trigger) on an event, ``admit`` runs one Firestore transac
    per-conversation window, ``{agent_id}~{trigger_id}~d~{YYYY-MM-DD}`` the runs of the tenant's
    day (in the tenant's time zone);
 3. refuses (``throttled``, naming the rule, nothing written) when one is full, else records the
-   run in both and creates the insight RUNNING.
+   run in both and creates the insight RUNNING, in one batch that Firestore applies atomically
+   and only if nothing changed since the reads: the insight is created (it must not exist) and
+   each throttle document is created, or updated on the condition of its last update time.
+   When a concurrent run got there first, the commit fails and everything is read again.
 
-Firestore retries a transaction whose reads changed before its commit, so concurrent events for
-the same trigger are serialised on these documents and can never exceed a throttle.
+This is optimistic concurrency control: concurrent events for the same trigger are serialised on
+these documents and can never exceed a throttle, and no lock is held. (A
+``firestore.transactional`` read-then-write holds read locks; eight concurrent admissions on the
+Firestore emulator deadlock into its two-second "Transaction lock timeout" round after round,
+sometimes with no winner, and exhausted fifteen attempts in our concurrency tests.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from google.cloud import firestore
+from google.api_core.exceptions import Aborted, AlreadyExists, FailedPrecondition, NotFound
 
 from shared.insights.models import Insight, InsightStatus, Trigger
 from shared.store.conversations import tenant_ref
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
-TRANSACTION_ATTEMPTS = 15
+ATTEMPTS = 15
 
 
 @dataclass(frozen=True)
@@ -88,75 +96,86 @@ def admit(
     client: Any, running: Insight, trigger: Trigger, *, now: datetime, zone: ZoneInfo
 ) -> Admission:
     """Admit ``running`` (a RUNNING insight not yet stored) within the trigger's throttles."""
-    transaction = client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
-    admission: Admission = _admit(transaction, client, running, trigger, now, zone)
-    return admission
-
-
-@firestore.transactional
-def _admit(
-    transaction: Any,
-    client: Any,
-    running: Insight,
-    trigger: Trigger,
-    now: datetime,
-    zone: ZoneInfo,
-) -> Admission:
     tenant_id = running.tenant_id
     insight_doc = insight_ref(client, tenant_id, running.insight_id)
+    day = now.astimezone(zone).date().isoformat()
     window_doc = day_doc = None
     if trigger.max_per_conversation is not None:
-        window_doc = throttle_ref(
-            client,
-            tenant_id,
-            conversation_key(running.agent_id, trigger.trigger_id, running.conversation_id),
-        )
-    day = now.astimezone(zone).date().isoformat()
+        key = conversation_key(running.agent_id, trigger.trigger_id, running.conversation_id)
+        window_doc = throttle_ref(client, tenant_id, key)
     if trigger.max_per_day is not None:
         day_doc = throttle_ref(
             client, tenant_id, day_key(running.agent_id, trigger.trigger_id, day)
         )
-    # Every read before any write, as Firestore transactions require.
-    stored = insight_doc.get(transaction=transaction)
-    window = window_doc.get(transaction=transaction) if window_doc is not None else None
-    daily = day_doc.get(transaction=transaction) if day_doc is not None else None
-    if stored.exists:
-        insight = Insight.model_validate(stored.to_dict() or {})
-        if insight.status is InsightStatus.RUNNING:
-            return Admission("resumed", insight)
-        return Admission("done", insight)
-    since = now - timedelta(minutes=trigger.conversation_window_minutes)
-    runs = [
-        run
-        for run in ((window.to_dict() or {}).get("runs", []) if window and window.exists else [])
-        if isinstance(run, datetime) and run > since
-    ]
-    count = int((daily.to_dict() or {}).get("count", 0)) if daily and daily.exists else 0
-    if trigger.max_per_conversation is not None and len(runs) >= trigger.max_per_conversation:
-        return Admission("throttled", rule="per_conversation")
-    if trigger.max_per_day is not None and count >= trigger.max_per_day:
-        return Admission("throttled", rule="per_day")
-    if window_doc is not None:
-        transaction.set(
-            window_doc,
-            {
-                "agent_id": running.agent_id,
-                "trigger_id": trigger.trigger_id,
-                "conversation_id": running.conversation_id,
-                "runs": [*runs, now],
-                "updated_at": now,
-            },
-        )
-    if day_doc is not None:
-        transaction.set(
-            day_doc,
-            {
-                "agent_id": running.agent_id,
-                "trigger_id": trigger.trigger_id,
-                "day": day,
-                "count": count + 1,
-                "updated_at": now,
-            },
-        )
-    transaction.set(insight_doc, running.model_dump(mode="python"))
-    return Admission("admitted", running)
+    for attempt in range(ATTEMPTS):
+        stored = insight_doc.get()
+        if stored.exists:
+            insight = Insight.model_validate(stored.to_dict() or {})
+            return Admission(
+                "resumed" if insight.status is InsightStatus.RUNNING else "done", insight
+            )
+        window = window_doc.get() if window_doc is not None else None
+        daily = day_doc.get() if day_doc is not None else None
+        since = now - timedelta(minutes=trigger.conversation_window_minutes)
+        runs = [
+            run
+            for run in (
+                (window.to_dict() or {}).get("runs", []) if window and window.exists else []
+            )
+            if isinstance(run, datetime) and run > since
+        ]
+        count = int((daily.to_dict() or {}).get("count", 0)) if daily and daily.exists else 0
+        # Counts only grow while ``now`` stands still, so a refusal on a stale read is right.
+        if trigger.max_per_conversation is not None and len(runs) >= trigger.max_per_conversation:
+            return Admission("throttled", rule="per_conversation")
+        if trigger.max_per_day is not None and count >= trigger.max_per_day:
+            return Admission("throttled", rule="per_day")
+        batch = client.batch()
+        batch.create(insight_doc, running.model_dump(mode="python"))
+        if window_doc is not None and window is not None:
+            _write_if_unchanged(
+                client,
+                batch,
+                window_doc,
+                window,
+                {
+                    "agent_id": running.agent_id,
+                    "trigger_id": trigger.trigger_id,
+                    "conversation_id": running.conversation_id,
+                    "runs": [*runs, now],
+                    "updated_at": now,
+                },
+            )
+        if day_doc is not None and daily is not None:
+            _write_if_unchanged(
+                client,
+                batch,
+                day_doc,
+                daily,
+                {
+                    "agent_id": running.agent_id,
+                    "trigger_id": trigger.trigger_id,
+                    "day": day,
+                    "count": count + 1,
+                    "updated_at": now,
+                },
+            )
+        try:
+            batch.commit()
+        except (AlreadyExists, FailedPrecondition, NotFound, Aborted):
+            # Another run changed a document since it was read: read again.
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # noqa: S311 (jitter)
+            continue
+        return Admission("admitted", running)
+    raise RuntimeError(f"insight {running.insight_id}: throttle documents kept changing")
+
+
+def _write_if_unchanged(
+    client: Any, batch: Any, document: Any, snapshot: Any, data: dict[str, Any]
+) -> None:
+    """Add a write to the batch that fails its commit if the document changed since read."""
+    if snapshot.exists:
+        option = client.write_option(last_update_time=snapshot.update_time)
+        batch.update(document, data, option=option)
+    else:
+        batch.create(document, data)

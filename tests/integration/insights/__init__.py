@@ -1,0 +1,1 @@
+"""Insight agents against the emulators: throttles under concurrency, templates, the loop."""
