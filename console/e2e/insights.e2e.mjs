@@ -9,8 +9,9 @@
 // "Paguei, segue o comprovante" → in the inbox the auditor's insight arrives (offline) → press our agent's button:
 // its insight arrives, "Usar no compositor" fills the composer, dismiss it → apply the auditor's insight ("Aplicar e
 // marcar como ganho"): applied, the conversation closed as won → the owner's feed lists both, linked to the
-// conversation → "Tráfego" explains it needs the traffic agent. Screenshots insight-agents.png,
-// insight-builder.png, inbox-insight.png, inbox-insight-applied.png, insights-feed.png, insights-traffic.png.
+// conversation → "Tráfego" explains it needs the traffic agent → add "Feedback de tráfego" → another lead is closed
+// as lost → the report counts her under leads without an ad. Screenshots insight-builder.png, insight-agents.png,
+// inbox-insight.png, inbox-insight-applied.png, insights-feed.png, insights-traffic-empty.png, insights-traffic.png.
 import { join } from 'node:path';
 import {
   AGENT_WAIT_MS,
@@ -31,6 +32,7 @@ const simulator = simulatorClient(env.simulatorUrl);
 const BUSINESS_PHONE = '+5511990007777';
 const SECRETS = { app_secret: 'e2e-app-secret-3', verify_token: 'e2e-verify-token-3', access_token: 'e2e-access-token-3' };
 const LEAD = { from: '+5511987650005', name: 'Carla' };
+const LOST_LEAD = { from: '+5511987650006', name: 'Diego' };
 const PAID = 'Paguei, segue o comprovante';
 const OWN_AGENT = {
   name: 'Resumo para o vendedor',
@@ -192,6 +194,39 @@ exit(
       await page.selectOption(byTestId('traffic-days'), '90');
       const empty = await page.locator(byTestId('traffic-empty')).textContent();
       if (!empty.includes('Feedback de tráfego')) throw new Error(`the empty report reads ${JSON.stringify(empty)}`);
+      await page.screenshot({ path: join(env.artifactsDir, 'insights-traffic-empty.png'), fullPage: true });
+    });
+
+    const trafficId = await step('add "Feedback de tráfego" from the library', async () => {
+      await page.click(byTestId('nav-insight-agents'));
+      await page.locator(`${byTestId('template-card')}[data-template="traffic_feedback"] ${byTestId('template-add')}`).click();
+      const id = await page.locator(byTestId('builder-page')).getAttribute('data-agent-id');
+      await page.click(byTestId('builder-cancel'));
+      await card(page, `[data-agent-id="${id}"][data-template="traffic_feedback"][data-active="true"]`).waitFor();
+      return id;
+    });
+
+    await step('another lead is closed as lost by the seller: the traffic agent analyses it', async () => {
+      await simulator.leadWrites(channel.channelId, { ...LOST_LEAD, text: 'Achei caro, vou ver em outro lugar.' });
+      await openConversationOf(page, LOST_LEAD);
+      await page.click(byTestId('close-button'));
+      await page.selectOption(byTestId('close-reason'), 'lost');
+      await page.fill(byTestId('close-note'), 'achou caro');
+      await page.click(byTestId('close-confirm'));
+      await page.locator(`${byTestId('conversation-status')}[data-status="closed"]`).waitFor();
+      await page.locator(`${byTestId('insight')}[data-agent-id="${trafficId}"][data-status="SUGGESTION"]`).waitFor({ timeout: AGENT_WAIT_MS });
+    });
+
+    await step('Tráfego counts the lost lead under leads without an ad, with its reason', async () => {
+      await page.click(byTestId('nav-insights'));
+      await page.click(byTestId('insights-tab-traffic'));
+      const campaign = page.locator(`${byTestId('traffic-campaign')}[data-key="organic"]`);
+      await campaign.waitFor();
+      const lost = await campaign.getAttribute('data-lost');
+      if (lost !== '1') throw new Error(`the organic campaign counts ${lost} lost leads`);
+      const reasons = await campaign.locator(byTestId('traffic-reason')).evaluateAll((items) => items.map((item) => `${item.getAttribute('data-reason')}=${item.getAttribute('data-count')}`));
+      if (reasons.length !== 1 || !reasons[0].endsWith('=1')) throw new Error(`the campaign's reasons are ${JSON.stringify(reasons)}`);
+      log(`traffic: organic, reasons ${reasons.join(', ')}`);
       await page.screenshot({ path: join(env.artifactsDir, 'insights-traffic.png'), fullPage: true });
     });
   }),

@@ -560,7 +560,7 @@ const INSIGHT_TEMPLATES = [
   {
     key: 'qa_auditor',
     name: 'Auditor de qualidade',
-    icon: '🕵️',
+    icon: '🧐',
     description: 'Ao fechar uma conversa, dá notas de 0 a 10 ao atendimento, com os motivos.',
     spec: spec({
       prompt: 'Você audita o atendimento de uma conversa encerrada: SLA, empatia, perguntas de descoberta, objeções e próximo passo.',
@@ -577,7 +577,7 @@ const INSIGHT_TEMPLATES = [
   {
     key: 'closing_coach',
     name: 'Coach de fechamento',
-    icon: '💡',
+    icon: '🎯',
     description: 'Quando o lead hesita ou objeta, sopra uma dica ao vendedor (só no copiloto).',
     spec: spec({
       prompt: 'Você é um coach de vendas. Dê ao vendedor uma dica curta para a objeção do lead.',
@@ -593,7 +593,7 @@ const INSIGHT_TEMPLATES = [
   },
   {
     key: 'ghosting_sentinel',
-    name: 'Sentinela de sumiço',
+    name: 'Sentinela de vácuo',
     icon: '👻',
     description: 'Quando um lead engajado some por 2 horas, sugere uma mensagem de resgate.',
     spec: spec({
@@ -608,8 +608,8 @@ const INSIGHT_TEMPLATES = [
   },
   {
     key: 'icp_mapper',
-    name: 'Mapa do cliente ideal',
-    icon: '🎯',
+    name: 'Mapeador de ICP',
+    icon: '🧭',
     description: 'Em cada venda, anota o perfil de quem comprou.',
     spec: spec({
       prompt: 'Extraia o perfil do comprador desta conversa ganha.',
@@ -816,7 +816,7 @@ function trafficReport(tenant, days) {
     const key = ad.source_id || ad.headline || 'organic';
     const campaign = campaigns.get(key) ?? { key, source_id: ad.source_id ?? null, headline: ad.headline ?? null, source_url: ad.source_url ?? null, lost: 0, reasons: new Map(), details: [] };
     campaign.lost += 1;
-    const reason = String(insight.payload.lost_reason ?? 'outro');
+    const reason = String(insight.payload.lost_reason || 'unknown');
     campaign.reasons.set(reason, (campaign.reasons.get(reason) ?? 0) + 1);
     if (insight.payload.detail && campaign.details.length < 5) campaign.details.push(String(insight.payload.detail));
     campaigns.set(key, campaign);
@@ -938,10 +938,10 @@ function insightsApi(tenant, role, who, method, rest, query, body) {
     if (method === 'PUT') {
       const details = [];
       if (!/^\d{5,20}$/.test(String(body?.dataset_id ?? ''))) details.push({ field: 'dataset_id', reason: 'must be the digits of a Meta dataset id' });
-      if (!body?.access_token && !tenant.conversions) details.push({ field: 'access_token', reason: 'Field required' });
+      if (!body?.access_token) details.push({ field: 'access_token', reason: 'Field required' });
       if (!/^[A-Z]{3}$/.test(String(body?.currency ?? 'BRL'))) details.push({ field: 'currency', reason: 'a 3-letter ISO currency code' });
       if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
-      tenant.conversions = { dataset_id: body.dataset_id, access_token: body.access_token ?? tenant.conversions.access_token, currency: body.currency ?? 'BRL', updated_at: now() };
+      tenant.conversions = { dataset_id: body.dataset_id, access_token: body.access_token, currency: body.currency ?? 'BRL', updated_at: now() };
       return [200, conversionsView(tenant)];
     }
   }

@@ -10,7 +10,12 @@ dashboard. ``console/e2e/knowledge.e2e.mjs`` adds knowledge entries and a file, 
 test search, has a lead ask what the base does not answer (a ``knowledge_gap`` handoff), answers as
 the seller, approves the proposal that answer became, and sees the agent answer another lead from
 it, citing it; a third lead's voice note (not understood offline) and PDF (its text shown under
-the bubble) follow. Screenshots land in ``test-artifacts/console/``.
+the bubble) follow. ``console/e2e/insights.e2e.mjs`` adds the conversion auditor from the template
+library, switches it off and on, builds an agent with a macro button, has a lead write that she
+paid, waits for the auditor's (offline) insight in the inbox, presses the macro, and applies the
+auditor's insight, which closes the conversation as won; with the traffic feedback agent added, a
+lead the seller closes as lost shows in the traffic report. Screenshots land in
+``test-artifacts/console/``.
 """
 
 from __future__ import annotations
@@ -114,6 +119,25 @@ def test_knowledge_search_and_learning_from_a_handoff_in_chromium(
             "inbox-sources.png",
             "inbox-media.png",
             "dashboard-copilot.png",
+        ),
+        log,
+    )
+
+
+def test_insight_agents_template_builder_macro_and_apply_in_chromium(
+    loop: PilotoLoop, artifacts: Path
+) -> None:
+    log = run_scenario("insights.e2e.mjs", loop, artifacts)
+    assert_screenshots(
+        artifacts,
+        (
+            "insight-builder.png",
+            "insight-agents.png",
+            "inbox-insight.png",
+            "inbox-insight-applied.png",
+            "insights-feed.png",
+            "insights-traffic-empty.png",
+            "insights-traffic.png",
         ),
         log,
     )

@@ -629,6 +629,7 @@ export interface ConversionsSettings {
 
 export interface ConversionsInput {
   dataset_id: string;
-  access_token?: string;
+  /** Write-only: never read back, so it is sent on every save. */
+  access_token: string;
   currency: string;
 }

@@ -620,7 +620,7 @@ export const t = {
     minLeadMessagesSummary: (n: number) => (n === 1 ? 'depois de 1 mensagem do lead' : `depois de ${n} mensagens do lead`),
     modeSummary: { any: '', pilot: 'só no piloto', copilot: 'só no copiloto' } as Record<TriggerMode, string>,
     perConversationSummary: (n: number, minutes: number) =>
-      `no máximo ${n === 1 ? '1 vez' : `${n} vezes`} por conversa a cada ${minutes >= 60 && minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`}`,
+      `no máximo ${n === 1 ? '1 vez' : `${n} vezes`} por conversa a cada ${minutes >= 60 && minutes % 60 === 0 ? `${minutes / 60}\u00a0h` : `${minutes}\u00a0min`}`,
     perDaySummary: (n: number) => `até ${n} por dia`,
   },
 
@@ -745,7 +745,7 @@ export const t = {
     notConfigured: 'Não configurada.',
     dataset: 'ID do conjunto de dados (dataset)',
     token: 'Token de acesso',
-    tokenKeep: 'Definido. Deixe em branco para manter.',
+    tokenKeep: 'Definido (não é exibido). Para salvar uma mudança, informe o token de novo.',
     currency: 'Moeda',
     save: 'Salvar',
     saved: 'Configuração salva.',

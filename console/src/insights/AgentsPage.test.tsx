@@ -105,7 +105,7 @@ describe('AgentsPage gallery', () => {
     const card = await screen.findByTestId('agent-card');
     expect(card.getAttribute('data-active')).toBe('true');
     expect(within(card).getByTestId('agent-card-triggers').textContent).toBe(
-      '⚡ Nova mensagem do lead com “caro”, “vou pensar” · só no copiloto · no máximo 1 vez por conversa a cada 1 h · até 50 por dia' +
+      '⚡ Nova mensagem do lead com “caro”, “vou pensar” · só no copiloto · no máximo 1 vez por conversa a cada 1\u00a0h · até 50 por dia' +
         '⚡ Botão na conversa (o vendedor clica)',
     );
     expect(card.textContent).toContain('do modelo Auditor de qualidade');
@@ -130,22 +130,20 @@ describe('AgentsPage gallery', () => {
     expect(writes(requests)).toEqual([['POST', `${BASE}/insight-agents/from-template`, { template: 'conversion_auditor' }]]);
   });
 
-  it('shows the Conversions API settings to the owner only and keeps the token when left blank', async () => {
+  it('shows the Conversions API settings to the owner only; the token is written, never read back', async () => {
     const state: ServerState = { agents: [], conversions: { configured: true, dataset_id: '1234567890', currency: 'BRL', updated_at: '2026-11-20T12:00:00Z' } };
     const { requests } = renderPage(state);
     expect((await screen.findByTestId('conversions-status')).textContent).toContain('Configurada: conjunto de dados 1234567890');
-    expect((screen.getByTestId('conversions-token') as HTMLInputElement).placeholder).toBe('Definido. Deixe em branco para manter.');
+    expect((screen.getByTestId('conversions-token') as HTMLInputElement).value).toBe('');
     fireEvent.change(screen.getByTestId('conversions-dataset'), { target: { value: ' 987654321 ' } });
     fireEvent.change(screen.getByTestId('conversions-currency'), { target: { value: 'usd' } });
+    expect((screen.getByTestId('conversions-save') as HTMLButtonElement).disabled).toBe(true); // the token is needed again
+    fireEvent.change(screen.getByTestId('conversions-token'), { target: { value: ' EAAB-novo ' } });
     fireEvent.click(screen.getByTestId('conversions-save'));
     expect(await screen.findByTestId('conversions-saved')).toBeTruthy();
-    fireEvent.change(screen.getByTestId('conversions-token'), { target: { value: 'EAAB-novo' } });
-    fireEvent.click(screen.getByTestId('conversions-save'));
-    await waitFor(() => expect(writes(requests)).toHaveLength(2));
-    expect(writes(requests)).toEqual([
-      ['PUT', `${BASE}/conversions`, { dataset_id: '987654321', currency: 'USD' }],
-      ['PUT', `${BASE}/conversions`, { dataset_id: '987654321', currency: 'USD', access_token: 'EAAB-novo' }],
-    ]);
+    expect((screen.getByTestId('conversions-token') as HTMLInputElement).value).toBe('');
+    expect(screen.getByTestId('conversions-status').textContent).toContain('conjunto de dados 987654321');
+    expect(writes(requests)).toEqual([['PUT', `${BASE}/conversions`, { dataset_id: '987654321', access_token: 'EAAB-novo', currency: 'USD' }]]);
   });
 
   it('hides the Conversions API settings from an admin', async () => {

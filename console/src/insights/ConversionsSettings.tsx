@@ -9,11 +9,9 @@ import { t } from '../i18n/pt-BR';
 
 const PLACED_FIELDS = ['dataset_id', 'access_token', 'currency'];
 
-/** The PUT body: the token only when typed (a configured one is kept otherwise). */
+/** The PUT body (the token is write-only: it is sent again on every save). */
 export function conversionsInput(form: { dataset_id: string; access_token: string; currency: string }): ConversionsInput {
-  const body: ConversionsInput = { dataset_id: form.dataset_id.trim(), currency: form.currency.trim().toUpperCase() || 'BRL' };
-  if (form.access_token.trim()) body.access_token = form.access_token.trim();
-  return body;
+  return { dataset_id: form.dataset_id.trim(), access_token: form.access_token.trim(), currency: form.currency.trim().toUpperCase() || 'BRL' };
 }
 
 export function ConversionsSettingsCard() {
@@ -102,7 +100,7 @@ export function ConversionsSettingsCard() {
         <FieldErrors errors={errors} field="currency" />
         <ErrorBanner error={error} placedFields={PLACED_FIELDS} />
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy || !form.dataset_id.trim() || (!configured && !form.access_token.trim())} data-testid="conversions-save">
+          <button type="submit" className="primary" disabled={busy || !form.dataset_id.trim() || !form.access_token.trim()} data-testid="conversions-save">
             {busy ? t.saving : t.conversions.save}
           </button>
           {configured ? (
