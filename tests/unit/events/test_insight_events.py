@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import ClassVar
 
 import pytest
 
@@ -12,6 +13,7 @@ from shared.insights.events import (
     event_from_pubsub,
     event_to_pubsub,
     inactivity_event,
+    insight_publisher,
     macro_event,
     message_event,
     publish_listened,
@@ -19,6 +21,7 @@ from shared.insights.events import (
     ticket_event,
 )
 from shared.insights.models import EventType, InsightEvent
+from shared.settings import Settings
 from shared.store.conversations import tenant_ref
 from shared.store.memory import MemoryFirestore
 
@@ -208,3 +211,84 @@ def test_publish_listened_publishes_only_what_some_agent_wants() -> None:
     assert sent == published == [won]
     assert publish_listened(IndexCache(client, 0), published.extend, [lost]) == []
     assert published == [won]
+
+
+class FakeFuture:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.timeouts: list[float | None] = []
+
+    def result(self, timeout: float | None = None) -> str:
+        self.timeouts.append(timeout)
+        if self.error is not None:
+            raise self.error
+        return "message-id"
+
+
+class FakePublisherClient:
+    made: ClassVar[list[FakePublisherClient]] = []
+    fail: ClassVar[Exception | None] = None
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, dict[str, str]]] = []
+        self.futures: list[FakeFuture] = []
+        FakePublisherClient.made.append(self)
+
+    @staticmethod
+    def topic_path(project: str, topic: str) -> str:
+        return f"projects/{project}/topics/{topic}"
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> FakeFuture:
+        self.published.append((topic, data, attributes))
+        future = FakeFuture(FakePublisherClient.fail)
+        self.futures.append(future)
+        return future
+
+
+@pytest.fixture
+def fake_pubsub(monkeypatch: pytest.MonkeyPatch) -> type[FakePublisherClient]:
+    from google.cloud import pubsub_v1
+
+    FakePublisherClient.made = []
+    FakePublisherClient.fail = None
+    monkeypatch.setattr(pubsub_v1, "PublisherClient", FakePublisherClient)
+    return FakePublisherClient
+
+
+def test_the_publisher_sends_json_with_routing_attributes_and_waits(
+    fake_pubsub: type[FakePublisherClient],
+) -> None:
+    settings = Settings(project_id="p", insight_topic="insights-x", publish_timeout_seconds=3)
+    publish = insight_publisher(settings)
+    assert fake_pubsub.made == []  # no client until something is published
+    won = ticket_event(tenant_id="t1", conversation_id="c1", won=True, occurred_at=AT)
+    idle = inactivity_event(tenant_id="t1", conversation_id="c2", last_activity=AT, occurred_at=AT)
+
+    publish([won, idle])
+    publish([])
+
+    [client] = fake_pubsub.made
+    assert [(topic, attributes) for topic, _, attributes in client.published] == [
+        (
+            "projects/p/topics/insights-x",
+            {"tenant_id": "t1", "type": "TICKET_WON", "event_id": "ticket:c1:won"},
+        ),
+        (
+            "projects/p/topics/insights-x",
+            {"tenant_id": "t1", "type": "INACTIVITY_2H", "event_id": idle.event_id},
+        ),
+    ]
+    assert [event_from_pubsub(data) for _, data, _ in client.published] == [won, idle]
+    assert [future.timeouts for future in client.futures] == [[3], [3]]
+
+
+def test_the_publisher_raises_when_pubsub_does_not_take_an_event(
+    fake_pubsub: type[FakePublisherClient],
+) -> None:
+    publish = insight_publisher(Settings(project_id="p"))
+    fake_pubsub.fail = TimeoutError("no answer")
+
+    with pytest.raises(TimeoutError):
+        publish([ticket_event(tenant_id="t1", conversation_id="c1", won=False, occurred_at=AT)])
+    [client] = fake_pubsub.made
+    assert client.published[0][0] == "projects/p/topics/insight-events"
