@@ -154,6 +154,8 @@ class PilotoLoop:
             # and channels connected to the simulator in the console are registered with it.
             "PILOTO_LOCAL_SECRETS_FILE": str(self.runtime_dir / "secrets.json"),
             "PILOTO_SIMULATOR_URL": simulator_base,
+            # Applied sales go to the simulator's Meta Conversions API, never to Meta.
+            "PILOTO_META_GRAPH_URL": f"{simulator_base}/meta",
             # A tenant's new insight agent is heard from its first event (no index cache).
             "PILOTO_INSIGHT_INDEX_CACHE_SECONDS": "0",
         }

@@ -1,4 +1,4 @@
-"""The Firestore indexes the insight feed and the traffic report query with (shared/admin/insights)."""
+"""The Firestore indexes of the insight feed and traffic report queries (shared/admin/insights)."""
 
 from __future__ import annotations
 
