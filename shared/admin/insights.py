@@ -243,15 +243,21 @@ def put_conversions(request: Request, tenant_id: str) -> ConversionsOut:
     client = request.services.firestore
     now = request.services.now()
     before = _conversions(client, tenant_id)
-    try:
-        reference = request.services.secret_store.put(
-            conversions_secret_name(tenant_id), body.access_token.strip()
-        )
-    except Exception as error:  # the store is unreachable: nothing was stored in Firestore
-        logger.exception("saving the Conversions API token failed")
-        raise ApiError(
-            503, f"could not save the access token ({type(error).__name__}); try again"
-        ) from None
+    token = (body.access_token or "").strip()
+    if not token and before is None:
+        raise ApiError(422, "access_token: required the first time the dataset is configured")
+    if token:
+        try:
+            reference = request.services.secret_store.put(conversions_secret_name(tenant_id), token)
+        except Exception as error:  # the store is unreachable: nothing was stored in Firestore
+            logger.exception("saving the Conversions API token failed")
+            raise ApiError(
+                503, f"could not save the access token ({type(error).__name__}); try again"
+            ) from None
+        _register_with_simulator(request, body.dataset_id, token)
+    else:
+        assert before is not None
+        reference = before.access_token_ref
     settings = ConversionsSettings(
         dataset_id=body.dataset_id,
         access_token_ref=reference,
@@ -273,6 +279,24 @@ def put_conversions(request: Request, tenant_id: str) -> ConversionsOut:
     )
     batch.commit()
     return _conversions_out(settings)
+
+
+def _register_with_simulator(request: Request, dataset_id: str, token: str) -> None:
+    """Local development: a dataset sent to the provider simulator's Graph is registered there."""
+    settings = request.services.settings
+    simulator = (settings.simulator_url or "").rstrip("/")
+    if not simulator or not settings.meta_graph_url.startswith(simulator):
+        return
+    try:
+        answer = request.services.http.post(
+            f"{simulator}/datasets",
+            json={"dataset_id": dataset_id, "access_token": token},
+            timeout=5.0,
+        )
+        if answer.status_code >= 400:
+            logger.warning("the simulator refused the dataset: %s", answer.text[:200])
+    except Exception:  # the simulator is a development aid: its absence changes nothing
+        logger.warning("could not register the dataset with the simulator", exc_info=True)
 
 
 def delete_conversions(request: Request, tenant_id: str) -> None:
@@ -338,6 +362,12 @@ def _send_conversion(
     if attribution is None or not attribution.ctwa_clid:
         return ConversionResult(status="skipped", reason="no_ctwa_clid", at=now)
     value = insight.payload.get("value")
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        # Meta refuses a Purchase without its value: say so here rather than fail remotely.
+        return ConversionResult(status="skipped", reason="no_value", at=now)
+    waba_id = _waba_id(services.firestore, tenant_id, conversation.channel_id)
+    if waba_id is None:
+        return ConversionResult(status="skipped", reason="no_waba_id", at=now)
     try:
         from shared.insights.conversions import send_purchase
         from shared.secrets import resolve_secret
@@ -351,11 +381,9 @@ def _send_conversion(
             ctwa_clid=attribution.ctwa_clid,
             event_id=insight.insight_id,
             event_time=now,
-            value=float(value)
-            if isinstance(value, int | float) and not isinstance(value, bool)
-            else None,
+            value=float(value),
             currency=settings.currency,
-            waba_id=_waba_id(services.firestore, tenant_id, conversation.channel_id),
+            waba_id=waba_id,
             http=services.http,
         )
     except Exception as error:  # the token or the call: recorded, the review stands

@@ -563,7 +563,12 @@ class ConversionsIn(Strict):
     """The tenant's Meta dataset for the Conversions API; the token goes to the secret store."""
 
     dataset_id: str = Field(pattern=r"^[0-9]{1,30}$", description="The Meta dataset (pixel) id.")
-    access_token: str = Field(min_length=1, max_length=4096)
+    access_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="Required the first time; leave it out to keep the saved token.",
+    )
     currency: str = Field(default="BRL", pattern=r"^[A-Z]{3}$")
 
 

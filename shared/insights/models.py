@@ -249,7 +249,7 @@ class ConversionResult(BaseModel):
 
     status: Literal["sent", "failed", "skipped"]
     reason: str | None = None
-    """skipped: not_configured, no_ctwa_clid; failed: the API's error."""
+    """skipped: not_configured, no_ctwa_clid, no_value, no_waba_id; failed: the API's error."""
     events_received: int | None = None
     fbtrace_id: str | None = None
     at: AwareDatetime

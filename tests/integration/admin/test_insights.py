@@ -559,6 +559,10 @@ def test_conversions_settings_keep_the_token_in_the_secret_store(admin: AdminSta
     stored = tenant_ref(admin.db, tenant.tenant_id).collection("settings").document("conversions")
     assert (stored.get().to_dict() or {})["access_token_ref"].startswith("local:piloto-")
     assert admin.api.get(path, tenant.owner).json()["configured"] is True
+    kept = admin.api.put(path, tenant.owner, {"dataset_id": DATASET, "currency": "USD"})
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["currency"] == "USD"
+    assert TOKEN in admin.secrets_file.read_text()  # no token given: the saved one stays
     assert admin.api.delete(path, tenant.owner).status_code == 204
     assert TOKEN not in admin.secrets_file.read_text()
     assert admin.api.get(path, tenant.owner).json()["configured"] is False
@@ -584,13 +588,14 @@ def test_applying_a_confirmed_purchase_sends_it_to_the_conversions_api(
     ).json()
     clid = f"ARAkLkA8rmlFeiCktEJQ-{uuid.uuid4().hex[:6]}"
 
-    def applied(attribution: dict[str, Any] | None) -> dict[str, Any]:
+    def applied(attribution: dict[str, Any] | None, value: float | None = 1500) -> dict[str, Any]:
         seeded = seed_conversation(
             admin.db, tenant.tenant_id, channel_id=channel_id, attribution=attribution
         )
         insight = seed_insight(
             admin.db, tenant.tenant_id, seeded.id, agent_id=auditor["agent_id"],
-            apply_action="mark_won", payload={"purchase_confirmed": True, "value": 1500},
+            apply_action="mark_won",
+            payload={"purchase_confirmed": True, **({} if value is None else {"value": value})},
         )  # fmt: skip
         answer = admin.api.post(f"{tenant.base}/insights/{insight.insight_id}/apply", tenant.owner)
         assert answer.status_code == 200, answer.text
@@ -604,6 +609,7 @@ def test_applying_a_confirmed_purchase_sends_it_to_the_conversions_api(
         f"{tenant.base}/conversions", tenant.owner, {"dataset_id": DATASET, "access_token": TOKEN}
     )
     without_ad = applied(None)
+    no_value = applied({"ctwa_clid": clid}, value=None)
     sent = applied({"ctwa_clid": clid, "source_id": "120210"})
 
     assert (unconfigured["conversion"]["status"], unconfigured["conversion"]["reason"]) == (
@@ -614,6 +620,10 @@ def test_applying_a_confirmed_purchase_sends_it_to_the_conversions_api(
         "skipped",
         "no_ctwa_clid",
     )
+    assert (no_value["conversion"]["status"], no_value["conversion"]["reason"]) == (
+        "skipped",
+        "no_value",
+    )  # Meta refuses a Purchase without its value
     assert sent["conversion"]["status"] == "sent", sent["conversion"]
     assert sent["conversion"]["events_received"] == 1
     received = simulator.wait_for_conversion(
