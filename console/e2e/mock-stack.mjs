@@ -920,7 +920,8 @@ function insightsApi(tenant, role, who, method, rest, query, body) {
       if (conversation && conversation.status !== 'closed') closeAs(tenant, conversation, reason, `insight ${insight.agent_name}`);
       const agent = tenant.insightAgents.find((candidate) => candidate.agent_id === insight.agent_id);
       if (reason === 'won' && agent?.send_conversion) {
-        const skipped = !tenant.conversions ? 'not_configured' : !insight.attribution?.ctwa_clid ? 'no_ctwa_clid' : null;
+        const value = insight.payload?.value;
+        const skipped = !tenant.conversions ? 'not_configured' : !insight.attribution?.ctwa_clid ? 'no_ctwa_clid' : !(typeof value === 'number' && value > 0) ? 'no_value' : null;
         insight.conversion = skipped
           ? { status: 'skipped', reason: skipped, events_received: null, fbtrace_id: null, at: now() }
           : { status: 'sent', reason: null, events_received: 1, fbtrace_id: `mock-${randomUUID().slice(0, 8)}`, at: now() };
@@ -938,10 +939,11 @@ function insightsApi(tenant, role, who, method, rest, query, body) {
     if (method === 'PUT') {
       const details = [];
       if (!/^\d{5,20}$/.test(String(body?.dataset_id ?? ''))) details.push({ field: 'dataset_id', reason: 'must be the digits of a Meta dataset id' });
-      if (!body?.access_token) details.push({ field: 'access_token', reason: 'Field required' });
+      if (!body?.access_token && !tenant.conversions) details.push({ field: 'access_token', reason: 'required the first time the dataset is configured' });
       if (!/^[A-Z]{3}$/.test(String(body?.currency ?? 'BRL'))) details.push({ field: 'currency', reason: 'a 3-letter ISO currency code' });
       if (details.length) throw new HttpError(422, 'validation_failed', `${details[0].field}: ${details[0].reason}`, details[0].field, details);
-      tenant.conversions = { dataset_id: body.dataset_id, access_token: body.access_token, currency: body.currency ?? 'BRL', updated_at: now() };
+      const token = body.access_token ?? tenant.conversions?.access_token;
+      tenant.conversions = { dataset_id: body.dataset_id, access_token: token, currency: body.currency ?? 'BRL', updated_at: now() };
       return [200, conversionsView(tenant)];
     }
   }

@@ -630,6 +630,6 @@ export interface ConversionsSettings {
 export interface ConversionsInput {
   dataset_id: string;
   /** Write-only: never read back, so it is sent on every save. */
-  access_token: string;
+  access_token?: string;
   currency: string;
 }

@@ -291,6 +291,8 @@ export const insightStatusNames: Record<InsightStatus, string> = {
 export const conversionReasonNames: Record<string, string> = {
   not_configured: 'a API de Conversões da Meta não está configurada',
   no_ctwa_clid: 'o lead não veio de um anúncio de clique para o WhatsApp',
+  no_value: 'o insight não trouxe o valor da venda (a Meta exige o valor de uma compra)',
+  no_waba_id: 'o canal não tem o ID da conta do WhatsApp Business (WABA)',
 };
 
 export const t = {
@@ -745,7 +747,7 @@ export const t = {
     notConfigured: 'Não configurada.',
     dataset: 'ID do conjunto de dados (dataset)',
     token: 'Token de acesso',
-    tokenKeep: 'Definido (não é exibido). Para salvar uma mudança, informe o token de novo.',
+    tokenKeep: 'Definido (não é exibido). Deixe em branco para manter o token atual.',
     currency: 'Moeda',
     save: 'Salvar',
     saved: 'Configuração salva.',

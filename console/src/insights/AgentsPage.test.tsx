@@ -137,13 +137,18 @@ describe('AgentsPage gallery', () => {
     expect((screen.getByTestId('conversions-token') as HTMLInputElement).value).toBe('');
     fireEvent.change(screen.getByTestId('conversions-dataset'), { target: { value: ' 987654321 ' } });
     fireEvent.change(screen.getByTestId('conversions-currency'), { target: { value: 'usd' } });
-    expect((screen.getByTestId('conversions-save') as HTMLButtonElement).disabled).toBe(true); // the token is needed again
-    fireEvent.change(screen.getByTestId('conversions-token'), { target: { value: ' EAAB-novo ' } });
+    expect((screen.getByTestId('conversions-save') as HTMLButtonElement).disabled).toBe(false); // blank keeps the saved token
     fireEvent.click(screen.getByTestId('conversions-save'));
     expect(await screen.findByTestId('conversions-saved')).toBeTruthy();
-    expect((screen.getByTestId('conversions-token') as HTMLInputElement).value).toBe('');
     expect(screen.getByTestId('conversions-status').textContent).toContain('conjunto de dados 987654321');
-    expect(writes(requests)).toEqual([['PUT', `${BASE}/conversions`, { dataset_id: '987654321', access_token: 'EAAB-novo', currency: 'USD' }]]);
+    fireEvent.change(screen.getByTestId('conversions-token'), { target: { value: ' EAAB-novo ' } });
+    fireEvent.click(screen.getByTestId('conversions-save'));
+    await waitFor(() => expect(writes(requests)).toHaveLength(2));
+    expect((screen.getByTestId('conversions-token') as HTMLInputElement).value).toBe('');
+    expect(writes(requests)).toEqual([
+      ['PUT', `${BASE}/conversions`, { dataset_id: '987654321', currency: 'USD' }],
+      ['PUT', `${BASE}/conversions`, { dataset_id: '987654321', access_token: 'EAAB-novo', currency: 'USD' }],
+    ]);
   });
 
   it('hides the Conversions API settings from an admin', async () => {

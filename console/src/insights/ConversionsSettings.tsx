@@ -9,9 +9,14 @@ import { t } from '../i18n/pt-BR';
 
 const PLACED_FIELDS = ['dataset_id', 'access_token', 'currency'];
 
-/** The PUT body (the token is write-only: it is sent again on every save). */
+/** The PUT body (the token is write-only: left blank, the saved one is kept). */
 export function conversionsInput(form: { dataset_id: string; access_token: string; currency: string }): ConversionsInput {
-  return { dataset_id: form.dataset_id.trim(), access_token: form.access_token.trim(), currency: form.currency.trim().toUpperCase() || 'BRL' };
+  const token = form.access_token.trim();
+  return {
+    dataset_id: form.dataset_id.trim(),
+    ...(token ? { access_token: token } : {}),
+    currency: form.currency.trim().toUpperCase() || 'BRL',
+  };
 }
 
 export function ConversionsSettingsCard() {
@@ -100,7 +105,7 @@ export function ConversionsSettingsCard() {
         <FieldErrors errors={errors} field="currency" />
         <ErrorBanner error={error} placedFields={PLACED_FIELDS} />
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy || !form.dataset_id.trim() || !form.access_token.trim()} data-testid="conversions-save">
+          <button type="submit" className="primary" disabled={busy || !form.dataset_id.trim() || (!configured && !form.access_token.trim())} data-testid="conversions-save">
             {busy ? t.saving : t.conversions.save}
           </button>
           {configured ? (
