@@ -37,9 +37,9 @@ def _seed(args: argparse.Namespace) -> int:
     counts = apply_seed(firestore_client(_project(args)), seed)
     target = os.environ.get("FIRESTORE_EMULATOR_HOST") or "Firestore"
     sys.stdout.write(
-        f"seeded {counts['tenants']} tenant(s), {counts['channels']} channel(s) and "
-        f"{counts['knowledge']} knowledge entr{'y' if counts['knowledge'] == 1 else 'ies'}"
-        f" into {target}\n"
+        f"seeded {counts['tenants']} tenant(s), {counts['channels']} channel(s), "
+        f"{counts['knowledge']} knowledge entr{'y' if counts['knowledge'] == 1 else 'ies'} and "
+        f"{counts['insight_agents']} insight agent(s) into {target}\n"
     )
     return 0
 

@@ -123,6 +123,7 @@ def webhook(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
     )
     assert seeded.returncode == 0, seeded.stderr
     assert "seeded 1 tenant(s), 4 channel(s)" in seeded.stdout
+    assert " and 0 insight agent(s) into " in seeded.stdout
 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
