@@ -49,6 +49,7 @@ from shared.models.events import Provider
 from shared.simulator.payloads import (
     DEFAULT_MIME_TYPES,
     STATUS_ORDER,
+    AdClick,
     BusinessAccount,
     InboundKind,
     InboundMessage,
@@ -331,12 +332,14 @@ class ProviderSimulator:
         filename: str | None = None,
         size_bytes: int | None = None,
         document_text: str | None = None,
+        referral: AdClick | None = None,
     ) -> LeadMessagePosted:
         """Post a lead's message (or the business phone's) to Piloto's webhook, signed.
 
         Media without ``media_url`` is a sample file the simulator serves behind the provider's
         download API and auth (``emulators/simulator/media.py``): ``document_text`` is what a
         PDF, DOCX or text document holds, ``size_bytes`` pads the sample to that size.
+        ``referral`` is the click-to-WhatsApp ad the lead came from, in the provider's format.
         """
         channel = self._channel(channel_id)
         provider = channel.provider
@@ -373,6 +376,7 @@ class ProviderSimulator:
             from_business=from_business,
             filename=filename,
             size_bytes=size_bytes,
+            referral=referral,
         )
         request = inbound_request(
             provider,
@@ -523,6 +527,7 @@ class ProviderSimulator:
             "filename",
             "size_bytes",
             "document_text",
+            "referral",
         }
         if unknown:
             raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -542,6 +547,11 @@ class ProviderSimulator:
         ):
             raise BadRequest(f"size_bytes must be a whole number from 1 to {MAX_SAMPLE_BYTES}")
         try:
+            referral = (
+                AdClick.from_json(document["referral"])
+                if document.get("referral") is not None
+                else None
+            )
             posted = self.send_lead_message(
                 channel.channel_id,
                 str(document.get("from") or ""),
@@ -555,6 +565,7 @@ class ProviderSimulator:
                 filename=_optional_text(document, "filename"),
                 size_bytes=size_bytes,
                 document_text=_optional_text(document, "document_text"),
+                referral=referral,
             )
         except ValueError as error:
             raise BadRequest(str(error)) from error

@@ -12,6 +12,11 @@ them, computed here independently of the adapters' ``verify``:
 - Evolution API: the instance ``apikey`` in the body, as its webhook controller sends it.
 - Z-API: the account security token in the ``Client-Token`` header.
 
+A lead's message may come from a click-to-WhatsApp ad (``AdClick``): each provider reports
+the ad its own way, as its adapter's ``_referral`` reads it: Meta ``messages[].referral``,
+Twilio's ``Referral*`` form fields, Evolution API ``data.contextInfo.externalAdReply`` and Z-API
+``externalAdReply``.
+
 ``webhook_request`` is the unsigned text-message shortcut ``piloto simulate`` uses.
 """
 
@@ -38,6 +43,7 @@ SIMULATED_URL = "https://simulator.local/webhooks/sim"
 SIMULATED_TWILIO_URL = "https://simulator.local/webhooks/twilio/sim"
 
 InboundKind = Literal["text", "audio", "image", "video", "document"]
+AdMediaType = Literal["image", "video"]
 StatusName = Literal["sent", "delivered", "read"]
 STATUS_ORDER: tuple[StatusName, ...] = ("sent", "delivered", "read")
 DEFAULT_MIME_TYPES: Mapping[str, str] = {
@@ -94,6 +100,89 @@ class BusinessAccount:
         return self.business_phone.lstrip("+")
 
 
+AD_CLICK_FIELDS = (
+    "ctwa_clid",
+    "source_id",
+    "source_url",
+    "source_type",
+    "headline",
+    "body",
+    "media_type",
+    "image_url",
+    "video_url",
+    "thumbnail_url",
+)
+_AD_MEDIA_CONTENT_TYPES: Mapping[str, str] = {"image": "image/jpeg", "video": "video/mp4"}
+_EVOLUTION_AD_MEDIA_TYPES: Mapping[str, str] = {"image": "IMAGE", "video": "VIDEO"}
+_ZAPI_AD_MEDIA_TYPES: Mapping[str, int] = {"image": 1, "video": 2}  # WhatsApp's enum numbers
+
+
+@dataclass(frozen=True)
+class AdClick:
+    """The click-to-WhatsApp ad (or boosted post) a lead's message came from.
+
+    ``source_id`` is the ad's id, ``ctwa_clid`` the click id the Conversions API takes back,
+    ``headline`` and ``body`` the ad's text; ``media_type`` and the URLs describe its creative
+    (made up from the ad id when not given, as the providers always send one).
+    """
+
+    ctwa_clid: str | None = None
+    source_id: str | None = None
+    source_url: str | None = None
+    source_type: Literal["ad", "post"] = "ad"
+    headline: str | None = None
+    body: str | None = None
+    media_type: AdMediaType = "image"
+    image_url: str | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.ctwa_clid or self.source_id or self.source_url):
+            raise ValueError("a referral needs ctwa_clid, source_id or source_url")
+        if self.source_type not in ("ad", "post"):
+            raise ValueError("referral.source_type must be ad or post")
+        if self.media_type not in _AD_MEDIA_CONTENT_TYPES:
+            raise ValueError("referral.media_type must be image or video")
+        if self.image_url and self.media_type != "image":
+            raise ValueError("referral.image_url goes with media_type image")
+        if self.video_url and self.media_type != "video":
+            raise ValueError("referral.video_url goes with media_type video")
+
+    @classmethod
+    def from_json(cls, document: object) -> AdClick:
+        """Return the ad click a JSON object describes (ValueError: what is wrong)."""
+        if not isinstance(document, dict):
+            raise ValueError("referral must be an object")
+        unknown = set(document) - set(AD_CLICK_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown referral fields: {', '.join(sorted(unknown))}")
+        for name, value in document.items():
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"referral.{name} must be a string")
+        values = {name: value for name, value in document.items() if value}
+        return cls(**values)
+
+    @property
+    def media_url(self) -> str:
+        """Return the creative's URL (the given one, else a CDN-like one made from the ad)."""
+        given = self.image_url if self.media_type == "image" else self.video_url
+        extension = "jpg" if self.media_type == "image" else "mp4"
+        return given or f"https://scontent.xx.fbcdn.net/v/t45.1600-4/{self._key}_n.{extension}"
+
+    @property
+    def thumbnail(self) -> str:
+        """Return the thumbnail URL (the given one, else a CDN-like one made from the ad)."""
+        return self.thumbnail_url or (
+            f"https://scontent.xx.fbcdn.net/v/t45.1600-4/{self._key}_t.jpg"
+        )
+
+    @property
+    def _key(self) -> str:
+        seed = self.source_id or self.ctwa_clid or self.source_url or ""
+        return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """A message a lead sends (or, on Evolution and Z-API, the business's own phone sends)."""
@@ -116,10 +205,14 @@ class InboundMessage:
     """A document's file name."""
     size_bytes: int | None = None
     """The media's size, where the provider reports one."""
+    referral: AdClick | None = None
+    """The click-to-WhatsApp ad the lead came from."""
 
     def __post_init__(self) -> None:
         if self.kind == "text" and not self.text:
             raise ValueError("a text message needs text")
+        if self.referral is not None and self.from_business:
+            raise ValueError("only a lead's message comes from an ad (referral with from_business)")
         if self.at.tzinfo is None:
             raise ValueError("at must be timezone-aware")
 
@@ -297,10 +390,28 @@ def _meta_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
         if message.kind == "document":
             media["filename"] = message.filename or "documento.pdf"
         item[message.kind] = media
+    if message.referral is not None:
+        item["referral"] = _meta_referral(message.referral)
     contact: dict[str, Any] = {"wa_id": digits}
     if message.name:
         contact["profile"] = {"name": message.name}
     return _meta_envelope({"contacts": [contact], "messages": [item]}, account)
+
+
+def _meta_referral(ad: AdClick) -> dict[str, Any]:
+    """Return ``messages[].referral`` as the Cloud API reports a click-to-WhatsApp ad."""
+    referral: dict[str, Any] = {
+        "source_url": ad.source_url,
+        "source_id": ad.source_id,
+        "source_type": ad.source_type,
+        "body": ad.body,
+        "headline": ad.headline,
+        "media_type": ad.media_type,
+        f"{ad.media_type}_url": ad.media_url,
+        "thumbnail_url": ad.thumbnail,
+        "ctwa_clid": ad.ctwa_clid,
+    }
+    return {key: value for key, value in referral.items() if value is not None}
 
 
 def _meta_status(
@@ -361,9 +472,32 @@ def _twilio_inbound(message: InboundMessage, account: BusinessAccount) -> dict[s
             f"https://api.twilio.com/2010-04-01/Accounts/{account.account_sid}/Messages/"
             f"{message.message_id}/Media/ME{random_tokens.token_hex(16)}"
         )
+    if message.referral is not None:
+        form |= _twilio_referral(message.referral, message.message_id, account)
     if not message.name:
         del form["ProfileName"]
     return form
+
+
+def _twilio_referral(ad: AdClick, message_id: str, account: BusinessAccount) -> dict[str, str]:
+    """Return the ``Referral*`` fields Twilio adds for a click-to-WhatsApp ad."""
+    media_sid = "ME" + hashlib.sha256(f"{message_id}:referral".encode()).hexdigest()[:32]
+    fields = {
+        "ReferralBody": ad.body,
+        "ReferralHeadline": ad.headline,
+        "ReferralSourceId": ad.source_id,
+        "ReferralSourceType": ad.source_type,
+        "ReferralSourceUrl": ad.source_url,
+        "ReferralMediaId": str(int(hashlib.sha256(ad.media_url.encode()).hexdigest()[:13], 16)),
+        "ReferralMediaContentType": _AD_MEDIA_CONTENT_TYPES[ad.media_type],
+        "ReferralMediaUrl": (
+            f"https://api.twilio.com/2010-04-01/Accounts/{account.account_sid}/Messages/"
+            f"{message_id}/Media/{media_sid}"
+        ),
+        "ReferralNumMedia": "1",
+        "ReferralCtwaClid": ad.ctwa_clid,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _twilio_status(
@@ -460,7 +594,37 @@ def _evolution_inbound(
         "instanceId": instance_uuid(account.instance),
         "source": "android",
     }
+    if message.referral is not None:  # Evolution lifts the message's contextInfo up here
+        data["contextInfo"] = {
+            "expiration": 0,
+            "conversionSource": "FB_Ads",
+            "conversionData": base64.b64encode(b'{"source":"ad"}').decode(),
+            "conversionDelaySeconds": 8,
+            "externalAdReply": _external_ad_reply(
+                message.referral, _EVOLUTION_AD_MEDIA_TYPES[message.referral.media_type]
+            ),
+            "entryPointConversionSource": "ctwa_ad",
+            "entryPointConversionApp": "facebook",
+        }
     return _evolution_envelope("messages.upsert", data, account, url, message.at)
+
+
+def _external_ad_reply(ad: AdClick, media_type: str | int) -> dict[str, Any]:
+    """Return WhatsApp Web's ``externalAdReply`` (the gateways pass it on as they get it)."""
+    reply: dict[str, Any] = {
+        "title": ad.headline,
+        "body": ad.body,
+        "mediaType": media_type,
+        "thumbnailUrl": ad.thumbnail,
+        "sourceType": ad.source_type,
+        "sourceId": ad.source_id,
+        "sourceUrl": ad.source_url,
+        "containsAutoReply": False,
+        "renderLargerThumbnail": True,
+        "showAdAttribution": True,
+        "ctwaClid": ad.ctwa_clid,
+    }
+    return {key: value for key, value in reply.items() if value is not None}
 
 
 def instance_uuid(instance: str) -> str:
@@ -495,8 +659,18 @@ def _zapi_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
         "type": "ReceivedCallback",
         "fromApi": False,
     }
+    if message.referral is not None:
+        ad = message.referral
+        document["externalAdReply"] = _external_ad_reply(ad, _ZAPI_AD_MEDIA_TYPES[ad.media_type])
     if message.kind == "text":
         document["text"] = {"message": message.text}
+        if message.referral is not None:  # the ad's preview rides along with the text
+            document["text"] |= {
+                "description": message.referral.body or "",
+                "title": message.referral.headline or "",
+                "url": message.referral.source_url or "",
+                "thumbnailUrl": message.referral.thumbnail,
+            }
     elif message.kind == "audio":
         document["audio"] = {
             "ptt": True,
