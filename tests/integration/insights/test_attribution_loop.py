@@ -22,11 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from google.cloud import firestore
 
-from emulators.dev import load_env_file
-from emulators.loop import SEED_FILE, PilotoLoop
+from emulators.loop import PilotoLoop
 from emulators.simulator import OutboxMessage, ProviderSimulator
 from emulators.stack import LocalStack
 from shared.insights.models import Attribution, Insight, InsightStatus
@@ -34,6 +31,7 @@ from shared.insights.throttle import insight_id_for, insight_ref
 from shared.simulator.payloads import AdClick
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
 from tests.integration.admin.support import AuthEmulator
+from tests.integration.insights.support import demo_copy, loop_with
 from tests.integration.test_e2e import new_phone, wait_until
 
 TENANT = "it-attribution"
@@ -76,51 +74,22 @@ PAID = AdClick(
 @pytest.fixture(scope="module")
 def loop(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PilotoLoop]:
     """A copy of the demo clinic with a Meta and a Twilio channel and a conversion auditor."""
-    runtime = tmp_path_factory.mktemp("attribution")
-    document = yaml.safe_load(SEED_FILE.read_text(encoding="utf-8"))
-    [demo] = document["tenants"]
-    channels = {channel["provider"]: channel for channel in demo["channels"]}
-    meta, twilio = channels["meta"], channels["twilio"]
-    document["tenants"].append(
-        {
-            **{key: value for key, value in demo.items() if key != "knowledge"},
-            "tenant_id": TENANT,
-            "name": "Clínica Anúncios (teste)",
-            "channels": [
-                {
-                    **meta,
-                    "channel_id": META,
-                    "business_phone": "+5511990000081",
-                    "config": {**meta["config"], "phone_number_id": "100000000000081"},
-                },
-                {**twilio, "channel_id": TWILIO, "business_phone": "+5511990000082"},
-            ],
-            "insight_agents": [{"agent_id": AUDITOR, "template": "conversion_auditor"}],
-        }
+    ads = demo_copy(
+        TENANT,
+        "Clínica Anúncios (teste)",
+        [
+            {
+                "provider": "meta",
+                "channel_id": META,
+                "business_phone": "+5511990000081",
+                "config": {"phone_number_id": "100000000000081"},
+            },
+            {"provider": "twilio", "channel_id": TWILIO, "business_phone": "+5511990000082"},
+        ],
+        insight_agents=[{"agent_id": AUDITOR, "template": "conversion_auditor"}],
     )
-    seed_file = runtime / "seed.yaml"
-    seed_file.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    secrets = {key: value for key, value in load_env_file().items() if "_DEMO_" in key}
-    with PilotoLoop(
-        project_id=local_stack.project_id,
-        runtime_dir=runtime,
-        env=secrets,
-        seed_file=seed_file,
-        agent={"quiet_hours": {"start": "00:00", "end": "00:00"}, "debounce_seconds": 1},
-        stack=local_stack,
-    ) as running:
+    with loop_with(local_stack, tmp_path_factory.mktemp("attribution"), [ads]) as running:
         yield running
-
-
-@pytest.fixture
-def simulator(loop: PilotoLoop) -> ProviderSimulator:
-    assert loop.simulator is not None
-    return loop.simulator
-
-
-@pytest.fixture
-def client(loop: PilotoLoop) -> Any:
-    return firestore.Client(project=loop.project_id)
 
 
 @pytest.fixture

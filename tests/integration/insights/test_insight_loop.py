@@ -16,17 +16,16 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-import yaml
 from google.cloud import firestore
 
-from emulators.dev import load_env_file
-from emulators.loop import SEED_FILE, PilotoLoop
+from emulators.loop import PilotoLoop
 from emulators.simulator import ProviderSimulator
 from emulators.stack import LocalStack
 from shared.insights.models import Insight, InsightAgent, InsightStatus
 from shared.insights.schema import validate_payload
 from shared.insights.throttle import insight_id_for, insight_ref
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
+from tests.integration.insights.support import demo_copy, loop_with
 from tests.integration.test_e2e import new_phone, wait_until
 
 TENANT = "demo-clinica"
@@ -40,43 +39,15 @@ SENTINEL = "it-ghosting-sentinel"
 @pytest.fixture(scope="module")
 def loop(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PilotoLoop]:
     """The demo seed plus a tenant with a ghosting sentinel; quiet hours off, a fast clock."""
-    runtime = tmp_path_factory.mktemp("insights")
-    document = yaml.safe_load(SEED_FILE.read_text(encoding="utf-8"))
-    [demo] = document["tenants"]
-    meta = next(channel for channel in demo["channels"] if channel["provider"] == "meta")
-    document["tenants"].append(
-        {
-            **{key: value for key, value in demo.items() if key != "knowledge"},
-            "tenant_id": IDLE_TENANT,
-            "name": "Clínica Quieta (teste)",
-            "channels": [{**meta, "channel_id": IDLE_CHANNEL, "business_phone": "+5511990000099"}],
-            "insight_agents": [{"agent_id": SENTINEL, "template": "ghosting_sentinel"}],
-        }
+    idle = demo_copy(
+        IDLE_TENANT,
+        "Clínica Quieta (teste)",
+        [{"provider": "meta", "channel_id": IDLE_CHANNEL, "business_phone": "+5511990000099"}],
+        insight_agents=[{"agent_id": SENTINEL, "template": "ghosting_sentinel"}],
     )
-    seed_file = runtime / "seed.yaml"
-    seed_file.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    secrets = {key: value for key, value in load_env_file().items() if "_DEMO_" in key}
-    with PilotoLoop(
-        project_id=local_stack.project_id,
-        runtime_dir=runtime,
-        env=secrets,
-        seed_file=seed_file,
-        agent={"quiet_hours": {"start": "00:00", "end": "00:00"}, "debounce_seconds": 1},
-        clock_speed=CLOCK_SPEED,
-        stack=local_stack,
-    ) as running:
+    runtime = tmp_path_factory.mktemp("insights")
+    with loop_with(local_stack, runtime, [idle], clock_speed=CLOCK_SPEED) as running:
         yield running
-
-
-@pytest.fixture
-def simulator(loop: PilotoLoop) -> ProviderSimulator:
-    assert loop.simulator is not None
-    return loop.simulator
-
-
-@pytest.fixture
-def client(loop: PilotoLoop) -> Any:
-    return firestore.Client(project=loop.project_id)
 
 
 def conversation_of(client: Any, tenant: str, phone: str) -> str:
