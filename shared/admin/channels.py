@@ -280,19 +280,26 @@ def _register_with_simulator(
     base = str(config.get("api_base_url") or "")
     if not simulator or not base.startswith(simulator.rstrip("/")):
         return
+    tell_simulator(
+        request,
+        "/channels",
+        {
+            "channel_id": channel_id,
+            "provider": provider,
+            "business_phone": body.business_phone,
+            "config": {k: v for k, v in config.items() if k != "api_base_url"},
+            "secrets": body.secrets,
+        },
+        what="channel",
+    )
+
+
+def tell_simulator(request: Request, path: str, document: dict[str, Any], *, what: str) -> None:
+    """Local development: POST a registration to the provider simulator; never fail for it."""
+    simulator = (request.services.settings.simulator_url or "").rstrip("/")
     try:
-        answer = request.services.http.post(
-            f"{simulator.rstrip('/')}/channels",
-            json={
-                "channel_id": channel_id,
-                "provider": provider,
-                "business_phone": body.business_phone,
-                "config": {k: v for k, v in config.items() if k != "api_base_url"},
-                "secrets": body.secrets,
-            },
-            timeout=5.0,
-        )
+        answer = request.services.http.post(f"{simulator}{path}", json=document, timeout=5.0)
         if answer.status_code >= 400:
-            logger.warning("the simulator refused the channel: %s", answer.text[:200])
+            logger.warning("the simulator refused the %s: %s", what, answer.text[:200])
     except Exception:  # the simulator is a development aid: its absence changes nothing
-        logger.warning("could not register the channel with the simulator", exc_info=True)
+        logger.warning("could not register the %s with the simulator", what, exc_info=True)

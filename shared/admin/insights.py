@@ -26,6 +26,7 @@ from google.cloud import firestore
 
 from shared.admin.access import Membership
 from shared.admin.audit import audit_entry, audit_ref
+from shared.admin.channels import tell_simulator
 from shared.admin.conversations import announce_close, close_changes, load_workable, readable
 from shared.admin.errors import ApiError, conflict, not_found
 from shared.admin.http import Request
@@ -285,18 +286,9 @@ def _register_with_simulator(request: Request, dataset_id: str, token: str) -> N
     """Local development: a dataset sent to the provider simulator's Graph is registered there."""
     settings = request.services.settings
     simulator = (settings.simulator_url or "").rstrip("/")
-    if not simulator or not settings.meta_graph_url.startswith(simulator):
-        return
-    try:
-        answer = request.services.http.post(
-            f"{simulator}/datasets",
-            json={"dataset_id": dataset_id, "access_token": token},
-            timeout=5.0,
-        )
-        if answer.status_code >= 400:
-            logger.warning("the simulator refused the dataset: %s", answer.text[:200])
-    except Exception:  # the simulator is a development aid: its absence changes nothing
-        logger.warning("could not register the dataset with the simulator", exc_info=True)
+    if simulator and settings.meta_graph_url.startswith(simulator):
+        document = {"dataset_id": dataset_id, "access_token": token}
+        tell_simulator(request, "/datasets", document, what="dataset")
 
 
 def delete_conversions(request: Request, tenant_id: str) -> None:
@@ -365,12 +357,13 @@ def _send_conversion(
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         # Meta refuses a Purchase without its value: say so here rather than fail remotely.
         return ConversionResult(status="skipped", reason="no_value", at=now)
-    waba_id = _waba_id(services.firestore, tenant_id, conversation.channel_id)
-    if waba_id is None:
-        return ConversionResult(status="skipped", reason="no_waba_id", at=now)
     try:
         from shared.insights.conversions import send_purchase
         from shared.secrets import resolve_secret
+
+        waba_id = _waba_id(services.firestore, tenant_id, conversation.channel_id)
+        if waba_id is None:
+            return ConversionResult(status="skipped", reason="no_waba_id", at=now)
 
         token = resolve_secret(settings.access_token_ref, services.settings.project_id)
         result: ConversionResult = send_purchase(
