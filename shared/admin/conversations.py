@@ -30,7 +30,7 @@ from pydantic_core import to_jsonable_python
 from shared import copilot
 from shared.admin.access import Membership, may_work_on, member_ref
 from shared.admin.audit import audit_entry, audit_ref
-from shared.admin.errors import ApiError, conflict, invalid, not_found
+from shared.admin.errors import ApiError, conflict, contended, invalid, not_found
 from shared.admin.http import Request, Response
 from shared.admin.query import equal
 from shared.admin.schemas import (
@@ -330,7 +330,7 @@ def dismiss_suggestion(
             ),
         )
 
-    apply(client.transaction())
+    contended(lambda: apply(client.transaction()))
     return SuggestionDismissed(decision_id=body.decision_id, index=body.index, state="dismissed")
 
 
@@ -464,7 +464,7 @@ def _send(
         )
         return conversation, body_text, state
 
-    conversation, body_text, _state = queue(client.transaction())
+    conversation, body_text, _state = contended(lambda: queue(client.transaction()))
     decision = Decision(
         decision_id=decision_id,
         action=Action.SPEAK,
@@ -520,7 +520,8 @@ def _act(
         )
         return conversation.model_copy(update=update)
 
-    return summary_of(Conversation.model_validate(apply(client.transaction()).model_dump()))
+    changed = contended(lambda: apply(client.transaction()))
+    return summary_of(Conversation.model_validate(changed.model_dump()))
 
 
 def load_workable(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -77,3 +80,26 @@ def from_validation_error(error: ValidationError, prefix: str = "") -> ApiError:
         details.append({"field": where or "body", "reason": reason})
     first = details[0]
     return ApiError(422, f"{first['field']}: {first['reason']}", first["field"], details)
+
+
+T = TypeVar("T")
+
+
+def contended(run: Callable[[], T], *, attempts: int = 8) -> T:
+    """Run a Firestore transaction again while contention aborts it; 503 when it never settles.
+
+    The client retries an aborted commit a few times, and not a read that the database aborted
+    (the Firestore emulator's lock timeout under concurrent transactions): nothing was written
+    then, so the whole transaction is run again after a short random pause.
+    """
+    from google.api_core.exceptions import Aborted
+
+    for attempt in range(attempts):
+        try:
+            return run()
+        except (Aborted, ValueError) as error:
+            # The client gives up on aborted commits with a ValueError caused by the Aborted.
+            if not isinstance(error, Aborted) and not isinstance(error.__cause__, Aborted):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 (jitter)
+    raise ApiError(503, "the record is being changed by other requests; try again")

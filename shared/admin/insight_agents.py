@@ -22,7 +22,7 @@ from google.cloud import firestore
 from shared.admin.access import Membership
 from shared.admin.audit import audit_entry, audit_ref
 from shared.admin.conversations import readable
-from shared.admin.errors import ApiError, conflict, invalid, not_found
+from shared.admin.errors import ApiError, conflict, contended, invalid, not_found
 from shared.admin.http import Request, Response
 from shared.admin.schemas import (
     AgentActive,
@@ -289,7 +289,7 @@ def _write(
         )
         return after
 
-    result: InsightAgent | None = write(client.transaction())
+    result: InsightAgent | None = contended(lambda: write(client.transaction()))
     return result
 
 

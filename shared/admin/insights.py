@@ -28,7 +28,7 @@ from shared.admin.access import Membership
 from shared.admin.audit import audit_entry, audit_ref
 from shared.admin.channels import tell_simulator
 from shared.admin.conversations import announce_close, close_changes, load_workable, readable
-from shared.admin.errors import ApiError, conflict, not_found
+from shared.admin.errors import ApiError, conflict, contended, not_found
 from shared.admin.http import Request
 from shared.admin.insight_agents import read_agent
 from shared.admin.query import equal
@@ -147,7 +147,9 @@ def apply_insight(request: Request, tenant_id: str, insight_id: str) -> Insight:
         )
         return Insight.model_validate({**insight.model_dump(), **update}), conversation, closed
 
-    reviewed: tuple[Insight, Conversation, str | None] = review(client.transaction())
+    reviewed: tuple[Insight, Conversation, str | None] = contended(
+        lambda: review(client.transaction())
+    )
     insight, conversation, closed = reviewed
     if closed is not None:
         announce_close(
@@ -199,7 +201,7 @@ def dismiss_insight(request: Request, tenant_id: str, insight_id: str) -> Insigh
         )
         return Insight.model_validate({**insight.model_dump(), **update})
 
-    result: Insight = review(client.transaction())
+    result: Insight = contended(lambda: review(client.transaction()))
     return result
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from shared import copilot
 from shared.admin.audit import audit_entry, audit_ref
-from shared.admin.errors import not_found
+from shared.admin.errors import contended, not_found
 from shared.admin.http import Request
 from shared.admin.schemas import Strict
 from shared.copilot import INTENTS, IntentStats
@@ -84,7 +84,7 @@ def set_intent_mode(request: Request, tenant_id: str, intent: str) -> IntentStat
             )
         return settings.model_copy(update={"pilot_intents": after})
 
-    settings = change(client.transaction())
+    settings = contended(lambda: change(client.transaction()))
     stats = copilot.intent_stats(client, tenant_id, settings, today=now.date(), days=30)
     return next(item for item in stats if item.intent == intent)
 

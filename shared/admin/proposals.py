@@ -14,7 +14,7 @@ from google.cloud import firestore
 from pydantic import BaseModel, Field
 
 from shared.admin.audit import audit_entry, audit_ref
-from shared.admin.errors import conflict, invalid, not_found
+from shared.admin.errors import conflict, contended, invalid, not_found
 from shared.admin.http import Request
 from shared.admin.schemas import Strict
 from shared.knowledge.models import KnowledgeEntry, qa_content
@@ -147,7 +147,7 @@ def _review(
         )
         return current.model_copy(update=update)
 
-    reviewed: KnowledgeProposal = review(client.transaction())
+    reviewed: KnowledgeProposal = contended(lambda: review(client.transaction()))
     return reviewed
 
 
