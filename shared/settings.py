@@ -100,6 +100,21 @@ class Settings:
     meta_graph_url: str = _setting("https://graph.facebook.com")
     """Meta's Graph API origin for the Conversions API (locally: the simulator's ``/meta``)."""
     meta_graph_version: str = _setting("v21.0")
+    # Billing (shared/billing)
+    plans_file: str | None = _setting(None)
+    """The plan catalogue (YAML); default: the packaged ``shared/billing/plans.yaml``."""
+    stripe_api_base: str = _setting("https://api.stripe.com")
+    """Stripe's API origin (locally: the provider simulator's ``/stripe``)."""
+    stripe_secret_key: str | None = _setting(None)
+    """A secret reference (``sm:…``, ``env:…``) to Stripe's secret API key."""
+    stripe_webhook_secret: str | None = _setting(None)
+    """A secret reference to the webhook endpoint's signing secret (``whsec_…``)."""
+    stripe_webhook_tolerance_seconds: int = _setting(300, minimum=1)
+    """How old a signed Stripe event may be (its ``t=``) before it is refused as a replay."""
+    console_url: str | None = _setting(None)
+    """Where the console is served: Checkout and the Customer Portal send the owner back here."""
+    billing_cache_seconds: float = _setting(60.0, minimum=0)
+    """How long an instance trusts a workspace's subscription and month usage (the turn's check)."""
 
     @property
     def embeddings_backend(self) -> Literal["offline", "vertex"]:
