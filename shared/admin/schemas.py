@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from shared.billing.plans import Quotas
+from shared.billing.quota import UsageLine
 from shared.insights.models import Insight, InsightAgent, InsightAgentSpec
 from shared.models.decision import KnowledgeRef
 from shared.models.tenant import Tenant
@@ -579,3 +581,97 @@ class ConversionsOut(BaseModel):
     dataset_id: str | None = None
     currency: str | None = None
     updated_at: datetime | None = None
+
+
+# Billing and client workspaces (shared/admin/billing.py, shared/admin/workspaces.py)
+
+
+class PlanOut(BaseModel):
+    """One plan of the catalogue, as the console offers it."""
+
+    plan_id: str
+    name: str
+    price_cents: int
+    quotas: Quotas
+    grace_percent: int
+
+
+class PlanList(BaseModel):
+    currency: str
+    trial_days: int
+    plans: list[PlanOut]
+
+
+class NoticeOut(BaseModel):
+    """A banner for the owner: a quota warning this month or a stopped service."""
+
+    notice_id: str
+    kind: Literal["quota_warning", "quota_reached", "quota_exceeded", "service_stopped"]
+    created_at: datetime
+    month: str | None = None
+    quota: str | None = None
+
+
+class WorkspaceUsage(BaseModel):
+    tenant_id: str
+    name: str
+    usage: list[UsageLine]
+
+
+class BillingOut(BaseModel):
+    """A workspace's subscription (its billing account's), usage this month and notices."""
+
+    account_id: str
+    home_tenant_id: str
+    home_tenant_name: str
+    manages_billing: bool = Field(
+        description="The caller owns the home workspace and this is the home workspace."
+    )
+    plan: PlanOut
+    status: Literal["trialing", "active", "past_due", "canceled"]
+    trial_ends_at: datetime | None
+    past_due_since: datetime | None
+    grace_ends_at: datetime | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    has_subscription: bool
+    agent_on: bool
+    read_only: bool
+    stop_reason: Literal["trial_expired", "past_due_expired", "canceled"] | None
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    usage: list[UsageLine]
+    notices: list[NoticeOut]
+    workspaces: list[WorkspaceUsage] = Field(
+        description="The account's workspaces (home first) with their replies this month; "
+        "only for whoever manages billing."
+    )
+
+
+class PlanChoice(Strict):
+    plan_id: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")
+
+
+class CheckoutOut(BaseModel):
+    url: str = Field(description="Stripe Checkout's page: the console sends the owner there.")
+    session_id: str
+
+
+class PortalOut(BaseModel):
+    url: str = Field(description="Stripe Customer Portal's page for the account's customer.")
+
+
+class WorkspaceCreate(TenantCreate):
+    """A client workspace under the caller's (agency) billing account."""
+
+
+class WorkspaceOut(BaseModel):
+    tenant_id: str
+    name: str
+    created_at: datetime | None
+    usage: list[UsageLine]
+
+
+class WorkspaceList(BaseModel):
+    workspaces: list[WorkspaceOut]
+    limit: int = Field(description="Client workspaces the plan allows besides the home one.")
+    used: int

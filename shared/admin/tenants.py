@@ -2,7 +2,10 @@
 
 Sign-up is ``POST /api/tenants``: the caller's new tenant, with them as its owner. Others join
 by invitation: an owner invites an email with a role; the user who signs in with that email,
-verified, accepts it. A tenant always keeps at least one owner.
+verified, accepts it. A tenant always keeps at least one owner. Sign-up opens the tenant's
+billing account (``billing_accounts/{tenant_id}``) on the trial plan in the same batch; an
+agency's client workspaces are created the same way under the agency's account
+(``shared.admin.workspaces``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
@@ -22,6 +26,7 @@ from shared.admin.access import (
     user_ref,
 )
 from shared.admin.audit import audit_entry, audit_ref
+from shared.admin.auth import Caller
 from shared.admin.errors import ApiError, conflict, not_found
 from shared.admin.http import Request, Response
 from shared.admin.query import equal
@@ -37,6 +42,8 @@ from shared.admin.schemas import (
     TenantCreate,
     TenantOut,
 )
+from shared.billing.accounts import account_ref, new_trial_account
+from shared.billing.plans import load_catalogue
 from shared.models.tenant import AgentSettings
 from shared.store.conversations import tenant_ref
 
@@ -77,58 +84,78 @@ def me(request: Request) -> Me:
 
 
 def create_tenant(request: Request) -> Response:
-    """Sign up: create a tenant with default agent settings and the caller as its owner."""
+    """Sign up: create a tenant with default agent settings, the caller as its owner, and its
+    billing account on the trial plan."""
     client = request.services.firestore
     body: TenantCreate = request.body
     caller = request.user
     now = request.services.now()
+    catalogue = load_catalogue(request.services.settings.plans_file)
     owned = (user_ref(client, caller.uid).get().to_dict() or {}).get("memberships") or {}
     if sum(1 for entry in owned.values() if entry.get("role") == "owner") >= MAX_OWNED_TENANTS:
         raise conflict(f"one account may own at most {MAX_OWNED_TENANTS} tenants")
     for _attempt in range(5):
         tenant_id = tenant_id_for(body.name)
-        tenant = {
-            "tenant_id": tenant_id,
-            "name": body.name,
-            "timezone": body.timezone,
-            "locale": body.locale,
-            "created_at": now,
-            "created_by": caller.uid,
-        }
-        batch = client.batch()
-        batch.create(tenant_ref(client, tenant_id), tenant)
-        batch.set(
-            tenant_ref(client, tenant_id).collection("settings").document("agent"),
-            AgentSettings(language=body.locale).model_dump(mode="json"),
-        )
-        batch.set(
-            member_ref(client, tenant_id, caller.uid),
-            {
-                "uid": caller.uid,
-                "email": caller.email,
-                "role": "owner",
-                "added_at": now,
-                "added_by": caller.uid,
-            },
-        )
-        batch.set(
-            user_ref(client, caller.uid),
-            {
-                "email": caller.email,
-                "memberships": {tenant_id: {"role": "owner", "tenant_name": body.name}},
-            },
-            merge=True,
-        )
+        batch, tenant = new_tenant_batch(client, caller, tenant_id, body, now, tenant_id)
+        account = new_trial_account(tenant_id, caller.uid, now, catalogue)
+        batch.create(account_ref(client, tenant_id), account.model_dump(mode="python"))
         batch.set(
             audit_ref(client, tenant_id, now),
-            audit_entry(caller, "tenant.create", f"tenants/{tenant_id}", now, after=_plain(tenant)),
+            audit_entry(caller, "tenant.create", f"tenants/{tenant_id}", now, after=plain(tenant)),
         )
         try:
             batch.commit()
         except AlreadyExists:
             continue
-        return Response(201, _tenant_out(tenant, "owner").model_dump(mode="json"))
+        return Response(201, tenant_out(tenant, "owner").model_dump(mode="json"))
     raise ApiError(503, "could not pick a free tenant id; try again")
+
+
+def new_tenant_batch(
+    client: Any,
+    caller: Caller,
+    tenant_id: str,
+    body: TenantCreate,
+    now: datetime,
+    billing_account_id: str,
+) -> tuple[Any, dict[str, Any]]:
+    """Return a batch creating a tenant (default agent settings, the caller as its owner, paid
+    by ``billing_account_id``) and the tenant record; the caller adds its own writes and commits
+    (AlreadyExists: the id was taken, pick another)."""
+    tenant = {
+        "tenant_id": tenant_id,
+        "name": body.name,
+        "timezone": body.timezone,
+        "locale": body.locale,
+        "created_at": now,
+        "created_by": caller.uid,
+        "billing_account_id": billing_account_id,
+    }
+    batch = client.batch()
+    batch.create(tenant_ref(client, tenant_id), tenant)
+    batch.set(
+        tenant_ref(client, tenant_id).collection("settings").document("agent"),
+        AgentSettings(language=body.locale).model_dump(mode="json"),
+    )
+    batch.set(
+        member_ref(client, tenant_id, caller.uid),
+        {
+            "uid": caller.uid,
+            "email": caller.email,
+            "role": "owner",
+            "added_at": now,
+            "added_by": caller.uid,
+        },
+    )
+    batch.set(
+        user_ref(client, caller.uid),
+        {
+            "email": caller.email,
+            "memberships": {tenant_id: {"role": "owner", "tenant_name": body.name}},
+        },
+        merge=True,
+    )
+    return batch, tenant
 
 
 def accept_invite(request: Request, tenant_id: str) -> TenantOut:
@@ -172,7 +199,7 @@ def accept_invite(request: Request, tenant_id: str) -> TenantOut:
         audit_entry(caller, "invite.accept", f"members/{caller.uid}", now, after={"role": role}),
     )
     batch.commit()
-    return _tenant_out(tenant_record, role)
+    return tenant_out(tenant_record, role)
 
 
 def get_tenant(request: Request, tenant_id: str) -> TenantOut:
@@ -180,7 +207,7 @@ def get_tenant(request: Request, tenant_id: str) -> TenantOut:
     snapshot = tenant_ref(request.services.firestore, tenant_id).get()
     if not snapshot.exists:
         raise not_found("tenant")
-    return _tenant_out(snapshot.to_dict() or {}, request.member.role)
+    return tenant_out(snapshot.to_dict() or {}, request.member.role)
 
 
 def update_tenant(request: Request, tenant_id: str) -> TenantOut:
@@ -213,7 +240,7 @@ def update_tenant(request: Request, tenant_id: str) -> TenantOut:
                     merge=True,
                 )
         batch.commit()
-    return _tenant_out(after, request.member.role)
+    return tenant_out(after, request.member.role)
 
 
 def team(request: Request, tenant_id: str) -> Team:
@@ -361,9 +388,11 @@ def tenant_id_for(name: str) -> str:
     return f"{slug}-{secrets.token_hex(3)}"
 
 
-def _tenant_out(record: dict[str, Any], role: str) -> TenantOut:
+def tenant_out(record: dict[str, Any], role: str) -> TenantOut:
+    """Return a tenant record as the API answers it, with the caller's role."""
     return TenantOut.model_validate({**record, "role": role})
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
+def plain(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a record for the audit log (without its creation time)."""
     return {key: value for key, value in record.items() if key != "created_at"}
