@@ -34,6 +34,7 @@ class Reason(StrEnum):
     UNANSWERED_LIMIT = "unanswered_limit"
     HANDOFF_REQUESTED = "handoff_requested"
     QUOTA_EXCEEDED = "quota_exceeded"
+    SUBSCRIPTION_INACTIVE = "subscription_inactive"
     COPILOT_MODE = "copilot_mode"
     OPT_IN = "opt_in"
     LEAD_REPLIED = "lead_replied"

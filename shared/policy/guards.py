@@ -1,4 +1,4 @@
-"""The guards every message passes, replies and follow-ups alike: quota, mode, seller, clock.
+"""The guards every message passes, replies and follow-ups alike: billing, mode, seller, clock.
 
 The stop rules that come first (opt-out, close) live in ``shared.policy.restraint``.
 """
@@ -12,12 +12,14 @@ from shared.policy.windows import in_quiet_hours, quiet_hours_end, within_24h_wi
 
 
 def guard_sending(context: PolicyContext, *, lead_replied: bool, proactive: bool) -> Verdict:
-    """Apply guards 3 to 8 of ``shared.policy.restraint`` (quota to quiet hours).
+    """Apply guards 3 to 8 of ``shared.policy.restraint`` (billing to quiet hours).
 
     ``lead_replied`` means the lead's new messages are being answered: the 24-hour window is open
     and the unanswered count starts again.
     """
     conversation, settings, now = context.conversation, context.settings, context.now
+    if context.subscription_inactive:
+        return Verdict(action=Action.HANDOFF, reasons=(Reason.SUBSCRIPTION_INACTIVE,))
     if context.quota_exceeded:
         return Verdict(action=Action.HANDOFF, reasons=(Reason.QUOTA_EXCEEDED,))
     copilot = settings.mode == "copilot" or (

@@ -7,7 +7,10 @@ guard; it may only widen what the keyword rules catch. The first guard that appl
    conversation and allows one acknowledgement). An explicit opt-in lifts it (``opt_in``).
 2. ``closed`` — a closed conversation is never reopened; see ``starts_new_conversation``.
    A ``rejection`` in the new messages closes the conversation, with one polite acknowledgement.
-3. ``quota_exceeded`` — hand off to a human instead of dropping the turn.
+3. ``subscription_inactive`` (the trial ended, a payment failed past its grace, the subscription
+   was canceled), then ``quota_exceeded`` (this month's agent replies reached the plan's limit
+   plus its grace margin) — hand off to a human instead of dropping the turn; nothing is sent.
+   A follow-up judged so stops its cadence instead (``shared.followups``).
 4. ``copilot_mode`` — never send to the lead (in the tenant's or the conversation's mode).
 5. ``human_active`` (a seller wrote recently) or ``handoff_requested`` (the conversation is handed
    off) — stay silent in pilot mode. A ``handoff_requested`` in the new messages hands off.

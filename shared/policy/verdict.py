@@ -31,6 +31,9 @@ class PolicyContext:
     has_template: bool = False
     """The channel has an approved template for writing outside the 24-hour window."""
     quota_exceeded: bool = False
+    """This month's agent replies reached the plan's ceiling (``shared.billing.usage``)."""
+    subscription_inactive: bool = False
+    """The subscription lets the agent work no more (trial expired, unpaid past grace, canceled)."""
 
     def __post_init__(self) -> None:
         if self.now.utcoffset() is None:
