@@ -3,8 +3,9 @@
 Every route declares its method, path, who may call it, and the pydantic models of its query,
 body and response. Dispatch checks in this order, each failure a 4xx that changes nothing:
 route and method, token (401), membership and role in the path's tenant (403), path ids no
-document can have (404), query and body (400 malformed, 413 too large, 422 invalid with the
-field), then the handler runs.
+document can have (404), a change to a read-only workspace (402: its subscription is canceled
+or its trial ended; billing routes stay open), query and body (400 malformed, 413 too large,
+422 invalid with the field), then the handler runs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,13 +26,23 @@ from werkzeug.routing import Map, Rule
 from shared.admin.access import Membership, Role, membership_of
 from shared.admin.auth import Caller, bearer_token
 from shared.admin.errors import ApiError, from_validation_error
+from shared.billing.accounts import BillingAccount, account_of_tenant, service_state
+from shared.billing.plans import load_catalogue
 
 logger = logging.getLogger("piloto.admin")
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_ID_BYTES = 1024  # Firestore allows 1,500 bytes; invitations prefix the tenant id
+READ_ONLY_CACHE_SECONDS = 10.0
+"""How long an instance trusts a workspace's billing account for the read-only gate (at most
+``billing_cache_seconds``)."""
+READ_ONLY_REASONS = {
+    "canceled": "its subscription is canceled; subscribe again on the billing page",
+    "trial_expired": "its trial ended; subscribe on the billing page",
+}
 
 Access = Literal["public", "user", "member"]
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,21 @@ class Route:
     status: int = 200
     tag: str = "admin"
     max_body_bytes: int = MAX_BODY_BYTES
+    billing: bool = False
+    """A billing route (Checkout, portal, plan): open while the workspace is read-only."""
+    while_read_only: bool = False
+    """A route that stays open while the workspace is read-only although its method is not
+    GET (it changes nothing the subscription pays for, or the law requires it)."""
+
+    @property
+    def gated(self) -> bool:
+        """Return whether a read-only workspace (subscription canceled, trial ended) refuses it."""
+        return (
+            self.access == "member"
+            and self.method in MUTATING_METHODS
+            and not self.billing
+            and not self.while_read_only
+        )
 
     @property
     def openapi_path(self) -> str:
@@ -91,8 +119,13 @@ class Response:
 class Router:
     """Matches requests to routes and runs them."""
 
-    def __init__(self, routes: Iterable[Route]) -> None:
+    def __init__(
+        self, routes: Iterable[Route], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.routes = list(routes)
+        self._clock = clock
+        self._accounts: dict[tuple[int, str], tuple[float, BillingAccount | None]] = {}
+        self._accounts_lock = threading.Lock()
         self._map = Map(
             [
                 Rule(route.path, methods=[route.method], endpoint=index)
@@ -158,12 +191,41 @@ class Router:
         for name, value in params.items():
             if not _is_document_id(value):  # no such document can exist: Firestore refuses it
                 raise ApiError(404, f"{name} not found")
+        if route.gated:
+            self._refuse_if_read_only(services, params["tenant_id"])
         if route.query is not None:
             request.query = _parse(route.query, dict(query), "query")
         if route.body is not None:
             request.body = _parse(route.body, _json_body(body, route.max_body_bytes), "")
         result = route.handler(request, **params)
         return _answer(route, result, headers)
+
+    def _refuse_if_read_only(self, services: Any, tenant_id: str) -> None:
+        """Refuse a change with a 402 while the workspace's subscription keeps it read-only."""
+        account = self._account(services, tenant_id)
+        catalogue = load_catalogue(services.settings.plans_file)
+        state = service_state(account, catalogue, services.now())
+        if state.read_only:
+            why = READ_ONLY_REASONS.get(state.reason or "canceled", READ_ONLY_REASONS["canceled"])
+            raise ApiError(402, f"this workspace is read-only: {why}")
+
+    def _account(self, services: Any, tenant_id: str) -> BillingAccount | None:
+        """Return the workspace's billing account, read at most once per tenant per
+        ``READ_ONLY_CACHE_SECONDS`` on this instance (two reads: the tenant, the account);
+        a subscription that changes is seen by the gate that much later."""
+        key = (id(services.firestore), tenant_id)
+        now = self._clock()
+        with self._accounts_lock:
+            cached = self._accounts.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        account = account_of_tenant(services.firestore, tenant_id)
+        with self._accounts_lock:
+            if len(self._accounts) >= 10_000:  # many tenants on one instance: drop the expired
+                self._accounts = {k: v for k, v in self._accounts.items() if v[0] > now}
+            ttl = min(READ_ONLY_CACHE_SECONDS, services.settings.billing_cache_seconds)
+            self._accounts[key] = (now + ttl, account)
+        return account
 
 
 def _is_document_id(value: str) -> bool:
@@ -326,6 +388,8 @@ def _responses(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
         codes += ["403", "404"]
     if route.method != "GET" and route.access != "public":
         codes += ["409"]
+    if route.gated:  # read-only workspace, or a stock quota of the plan used up
+        codes += ["402"]
     for code in codes:
         responses[code] = {"description": "refused", "content": error_content}
     return responses

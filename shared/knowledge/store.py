@@ -4,9 +4,11 @@
 - ``tenants/{t}/knowledge_chunks/{entry_id}-{n}``: ``{entry_id, kind, title, text, position,
   embedding (Vector), embedding_model}``; the collection group has a vector index on
   ``embedding`` after an equality on ``embedding_model`` (terraform/modules/piloto/firestore.tf).
-- ``tenants/{t}/settings/knowledge``: ``{entry_count, chunk_count, embedding_model, updated_at}``,
-  written in the same batch as every change, so a turn learns with one read whether the tenant
-  has anything to retrieve (``knowledge_status``).
+- ``tenants/{t}/settings/knowledge``: ``{entry_count, chunk_count, content_bytes,
+  embedding_model, updated_at}``, written in the same batch as every change, so a turn learns
+  with one read whether the tenant has anything to retrieve (``knowledge_status``) and the plan's
+  knowledge quota is one read (``content_bytes``: the UTF-8 bytes of the entries' text; a tenant
+  whose knowledge predates it gets it summed from its entries on its next change).
 
 Retrieval asks Firestore for the nearest chunks by cosine distance among those embedded by the
 same model as the question (vectors of two models are not comparable), drops those below the
@@ -101,6 +103,9 @@ def save_entry(
     )
     entry_document = entries_ref(client, tenant_id).document(entry.entry_id)
     previous = entry_document.get()
+    content_bytes = _content_bytes_after(
+        client, tenant_id, entry.entry_id, _text_bytes(previous), text_bytes(entry.content)
+    )
     old_chunks = _chunk_ids(client, tenant_id, entry.entry_id)
     new_chunks = [chunk_id(entry.entry_id, position) for position in range(len(chunks))]
 
@@ -127,6 +132,7 @@ def save_entry(
         {
             "entry_count": firestore.Increment(0 if previous.exists else 1),
             "chunk_count": firestore.Increment(len(new_chunks) - len(old_chunks)),
+            "content_bytes": content_bytes,
             "embedding_model": embedder.model_name,
             "updated_at": stored.updated_at,
         },
@@ -143,8 +149,10 @@ def delete_entry(client: Any, tenant_id: str, entry_id: str, *, batch: Any = Non
     With ``batch``, the deletes are added to it (the caller commits, e.g. with an audit entry).
     """
     document = entries_ref(client, tenant_id).document(entry_id)
-    if not document.get().exists:
+    snapshot = document.get()
+    if not snapshot.exists:
         return False
+    content_bytes = _content_bytes_after(client, tenant_id, entry_id, _text_bytes(snapshot), 0)
     old_chunks = _chunk_ids(client, tenant_id, entry_id)
     own_batch = batch is None
     batch = client.batch() if own_batch else batch
@@ -156,6 +164,7 @@ def delete_entry(client: Any, tenant_id: str, entry_id: str, *, batch: Any = Non
         {
             "entry_count": firestore.Increment(-1),
             "chunk_count": firestore.Increment(-len(old_chunks)),
+            "content_bytes": content_bytes,
             "updated_at": datetime.now(UTC),
         },
         merge=True,
@@ -163,6 +172,38 @@ def delete_entry(client: Any, tenant_id: str, entry_id: str, *, batch: Any = Non
     if own_batch:
         batch.commit()
     return True
+
+
+def text_bytes(text: str) -> int:
+    """Return the UTF-8 size of an entry's text (what the plan's knowledge quota counts)."""
+    return len(text.encode("utf-8"))
+
+
+def entries_bytes(client: Any, tenant_id: str, *, besides: str | None = None) -> int:
+    """Return the UTF-8 bytes of every entry's text (but ``besides``), reading the entries."""
+    total = 0
+    for snapshot in entries_ref(client, tenant_id).select(["content"]).stream():
+        if snapshot.id != besides:
+            total += text_bytes(str((snapshot.to_dict() or {}).get("content") or ""))
+    return total
+
+
+def _text_bytes(snapshot: Any) -> int:
+    """Return the text bytes of a stored entry (0 when it does not exist)."""
+    if not snapshot.exists:
+        return 0
+    return text_bytes(str((snapshot.to_dict() or {}).get("content") or ""))
+
+
+def _content_bytes_after(
+    client: Any, tenant_id: str, entry_id: str, old_bytes: int, new_bytes: int
+) -> Any:
+    """Return the ``content_bytes`` write of a change: an increment, or the sum of the entries
+    when the running total is not there yet (knowledge stored before it was kept)."""
+    status = status_ref(client, tenant_id).get()
+    if status.exists and isinstance((status.to_dict() or {}).get("content_bytes"), int):
+        return firestore.Increment(new_bytes - old_bytes)
+    return entries_bytes(client, tenant_id, besides=entry_id) + new_bytes
 
 
 def get_entry(client: Any, tenant_id: str, entry_id: str) -> KnowledgeEntry | None:

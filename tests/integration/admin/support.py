@@ -33,6 +33,7 @@ SPEC_URI = "urn:piloto:admin-openapi"
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthenticated",
+    402: "payment_required",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
