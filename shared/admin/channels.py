@@ -27,6 +27,8 @@ from shared.admin.schemas import (
     Providers,
     ProviderSpec,
 )
+from shared.billing.plans import load_catalogue
+from shared.billing.stock import require_room
 from shared.secret_store import channel_secret_name
 from shared.store.channels import CHANNELS_COLLECTION
 
@@ -79,12 +81,17 @@ def get_channel(request: Request, tenant_id: str, channel_id: str) -> ChannelOut
 
 
 def create_channel(request: Request, tenant_id: str) -> Response:
-    """Connect a number: validate the provider's fields, save the secrets, store the channel."""
+    """Connect a number: validate the provider's fields, save the secrets, store the channel.
+
+    The plan's channel quota is checked before anything is saved (402 when it is used up).
+    """
     body: ChannelCreate = request.body
     _, secret_fields = PROVIDER_FIELDS[body.provider]
     config = _valid_config(body.provider, body.config, partial=False)
     _check_secrets(body.secrets, secret_fields, partial=False)
     client = request.services.firestore
+    catalogue = load_catalogue(request.services.settings.plans_file)
+    require_room(client, tenant_id, "channels", catalogue=catalogue)
     channel_id = f"{body.provider}-{secrets.token_hex(5)}"
     if body.provider == "twilio":
         config["webhook_url"] = _webhook_url(request, "twilio", channel_id)

@@ -44,6 +44,7 @@ from shared.admin.schemas import (
 )
 from shared.billing.accounts import account_ref, new_trial_account
 from shared.billing.plans import load_catalogue
+from shared.billing.stock import require_room
 from shared.models.tenant import AgentSettings
 from shared.store.conversations import tenant_ref
 
@@ -261,7 +262,11 @@ def team(request: Request, tenant_id: str) -> Team:
 
 
 def invite(request: Request, tenant_id: str) -> Response:
-    """Invite an email to the tenant with a role (owners only)."""
+    """Invite an email to the tenant with a role (owners only).
+
+    A new invitation takes a seat of the plan (402 when members and pending invitations fill
+    them); inviting a pending email again only changes its role.
+    """
     client = request.services.firestore
     body: InviteCreate = request.body
     email = str(body.email).lower()
@@ -269,6 +274,9 @@ def invite(request: Request, tenant_id: str) -> Response:
     for snapshot in tenant_ref(client, tenant_id).collection("members").stream():
         if (snapshot.to_dict() or {}).get("email") == email:
             raise conflict(f"{email} is already a member", "email")
+    pending = invite_ref(client, tenant_id, email).get().exists
+    catalogue = load_catalogue(request.services.settings.plans_file)
+    require_room(client, tenant_id, "seats", 0 if pending else 1, catalogue=catalogue)
     tenant = tenant_ref(client, tenant_id).get().to_dict() or {}
     record = {
         "tenant_id": tenant_id,
