@@ -3,7 +3,8 @@
 Every agent write is one Firestore transaction that reads the tenant's agents, writes the agent,
 rewrites ``settings/insights`` (``index_for``: the event types the active agents listen to, what
 the hot paths check before publishing) and the audit entry, so the index never disagrees with
-the agents. Deleting an agent keeps its insights.
+the agents. Deleting an agent keeps its insights. A new agent past the plan's insight agent
+quota is refused (402), counted in that same transaction, so concurrent adds cannot overshoot.
 
 A seller's press on an agent's button publishes ``MACRO_BUTTON_CLICKED`` naming the agent; the
 insights function runs it (throttles apply) and the insight reaches the inbox's feed.
@@ -33,6 +34,9 @@ from shared.admin.schemas import (
     TemplateList,
     TemplateOut,
 )
+from shared.billing.plans import load_catalogue
+from shared.billing.quota import may_add
+from shared.billing.stock import plan_for_tenant, quota_refusal
 from shared.insights.models import (
     MAX_AGENTS,
     EventType,
@@ -209,10 +213,14 @@ def _create(request: Request, tenant_id: str, spec: InsightAgentSpec) -> Respons
     spec = _checked(spec)
     now = request.services.now()
     agent_id = f"ia-{secrets.token_hex(6)}"
+    catalogue = load_catalogue(request.services.settings.plans_file)
+    _, plan, _ = plan_for_tenant(request.services.firestore, tenant_id, catalogue, now)
 
     def change(current: InsightAgent | None, count: int) -> InsightAgent:
         if count >= MAX_AGENTS:
             raise conflict(f"a tenant has at most {MAX_AGENTS} insight agents; delete one first")
+        if not may_add(count, plan.quotas.limit("insight_agents")):  # exact: counted in the
+            raise quota_refusal(plan, "insight_agents")  # transaction that writes the agent
         return InsightAgent(
             **spec.model_dump(),
             agent_id=agent_id,

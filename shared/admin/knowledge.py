@@ -4,7 +4,8 @@ Entries are stored by ``shared.knowledge.store`` (chunks with their embeddings);
 written in one batch with its audit entry. An uploaded file's bytes are never stored: its text
 is extracted (``shared.knowledge.extract``), chunked and embedded, and only that text and the
 file's name, type and size are kept. A file that cannot be read is a 422 naming why, and
-nothing is written.
+nothing is written. Text that would take the workspace past its plan's knowledge quota (the
+UTF-8 bytes of every entry's text) is refused with a 402 before anything is embedded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from shared.admin.schemas import (
     KnowledgeSearchResult,
     KnowledgeSearchResults,
 )
+from shared.billing.plans import load_catalogue
+from shared.billing.stock import BYTES_PER_MB, require_room
 from shared.knowledge.embeddings import Embedder, relevance_threshold
 from shared.knowledge.extract import UnreadableDocument, UnsupportedDocument, extract_text
 from shared.knowledge.models import KnowledgeEntry, qa_content
@@ -37,6 +40,7 @@ from shared.knowledge.store import (
     list_entries,
     retrieve,
     save_entry,
+    text_bytes,
 )
 
 logger = logging.getLogger("piloto.admin")
@@ -72,6 +76,7 @@ def create_entry(request: Request, tenant_id: str) -> Response:
         created_by_email=request.member.email,
         **_typed_fields(body),
     )
+    _require_room(request, tenant_id, text_bytes(entry.content))
     stored = _save(request, tenant_id, entry, "knowledge.create", before=None)
     return Response(201, _out(stored).model_dump(mode="json"))
 
@@ -86,6 +91,7 @@ def update_entry(request: Request, tenant_id: str, entry_id: str) -> KnowledgeEn
     if current.kind == "file":
         raise invalid("kind", "a file's text cannot be edited; delete it and upload it again")
     entry = current.model_copy(update={"updated_at": request.services.now(), **_typed_fields(body)})
+    _require_room(request, tenant_id, text_bytes(entry.content) - text_bytes(current.content))
     return _out(_save(request, tenant_id, entry, "knowledge.update", before=current))
 
 
@@ -146,6 +152,7 @@ def upload_file(request: Request, tenant_id: str) -> Response:
         updated_at=now,
         created_by_email=request.member.email,
     )
+    _require_room(request, tenant_id, text_bytes(entry.content))
     stored = _save(request, tenant_id, entry, "knowledge.upload", before=None)
     return Response(201, _out(stored).model_dump(mode="json"))
 
@@ -205,6 +212,19 @@ def _typed_fields(body: KnowledgeEntryIn) -> dict[str, Any]:
         "answer": None,
         "content": body.content,
     }
+
+
+def _require_room(request: Request, tenant_id: str, adding_bytes: int) -> None:
+    """Refuse (402) text that takes the workspace past its plan's knowledge quota."""
+    if adding_bytes > 0:
+        catalogue = load_catalogue(request.services.settings.plans_file)
+        require_room(
+            request.services.firestore,
+            tenant_id,
+            "knowledge_mb",
+            adding_bytes / BYTES_PER_MB,
+            catalogue=catalogue,
+        )
 
 
 def _save(
