@@ -12,17 +12,25 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfoNotFoundError
 
 import stripe
 
-from shared.billing.accounts import BillingAccount, SubscriptionStatus
+from shared.admin.errors import ApiError, contended
+from shared.billing.accounts import (
+    ACCOUNTS_COLLECTION,
+    BillingAccount,
+    SubscriptionStatus,
+    account_ref,
+)
 from shared.billing.plans import Catalogue
-
-if TYPE_CHECKING:
-    from shared.billing.stripe_api import SubscriptionState
+from shared.billing.stripe_api import SubscriptionState, retrieve_subscription
+from shared.billing.usage import day_key, month_key, notice_ref
+from shared.store.conversations import tenant_ref
 
 logger = logging.getLogger("piloto.billing")
 
@@ -39,9 +47,33 @@ STRIPE_STATUSES: Mapping[str, SubscriptionStatus] = {
 
 LIVE_STATUSES: frozenset[SubscriptionStatus] = frozenset({"trialing", "active", "past_due"})
 
+EVENTS_COLLECTION = "stripe_events"
+"""``stripe_events/{event_id}``: every event received (the dedupe key) and what it did."""
+
+HANDLED_TYPES = frozenset(
+    {
+        "checkout.session.completed",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "invoice.paid",
+        "invoice.payment_failed",
+    }
+)
+"""The event types the webhook endpoint is subscribed to; any other one is acknowledged."""
+
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
+HandleStatus = Literal["applied", "duplicate", "stale", "ignored", "unknown_account"]
+Retriever = Callable[[Any, str], SubscriptionState]
+
 
 class BadStripeEvent(ValueError):
     """A request that is not a correctly signed, recent Stripe event; the reason says why."""
+
+
+class BillingUnavailable(RuntimeError):
+    """Firestore did not settle an event's transaction; nothing was written, Stripe retries."""
 
 
 def verify_event(
@@ -160,3 +192,220 @@ def account_changes(
     if status == "canceled":
         changes["canceled_at"] = state.canceled_at or now
     return changes
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    """What one event did: applied, duplicate, stale, ignored or unknown_account."""
+
+    status: HandleStatus
+    detail: str = ""
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _EventRefs:
+    """What an event names: its subscription, the account it says it is for, the customer."""
+
+    subscription_id: str | None
+    account_id: str | None
+    customer_id: str | None
+
+
+def _id_of(value: Any) -> str | None:
+    """Return an expandable field's id (a string, or an expanded object's ``id``)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def _metadata_account(metadata: Any) -> str | None:
+    if isinstance(metadata, Mapping):
+        account_id = metadata.get("account_id")
+        if isinstance(account_id, str) and account_id:
+            return account_id
+    return None
+
+
+def event_refs(event_type: str, obj: Mapping[str, Any]) -> _EventRefs:
+    """Return the subscription, account and customer one handled event's object names."""
+    customer_id = _id_of(obj.get("customer"))
+    if event_type == "checkout.session.completed":
+        account_id = obj.get("client_reference_id") or _metadata_account(obj.get("metadata"))
+        return _EventRefs(
+            _id_of(obj.get("subscription")),
+            account_id if isinstance(account_id, str) and account_id else None,
+            customer_id,
+        )
+    if event_type.startswith("customer.subscription."):
+        return _EventRefs(
+            _id_of(obj.get("id")), _metadata_account(obj.get("metadata")), customer_id
+        )
+    details = (obj.get("parent") or {}).get("subscription_details") or {}
+    subscription_id = _id_of(details.get("subscription")) or _id_of(obj.get("subscription"))
+    return _EventRefs(subscription_id, _metadata_account(details.get("metadata")), customer_id)
+
+
+def _account_id_for_customer(client: Any, customer_id: str | None) -> str | None:
+    if not customer_id:
+        return None
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        client.collection(ACCOUNTS_COLLECTION)
+        .where(filter=FieldFilter("stripe_customer_id", "==", customer_id))
+        .limit(1)
+    )
+    for snapshot in query.stream():
+        return str(snapshot.id)
+    return None
+
+
+def _day_key(now: datetime, zone: str) -> str:
+    try:
+        return day_key(now, zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return day_key(now, DEFAULT_TIMEZONE)
+
+
+def _month_key(now: datetime, zone: str) -> str:
+    try:
+        return month_key(now, zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return month_key(now, DEFAULT_TIMEZONE)
+
+
+def handle_event(
+    client: Any,
+    stripe_api_client: Any,
+    event: Mapping[str, Any],
+    catalogue: Catalogue,
+    now: datetime,
+    *,
+    retrieve: Retriever = retrieve_subscription,
+) -> HandleResult:
+    """Apply one verified Stripe event: Stripe's current subscription state, once, in order.
+
+    Raises ``StripeUnavailable`` / ``StripeRefused`` when the subscription cannot be
+    retrieved and ``google.api_core`` errors when Firestore fails: nothing was written, the
+    caller answers 503 and Stripe delivers the event again.
+    """
+    event_id, event_type = str(event["id"]), str(event["type"])
+    created = int(event["created"])
+    if event_type not in HANDLED_TYPES:
+        return HandleResult("ignored", f"event type {event_type} is not handled")
+    refs = event_refs(event_type, event["data"]["object"])
+    if refs.subscription_id is None:
+        return HandleResult("ignored", f"{event_type} names no subscription")
+    state = retrieve(stripe_api_client, refs.subscription_id)
+    account_id = (
+        refs.account_id
+        or state.account_id
+        or _account_id_for_customer(client, state.customer_id or refs.customer_id)
+    )
+    from google.cloud import firestore
+
+    @firestore.transactional
+    def apply(transaction: Any) -> HandleResult:
+        event_doc = client.collection(EVENTS_COLLECTION).document(event_id)
+        if event_doc.get(transaction=transaction).exists:
+            return HandleResult("duplicate", f"event {event_id} was received before", account_id)
+        account = None
+        if account_id is not None:
+            snapshot = account_ref(client, account_id).get(transaction=transaction)
+            if snapshot.exists:
+                account = BillingAccount.model_validate(snapshot.to_dict())
+        result = _decide(account, state, created, catalogue, now)
+        stopped = (
+            account is not None
+            and result.status == "applied"
+            and result.changes.get("status") == "canceled"
+            and account.status != "canceled"
+        )
+        notices = []
+        if stopped and account is not None:
+            for tenant_id in account.workspaces or [account.home_tenant_id]:
+                tenant = tenant_ref(client, tenant_id).get(transaction=transaction)
+                zone = str((tenant.to_dict() or {}).get("timezone") or DEFAULT_TIMEZONE)
+                notice = notice_ref(
+                    client, tenant_id, f"service_stopped-canceled-{_day_key(now, zone)}"
+                )
+                if not notice.get(transaction=transaction).exists:
+                    notices.append((notice, _month_key(now, zone)))
+        transaction.create(
+            event_doc,
+            {
+                "type": event_type,
+                "created": created,
+                "account_id": account.account_id if account is not None else account_id,
+                "subscription_id": state.subscription_id,
+                "status": result.status,
+                "detail": result.detail,
+                "received_at": now,
+            },
+        )
+        if account is not None and result.status == "applied":
+            transaction.update(
+                account_ref(client, account.account_id),
+                {
+                    **result.changes,
+                    "stripe_event_created": max(created, account.stripe_event_created),
+                },
+            )
+        for notice, month in notices:
+            transaction.create(
+                notice,
+                {
+                    "kind": "service_stopped",
+                    "reason": "canceled",
+                    "month": month,
+                    "quota": None,
+                    "created_at": now,
+                },
+            )
+        return HandleResult(result.status, result.detail, account_id)
+
+    try:
+        result: HandleResult = contended(lambda: apply(client.transaction()))
+    except ApiError as error:  # contention never settled: nothing was written
+        raise BillingUnavailable(error.message) from error
+    if result.status == "unknown_account":
+        logger.warning(
+            "Stripe event for an unknown billing account; only the event is recorded",
+            extra={"event_id": event_id, "type": event_type, "customer_id": state.customer_id},
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class _Decision:
+    status: HandleStatus
+    detail: str
+    changes: dict[str, Any]
+
+
+def _decide(
+    account: BillingAccount | None,
+    state: SubscriptionState,
+    created: int,
+    catalogue: Catalogue,
+    now: datetime,
+) -> _Decision:
+    if account is None:
+        return _Decision("unknown_account", f"no billing account for {state.subscription_id}", {})
+    if created < account.stripe_event_created:
+        return _Decision(
+            "stale",
+            f"created {created} is older than the last applied {account.stripe_event_created}",
+            {},
+        )
+    changes = account_changes(account, state, catalogue, now)
+    if not changes:
+        return _Decision(
+            "ignored",
+            f"{state.subscription_id} ({state.status}) is not the account's subscription",
+            {},
+        )
+    return _Decision("applied", f"{state.subscription_id} is {state.status}", changes)
