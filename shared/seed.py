@@ -16,6 +16,12 @@ The file format (see ``emulators/seed/demo.yaml``)::
           - {entry_id: qa-gestante, kind: qa, title: Gestantes, question: ..., answer: ...}
         insight_agents:
           - {agent_id: demo-conversion-auditor, template: conversion_auditor}
+        billing: {plan_id: pro, status: active}
+
+``billing`` writes the tenant's billing account (``billing_accounts/{tenant_id}``) on a plan of
+the catalogue (``PILOTO_PLANS_FILE``, else the packaged one) with a status, without Stripe: a
+trialing account gets the catalogue's trial days from the time of seeding. A tenant without it
+has no account and is served on the trial plan's quotas.
 
 Seeding is idempotent: documents are replaced, so running it twice leaves the same state.
 Knowledge entries are chunked and embedded with the configured embedder (``PILOTO_EMBEDDINGS``).
@@ -32,9 +38,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.billing.accounts import SubscriptionStatus, account_ref, new_trial_account
+from shared.billing.plans import Catalogue, load_catalogue
 from shared.models.channel import Channel
 from shared.models.events import Provider
 from shared.models.tenant import AgentSettings, Tenant
+from shared.settings import variable_name
 from shared.store.channels import write_channel
 from shared.yaml_files import load_yaml_model
 
@@ -100,13 +109,23 @@ class SeedInsightAgent(BaseModel):
         return self
 
 
+class SeedBilling(BaseModel):
+    """A billing account without Stripe: a plan of the catalogue and a subscription status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str
+    status: SubscriptionStatus = "active"
+
+
 class SeedTenant(Tenant):
-    """A tenant with its agent settings, channels, knowledge and insight agents."""
+    """A tenant with its agent settings, channels, knowledge, insight agents and billing."""
 
     agent: AgentSettings = Field(default_factory=AgentSettings)
     channels: list[SeedChannel] = Field(default_factory=list)
     knowledge: list[SeedKnowledge] = Field(default_factory=list)
     insight_agents: list[SeedInsightAgent] = Field(default_factory=list)
+    billing: SeedBilling | None = None
 
 
 class SeedFile(BaseModel):
@@ -129,6 +148,16 @@ def load_seed_file(path: Path) -> SeedFile:
                         f"secrets.{role}: must be a reference (env:NAME, sm:NAME or a Secret "
                         "Manager resource name), never a secret value"
                     )
+        if tenant.billing is not None:
+            catalogue = _catalogue()
+            try:
+                catalogue.plan(tenant.billing.plan_id)
+            except KeyError:
+                raise SeedError(
+                    f"{path}: tenants.{tenant.tenant_id}.billing.plan_id: unknown plan "
+                    f"{tenant.billing.plan_id!r} (one of "
+                    f"{', '.join(plan.plan_id for plan in catalogue.plans)})"
+                ) from None
     return seed
 
 
@@ -139,11 +168,12 @@ def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None)
     counts = {"tenants": 0, "channels": 0, "knowledge": 0, "insight_agents": 0}
     for tenant in seed.tenants:
         tenant_ref = client.collection("tenants").document(tenant.tenant_id)
-        tenant_ref.set(
-            tenant.model_dump(
-                mode="json", exclude={"agent", "channels", "knowledge", "insight_agents"}
-            )
+        record = tenant.model_dump(
+            mode="json", exclude={"agent", "channels", "knowledge", "insight_agents", "billing"}
         )
+        if tenant.billing is not None:
+            record["billing_account_id"] = _seed_billing(client, tenant, tenant.billing)
+        tenant_ref.set(record)
         tenant_ref.collection("settings").document("agent").set(
             tenant.agent.model_dump(mode="json")
         )
@@ -160,6 +190,28 @@ def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None)
         if tenant.insight_agents:
             counts["insight_agents"] += _seed_insight_agents(client, tenant)
     return counts
+
+
+def _catalogue() -> Catalogue:
+    """Return the plan catalogue the environment configures (``PILOTO_PLANS_FILE``)."""
+    return load_catalogue(os.environ.get(variable_name("plans_file")) or None)
+
+
+def _seed_billing(client: Any, tenant: SeedTenant, billing: SeedBilling) -> str:
+    """Write the tenant's billing account (no Stripe ids); return its id."""
+    now = datetime.now(UTC)
+    catalogue = _catalogue()
+    account = new_trial_account(tenant.tenant_id, None, now, catalogue).model_copy(
+        update={"plan_id": billing.plan_id, "status": billing.status}
+    )
+    if billing.status != "trialing":
+        account = account.model_copy(update={"trial_ends_at": None})
+    if billing.status == "past_due":
+        account = account.model_copy(update={"past_due_since": now})
+    if billing.status == "canceled":
+        account = account.model_copy(update={"canceled_at": now})
+    account_ref(client, account.account_id).set(account.model_dump(mode="python"))
+    return account.account_id
 
 
 def _seed_insight_agents(client: Any, tenant: SeedTenant) -> int:

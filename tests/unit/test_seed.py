@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.billing.accounts import account_of_tenant, read_account
 from shared.insights.models import InsightAgent, InsightAgentSpec
 from shared.insights.templates import TEMPLATES
 from shared.seed import SeedError, apply_seed, load_seed_file
@@ -114,3 +115,44 @@ def test_seeding_writes_the_agents_from_their_templates_and_the_index(tmp_path: 
     index = tenant_ref(client, "t-seed").collection("settings").document("insights").get()
     # The conversion auditor and the earlier QA auditor; the inactive sentinel is not heard.
     assert index.to_dict() == {"events": ["NEW_MESSAGE_RECEIVED", "TICKET_LOST", "TICKET_WON"]}
+
+
+def test_the_demo_tenant_is_on_the_pro_plan_paid() -> None:
+    seed = load_seed_file(ROOT / "emulators" / "seed" / "demo.yaml")
+
+    [tenant] = seed.tenants
+    assert tenant.billing is not None
+    assert (tenant.billing.plan_id, tenant.billing.status) == ("pro", "active")
+
+
+def test_an_unknown_plan_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text("tenants: [{tenant_id: ok-id, name: x, billing: {plan_id: gold}}]")
+
+    with pytest.raises(SeedError, match=r"tenants.ok-id.billing.plan_id: unknown plan 'gold'"):
+        load_seed_file(path)
+
+
+def test_seeding_billing_writes_an_account_without_stripe(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "tenants:\n"
+        "  - {tenant_id: paid-1, name: Paga, billing: {plan_id: agency, status: active}}\n"
+        "  - {tenant_id: trial-1, name: Teste, billing: {plan_id: pro, status: trialing}}\n"
+        "  - {tenant_id: legacy-1, name: Antiga}\n"
+    )
+    client = MemoryFirestore()
+
+    apply_seed(client, load_seed_file(path))
+    apply_seed(client, load_seed_file(path))  # idempotent: replaced, not duplicated
+
+    paid = read_account(client, "paid-1")
+    trial = read_account(client, "trial-1")
+    assert paid is not None and trial is not None
+    assert (paid.plan_id, paid.status, paid.trial_ends_at) == ("agency", "active", None)
+    assert paid.workspaces == ["paid-1"] and paid.stripe_customer_id is None
+    assert trial.status == "trialing" and trial.trial_ends_at is not None
+    assert (trial.trial_ends_at - trial.created_at).days == 14
+    assert account_of_tenant(client, "paid-1") == paid
+    assert read_account(client, "legacy-1") is None
+    assert "billing_account_id" not in (tenant_ref(client, "legacy-1").get().to_dict() or {})
