@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.admin import (
     agent,
+    billing,
     channels,
     contacts,
     conversations,
@@ -25,6 +26,7 @@ from shared.admin import (
     metrics,
     proposals,
     tenants,
+    workspaces,
 )
 from shared.admin.access import EVERYONE, MANAGERS, OWNERS
 from shared.admin.audit import recent_entries
@@ -38,10 +40,12 @@ from shared.admin.schemas import (
     AuditEntry,
     AuditLog,
     AuditQuery,
+    BillingOut,
     ChannelCreate,
     ChannelList,
     ChannelOut,
     ChannelUpdate,
+    CheckoutOut,
     Close,
     ConsoleConfig,
     ContactExport,
@@ -71,6 +75,9 @@ from shared.admin.schemas import (
     Metrics,
     MetricsQuery,
     ModeChange,
+    PlanChoice,
+    PlanList,
+    PortalOut,
     Providers,
     RoleChange,
     SellerMessage,
@@ -85,6 +92,8 @@ from shared.admin.schemas import (
     TenantUpdate,
     TrafficQuery,
     TrafficReport,
+    WorkspaceCreate,
+    WorkspaceList,
 )
 from shared.copilot import IntentStats
 from shared.insights.models import Insight, InsightAgentSpec, InsightEvent
@@ -96,6 +105,7 @@ from shared.models.tenant import AgentSettings
 
 if TYPE_CHECKING:
     import httpx
+    import stripe
 
     from shared.insights.events import InsightPublisher
     from shared.knowledge.embeddings import Embedder
@@ -107,6 +117,10 @@ API_VERSION = "1.0.0"
 
 def _no_insight_publisher(events: Sequence[InsightEvent]) -> None:
     raise RuntimeError("no insight publisher is configured")
+
+
+def _no_stripe() -> stripe.StripeClient:
+    raise RuntimeError("no Stripe client is configured")
 
 
 @dataclass
@@ -123,6 +137,8 @@ class AdminServices:
     embedder: Embedder = field(default_factory=OfflineEmbedder)
     publish_insights: InsightPublisher = field(default=_no_insight_publisher)
     """Publishes insight events (TICKET_*, macro presses); made on first use."""
+    stripe: Callable[[], stripe.StripeClient] = field(default=_no_stripe)
+    """Returns the Stripe client (``PILOTO_STRIPE_API_BASE``, key resolved on first use)."""
 
 
 def health(request: Request) -> Health:
@@ -295,6 +311,24 @@ ROUTES: list[Route] = [
           "Forget the Meta Conversions API settings", roles=OWNERS, status=204),
     Route("GET", f"{T}/audit", audit_log, "The audit log", roles=MANAGERS, query=AuditQuery,
           response=AuditLog),
+    Route("GET", "/api/plans", billing.list_plans, "The plans on offer", "user",
+          response=PlanList),
+    Route("GET", f"{T}/billing", billing.get_billing, "Subscription, usage and notices",
+          roles=MANAGERS, response=BillingOut),
+    Route("POST", f"{T}/billing/checkout", billing.start_checkout,
+          "Start Stripe Checkout for a plan (home workspace)", roles=OWNERS, body=PlanChoice,
+          response=CheckoutOut, billing=True),
+    Route("POST", f"{T}/billing/plan", billing.change_plan,
+          "Change the subscription's plan (home workspace)", roles=OWNERS, body=PlanChoice,
+          response=BillingOut, billing=True),
+    Route("POST", f"{T}/billing/portal", billing.open_portal,
+          "Open Stripe's Customer Portal (home workspace)", roles=OWNERS, response=PortalOut,
+          billing=True),
+    Route("GET", f"{T}/workspaces", workspaces.list_workspaces,
+          "The billing account's workspaces and their usage", roles=OWNERS,
+          response=WorkspaceList),
+    Route("POST", f"{T}/workspaces", workspaces.create_workspace, "Create a client workspace",
+          roles=OWNERS, body=WorkspaceCreate, response=TenantOut, status=201),
 ]  # fmt: skip
 
 
@@ -333,7 +367,20 @@ def build_services(settings: Settings) -> AdminServices:
         http=httpx.Client(timeout=5.0),
         embedder=embedder_from_settings(settings),
         publish_insights=_on_first_use(settings),
+        stripe=_stripe_on_first_use(settings),
     )
+
+
+def _stripe_on_first_use(settings: Settings) -> Callable[[], stripe.StripeClient]:
+    """Return what makes the Stripe client when billing first calls Stripe (the library and
+    the key are loaded then, not at cold start)."""
+
+    def client() -> stripe.StripeClient:
+        from shared.billing.stripe_api import stripe_client
+
+        return stripe_client(settings)
+
+    return client
 
 
 def _on_first_use(settings: Settings) -> InsightPublisher:
