@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -28,8 +28,15 @@ from shared.billing.accounts import (
     account_ref,
 )
 from shared.billing.plans import Catalogue
-from shared.billing.stripe_api import SubscriptionState, retrieve_subscription
+from shared.billing.stripe_api import (
+    StripeRefused,
+    StripeUnavailable,
+    SubscriptionState,
+    retrieve_subscription,
+)
 from shared.billing.usage import day_key, month_key, notice_ref
+from shared.secrets import SecretUnavailable, resolve_secret
+from shared.settings import Settings, variable_name
 from shared.store.conversations import tenant_ref
 
 logger = logging.getLogger("piloto.billing")
@@ -409,3 +416,117 @@ def _decide(
             {},
         )
     return _Decision("applied", f"{state.subscription_id} is {state.status}", changes)
+
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Stripe's events are a few kilobytes; anything over a megabyte is refused unread."""
+
+
+@dataclass(frozen=True)
+class BillingWebhook:
+    """What the billing function needs, built once per instance (``build_billing_webhook``)."""
+
+    firestore: Any
+    catalogue: Catalogue
+    signing_secret: Callable[[], str]
+    """Resolve the endpoint's ``whsec_`` secret (cached by ``resolve_secret``)."""
+    stripe_api_client: Callable[[], Any]
+    tolerance_seconds: int
+    now: Callable[[], datetime]
+    retrieve: Retriever = retrieve_subscription
+
+
+def signing_secret(settings: Settings) -> str:
+    """Return the webhook endpoint's signing secret; SecretUnavailable naming what is missing."""
+    if not settings.stripe_webhook_secret:
+        raise SecretUnavailable(
+            f"{variable_name('stripe_webhook_secret')} is not set: give a secret reference "
+            "to the webhook endpoint's signing secret (whsec_...)"
+        )
+    return resolve_secret(settings.stripe_webhook_secret, settings.project_id)
+
+
+def build_billing_webhook(settings: Settings) -> BillingWebhook:
+    """Wire the webhook to Firestore (the emulator when configured), Stripe and the plans."""
+    from shared.billing.plans import load_catalogue
+    from shared.billing.stripe_api import stripe_client
+    from shared.store.firestore import firestore_client
+
+    return BillingWebhook(
+        firestore=firestore_client(settings.project_id),
+        catalogue=load_catalogue(settings.plans_file),
+        signing_secret=lambda: signing_secret(settings),
+        stripe_api_client=lambda: stripe_client(settings),
+        tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+        now=lambda: datetime.now(UTC),
+    )
+
+
+def receive(
+    webhook: BillingWebhook, payload: bytes, signature_header: str | None
+) -> tuple[int, dict[str, str]]:
+    """Answer one Stripe delivery: 200 with what it did, 400 with a reason, 503 to be retried.
+
+    Never raises: bad input changes nothing and gets a 400; anything Piloto cannot do now
+    (Stripe or Firestore unavailable, a secret missing) gets a 503 so Stripe delivers it again.
+    """
+    try:
+        secret = webhook.signing_secret()
+    except (SecretUnavailable, RuntimeError) as error:
+        logger.error("billing webhook has no signing secret: %s", error)
+        return 503, {"error": "the webhook is not configured; retry later"}
+    try:
+        event = verify_event(payload, signature_header, secret, webhook.tolerance_seconds)
+    except BadStripeEvent as rejection:
+        logger.warning(
+            "Stripe webhook rejected: %s",
+            rejection,
+            extra={"status": 400, "reason": str(rejection)},
+        )
+        return 400, {"error": str(rejection)}
+    context = {"event_id": event["id"], "type": event["type"], "event_created": event["created"]}
+    try:
+        handled = event["type"] in HANDLED_TYPES
+        result = handle_event(
+            webhook.firestore,
+            webhook.stripe_api_client() if handled else None,
+            event,
+            webhook.catalogue,
+            webhook.now(),
+            retrieve=webhook.retrieve,
+        )
+    except BillingUnavailable as error:
+        logger.warning(
+            "Stripe event not applied: Firestore contention; Stripe will retry",
+            extra={**context, "status": 503, "reason": str(error)},
+        )
+        return 503, {"error": "the billing account is being changed; retry later"}
+    except (StripeUnavailable, StripeRefused) as error:
+        logger.error(
+            "Stripe event not applied: the subscription could not be retrieved; Stripe will retry",
+            extra={**context, "status": 503, "reason": str(error)[:300]},
+        )
+        return 503, {"error": "Stripe did not answer with the subscription; retry later"}
+    except (SecretUnavailable, RuntimeError) as error:  # no API key configured
+        logger.error(
+            "Stripe event not applied: %s",
+            error,
+            extra={**context, "status": 503, "reason": "configuration"},
+        )
+        return 503, {"error": "the webhook is not configured; retry later"}
+    except Exception:
+        # Firestore down or contended, or a bug: nothing was committed; ask Stripe to retry.
+        logger.exception("Stripe event not applied; Stripe will retry", extra=context)
+        return 503, {"error": "temporarily unable to apply the event; retry later"}
+    logger.info(
+        "Stripe event %s",
+        result.status,
+        extra={
+            **context,
+            "status": 200,
+            "outcome": result.status,
+            "account_id": result.account_id,
+            "detail": result.detail,
+        },
+    )
+    return 200, {"status": result.status, "detail": result.detail}
