@@ -49,13 +49,13 @@ CHANNELS = "channels"  # shared.store.channels.CHANNELS_COLLECTION
 INVITES = "invites"  # shared.admin.access.invite_ref
 INSIGHT_AGENTS = "insight_agents"  # shared.admin.insight_agents.AGENTS
 
-_NOUNS: dict[QuotaName, str] = {
-    "agent_replies": "agent replies a month",
-    "channels": "channels",
-    "seats": "seats (members and pending invitations)",
-    "insight_agents": "insight agents",
-    "knowledge_mb": "MB of knowledge text",
-    "workspaces": "client workspaces",
+_NOUNS: dict[QuotaName, tuple[str, str]] = {
+    "agent_replies": ("agent reply a month", "agent replies a month"),
+    "channels": ("channel", "channels"),
+    "seats": ("seat (members and pending invitations)", "seats (members and pending invitations)"),
+    "insight_agents": ("insight agent", "insight agents"),
+    "knowledge_mb": ("MB of knowledge text", "MB of knowledge text"),
+    "workspaces": ("client workspace", "client workspaces"),
 }
 
 
@@ -134,11 +134,13 @@ def plan_for_tenant(
 def quota_refusal(plan: Plan, quota: QuotaName) -> ApiError:
     """Return the 402 refusing to add beyond a stock quota of ``plan``."""
     limit = plan.quotas.limit(quota)
+    singular, plural = _NOUNS[quota]
     some = "some" if quota == "knowledge_mb" else "one"
     if limit == 0:
-        message = f"the {plan.name} plan has no {_NOUNS[quota]}; upgrade to add one"
+        message = f"the {plan.name} plan includes no {plural}; upgrade to add {some}"
     else:
-        message = f"the {plan.name} plan allows {limit} {_NOUNS[quota]}; remove {some} or upgrade"
+        noun = singular if limit == 1 else plural
+        message = f"the {plan.name} plan allows {limit} {noun}; remove {some} or upgrade"
     return ApiError(402, message, quota, [{"field": quota, "reason": message}])
 
 
