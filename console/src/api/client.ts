@@ -2,8 +2,11 @@
 import type {
   AgentMode,
   AgentSettings,
+  Billing,
   Channel,
   ChannelPatch,
+  CheckoutSession,
+  ClientWorkspaces,
   CloseReason,
   Conditional,
   ConversationDetail,
@@ -33,6 +36,7 @@ import type {
   Metrics,
   NewChannel,
   NewTenant,
+  PlanCatalogue,
   ProposalApproval,
   ProposalStatus,
   ProviderSpec,
@@ -52,6 +56,7 @@ const STATUS_CODES: Record<number, string> = {
   404: 'not_found',
   405: 'method_not_allowed',
   409: 'conflict',
+  402: 'payment_required',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   422: 'validation_failed',
@@ -107,6 +112,14 @@ function segment(value: string): string {
   return encodeURIComponent(value);
 }
 
+/**
+ * A 402 is either a plan limit (a quota, or a plan without client workspaces) or a workspace made read-only by
+ * its subscription (canceled, trial over): the reason tells which, so the console can say it in Portuguese.
+ */
+export function paymentErrorCode(message: string): 'payment_required' | 'read_only' {
+  return /read-only|read only|cancel+ed|trial (has )?(ended|expired)|subscription (is )?inactive/i.test(message) ? 'read_only' : 'payment_required';
+}
+
 async function errorFrom(response: Response): Promise<ApiError> {
   let body: unknown = null;
   try {
@@ -116,7 +129,9 @@ async function errorFrom(response: Response): Promise<ApiError> {
   }
   const error = (body as { error?: Partial<{ code: string; message: string; field: string | null; details: ErrorDetail[] }> } | null)
     ?.error;
+  const message = (typeof error?.message === 'string' && error.message) || `HTTP ${response.status}`;
   const code =
+    (response.status === 402 && paymentErrorCode(message)) ||
     (typeof error?.code === 'string' && error.code) ||
     STATUS_CODES[response.status] ||
     (response.status >= 500 ? 'server_error' : 'error');
@@ -126,7 +141,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
   return new ApiError(
     response.status,
     code,
-    (typeof error?.message === 'string' && error.message) || `HTTP ${response.status}`,
+    message,
     typeof error?.field === 'string' ? error.field : null,
     details,
   );
@@ -285,6 +300,15 @@ export function createApiClient({ getToken, baseUrl = '', fetch: fetchImpl }: Ap
     getConversions: (t: string) => json<ConversionsSettings>('GET', tenant(t, 'conversions')),
     putConversions: (t: string, body: ConversionsInput) => json<ConversionsSettings>('PUT', tenant(t, 'conversions'), { body }),
     deleteConversions: (t: string) => json<void>('DELETE', tenant(t, 'conversions')),
+
+    // Billing (issue 9): plans, the workspace's subscription and usage, Stripe Checkout and portal, client workspaces
+    getPlans: () => json<PlanCatalogue>('GET', '/plans'),
+    getBilling: (t: string, etag?: string | null) => conditional<Billing>(tenant(t, 'billing'), { etag }),
+    startCheckout: (t: string, planId: string) => json<CheckoutSession>('POST', tenant(t, 'billing', 'checkout'), { body: { plan_id: planId } }),
+    changePlan: (t: string, planId: string) => json<Billing>('POST', tenant(t, 'billing', 'plan'), { body: { plan_id: planId } }),
+    openBillingPortal: (t: string) => json<{ url: string }>('POST', tenant(t, 'billing', 'portal'), { body: {} }),
+    listWorkspaces: (t: string) => json<ClientWorkspaces>('GET', tenant(t, 'workspaces')),
+    createWorkspace: (t: string, body: NewTenant) => json<Tenant>('POST', tenant(t, 'workspaces'), { body }),
   };
 }
 

@@ -29,6 +29,7 @@ export const REASON_CODES = [
   'send_failed',
   'media_not_understood',
   'media_rejected',
+  'subscription_inactive',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -46,6 +47,8 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'validation_failed',
   'unavailable',
+  'payment_required',
+  'read_only',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -632,4 +635,97 @@ export interface ConversionsInput {
   /** Write-only: never read back, so it is sent on every save. */
   access_token?: string;
   currency: string;
+}
+
+// ---------------------------------------------------------------- Billing, plans, quotas, workspaces (issue 9)
+
+export const QUOTA_NAMES = ['agent_replies', 'channels', 'seats', 'insight_agents', 'knowledge_mb', 'workspaces'] as const;
+export type QuotaName = (typeof QUOTA_NAMES)[number];
+
+export const QUOTA_LEVELS = ['ok', 'warning', 'reached', 'exceeded'] as const;
+export type QuotaLevel = (typeof QUOTA_LEVELS)[number];
+
+export type SubscriptionStatus = 'trialing' | 'active' | 'past_due' | 'canceled';
+export type StopReason = 'trial_expired' | 'past_due_expired' | 'canceled';
+export type NoticeKind = 'quota_warning' | 'quota_reached' | 'quota_exceeded' | 'service_stopped';
+
+export type Quotas = Record<QuotaName, number>;
+
+export interface Plan {
+  plan_id: string;
+  name: string;
+  price_cents: number;
+  quotas: Quotas;
+  grace_percent: number;
+}
+
+export interface PlanCatalogue {
+  currency: string;
+  trial_days: number;
+  plans: Plan[];
+}
+
+/** One quota's usage: `ceiling` is where the service stops (limit plus grace for replies, the limit for stock). */
+export interface UsageLine {
+  quota: QuotaName;
+  used: number;
+  limit: number;
+  ceiling: number;
+  percent: number;
+  level: QuotaLevel;
+}
+
+export interface BillingNotice {
+  notice_id: string;
+  kind: NoticeKind;
+  created_at: string;
+  month: string | null;
+  quota: QuotaName | null;
+}
+
+export interface WorkspaceUsage {
+  tenant_id: string;
+  name: string;
+  usage: UsageLine[];
+}
+
+export interface Billing {
+  account_id: string;
+  home_tenant_id: string;
+  home_tenant_name: string;
+  /** The caller owns the home workspace and this is it: Checkout, plan changes and the portal are theirs. */
+  manages_billing: boolean;
+  plan: Plan;
+  status: SubscriptionStatus;
+  trial_ends_at: string | null;
+  past_due_since: string | null;
+  grace_ends_at: string | null;
+  current_period_end: string | null;
+  cancel_at_period_end: boolean;
+  has_subscription: boolean;
+  agent_on: boolean;
+  read_only: boolean;
+  stop_reason: StopReason | null;
+  month: string;
+  usage: UsageLine[];
+  notices: BillingNotice[];
+  workspaces: WorkspaceUsage[];
+}
+
+export interface CheckoutSession {
+  url: string;
+  session_id: string;
+}
+
+export interface ClientWorkspace {
+  tenant_id: string;
+  name: string;
+  created_at: string | null;
+  usage: UsageLine[];
+}
+
+export interface ClientWorkspaces {
+  workspaces: ClientWorkspace[];
+  limit: number;
+  used: number;
 }

@@ -1,7 +1,10 @@
-// The signed-in console: left navigation, tenant switcher, sign-out, and the pages.
+// The signed-in console: left navigation, workspace switcher, sign-out, the billing banner, and the pages.
 import { Suspense, lazy, useCallback } from 'react';
 import { NavLink, Navigate, Route, Routes } from 'react-router-dom';
 import { AgentPage } from '../agent/AgentPage';
+import { BillingBanner } from '../billing/BillingBanner';
+import { BillingProvider } from '../billing/BillingContext';
+import { BillingPage } from '../billing/BillingPage';
 import { ChannelsPage } from '../channels/ChannelsPage';
 import { InboxPage } from '../inbox/InboxPage';
 import { AgentsPage } from '../insights/AgentsPage';
@@ -44,76 +47,81 @@ export function Shell() {
     { to: '/agentes-ia', label: t.nav.insightAgents, testId: 'nav-insight-agents', show: manager },
     { to: '/canais', label: t.nav.channels, testId: 'nav-channels', show: manager },
     { to: '/equipe', label: t.nav.team, testId: 'nav-team', show: manager },
+    { to: '/assinatura', label: t.nav.billing, testId: 'nav-billing', show: manager },
   ];
 
   return (
-    <div className="shell">
-      <nav className="sidebar" aria-label="Navegação">
-        <div className="brand">{t.appName}</div>
-        {me.memberships.length > 1 ? (
-          <label className="tenant-switcher">
-            <span>{t.nav.tenant}</span>
-            <select value={tenantId} onChange={(event) => session.switchTenant(event.target.value)} data-testid="tenant-switcher">
-              {me.memberships.map((membership) => (
-                <option key={membership.tenant_id} value={membership.tenant_id}>
-                  {membership.tenant_name}
-                </option>
+    <BillingProvider key={tenantId}>
+      <div className="shell">
+        <nav className="sidebar" aria-label="Navegação">
+          <div className="brand">{t.appName}</div>
+          {me.memberships.length > 1 ? (
+            <label className="tenant-switcher" title={t.nav.tenant}>
+              <span>{t.nav.tenant}</span>
+              <select value={tenantId} onChange={(event) => session.switchTenant(event.target.value)} data-testid="tenant-switcher">
+                {me.memberships.map((membership) => (
+                  <option key={membership.tenant_id} value={membership.tenant_id}>
+                    {membership.tenant_name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : (
+            <div className="tenant-name" data-testid="tenant-current">
+              {me.memberships[0]?.tenant_name}
+            </div>
+          )}
+          <ul>
+            {links
+              .filter((link) => link.show)
+              .map((link) => (
+                <li key={link.to}>
+                  <NavLink to={link.to} data-testid={link.testId}>
+                    {link.label}
+                    {link.to === '/conhecimento' && manager ? <ProposedBadge tenantId={tenantId} /> : null}
+                  </NavLink>
+                </li>
               ))}
-            </select>
-          </label>
-        ) : (
-          <div className="tenant-name" data-testid="tenant-current">
-            {me.memberships[0]?.tenant_name}
+          </ul>
+          <div className="sidebar-footer">
+            <div className="muted small" data-testid="user-email">
+              {me.email}
+            </div>
+            <div className="muted small">{roleNames[role]}</div>
+            <button type="button" className="link" onClick={session.signOut} data-testid="sign-out">
+              {t.auth.signOut}
+            </button>
           </div>
-        )}
-        <ul>
-          {links
-            .filter((link) => link.show)
-            .map((link) => (
-              <li key={link.to}>
-                <NavLink to={link.to} data-testid={link.testId}>
-                  {link.label}
-                  {link.to === '/conhecimento' && manager ? <ProposedBadge tenantId={tenantId} /> : null}
-                </NavLink>
-              </li>
-            ))}
-        </ul>
-        <div className="sidebar-footer">
-          <div className="muted small" data-testid="user-email">
-            {me.email}
-          </div>
-          <div className="muted small">{roleNames[role]}</div>
-          <button type="button" className="link" onClick={session.signOut} data-testid="sign-out">
-            {t.auth.signOut}
-          </button>
-        </div>
-      </nav>
-      <main className="content" key={tenantId}>
-        {me.invites.length ? (
-          <PendingInvites
-            me={me}
-            user={session.user}
-            onJoined={(tenant) => {
-              session.switchTenant(tenant.tenant_id);
-              void session.reloadMe();
-            }}
-            onReload={() => void session.reloadMe()}
-          />
-        ) : null}
-        <Suspense fallback={<div className="page">{t.loading}</div>}>
-          <Routes>
-            <Route path="/conversas/:conversationId?" element={<InboxPage />} />
-            <Route path="/conhecimento/:tab?" element={<KnowledgePage />} />
-            <Route path="/agente" element={<AgentPage />} />
-            {manager ? <Route path="/painel" element={<DashboardPage />} /> : null}
-            {manager ? <Route path="/insights/:tab?" element={<InsightsPage />} /> : null}
-            {manager ? <Route path="/agentes-ia/:agentId?" element={<AgentsPage />} /> : null}
-            {manager ? <Route path="/canais" element={<ChannelsPage />} /> : null}
-            {manager ? <Route path="/equipe" element={<TeamPage />} /> : null}
-            <Route path="*" element={<Navigate to="/conversas" replace />} />
-          </Routes>
-        </Suspense>
-      </main>
-    </div>
+        </nav>
+        <main className="content" key={tenantId}>
+          {manager ? <BillingBanner /> : null}
+          {me.invites.length ? (
+            <PendingInvites
+              me={me}
+              user={session.user}
+              onJoined={(tenant) => {
+                session.switchTenant(tenant.tenant_id);
+                void session.reloadMe();
+              }}
+              onReload={() => void session.reloadMe()}
+            />
+          ) : null}
+          <Suspense fallback={<div className="page">{t.loading}</div>}>
+            <Routes>
+              <Route path="/conversas/:conversationId?" element={<InboxPage />} />
+              <Route path="/conhecimento/:tab?" element={<KnowledgePage />} />
+              <Route path="/agente" element={<AgentPage />} />
+              {manager ? <Route path="/painel" element={<DashboardPage />} /> : null}
+              {manager ? <Route path="/insights/:tab?" element={<InsightsPage />} /> : null}
+              {manager ? <Route path="/agentes-ia/:agentId?" element={<AgentsPage />} /> : null}
+              {manager ? <Route path="/canais" element={<ChannelsPage />} /> : null}
+              {manager ? <Route path="/equipe" element={<TeamPage />} /> : null}
+              {manager ? <Route path="/assinatura" element={<BillingPage />} /> : null}
+              <Route path="*" element={<Navigate to="/conversas" replace />} />
+            </Routes>
+          </Suspense>
+        </main>
+      </div>
+    </BillingProvider>
   );
 }

@@ -4,10 +4,11 @@ import { ACTIONS, ERROR_CODES, REASON_CODES } from '../api/types';
 import { decisionText, errorText, errorsFor, fieldErrors, reasonText, understandingReasonText } from './format';
 import { actionPhrases, errorMessages, reasonPhrases } from './pt-BR';
 
-// Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions", plus issue 7's media reasons),
+// Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions", plus issue 7's media reasons and
+// issue 9's subscription_inactive),
 // on purpose not imported: a code added to the contract and to this list without a phrase fails here.
 const CONTRACT_REASONS =
-  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed, media_not_understood, media_rejected'.split(
+  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed, media_not_understood, media_rejected, subscription_inactive'.split(
     ', ',
   );
 const CONTRACT_ACTIONS = 'speak, stay_silent, wait, handoff, close, schedule_followup'.split(', ');
@@ -43,7 +44,11 @@ describe('pt-BR decision texts', () => {
       'O agente passou a conversa para um humano: não foi possível entender a mídia que o lead enviou',
     );
     expect(decisionText('speak', ['media_rejected'])).toBe('O agente respondeu: mídia recusada (tipo ou tamanho não aceito)');
-    expect(decisionText('stay_silent', ['quota_exceeded'])).toBe('O agente ficou em silêncio: cota do plano esgotada');
+  });
+
+  it('phrases the plan and subscription reasons of issue 9', () => {
+    expect(decisionText('handoff', ['quota_exceeded'])).toBe('O agente passou a conversa para um humano: limite do plano atingido');
+    expect(decisionText('handoff', ['subscription_inactive'])).toBe('O agente passou a conversa para um humano: assinatura inativa');
   });
 
   it('writes a decision line as action: reasons', () => {
@@ -79,6 +84,16 @@ describe('pt-BR error texts', () => {
     const message = errorText(new ApiError(400, code, 'english'));
     expect(message).toBe((errorMessages as Record<string, string>)[code]);
     expect(message).not.toBe('english');
+  });
+
+  it('says a 402 in Portuguese, pointing to Assinatura: a plan limit or a read-only workspace', () => {
+    const limit = errorText(new ApiError(402, 'payment_required', 'channels: the Starter plan allows 1'));
+    expect(limit).toContain('limite');
+    expect(limit).toContain('Assinatura');
+    const readOnly = errorText(new ApiError(402, 'read_only', 'the workspace is read-only: subscription canceled'));
+    expect(readOnly).toContain('somente leitura');
+    expect(readOnly).toContain('Assinatura');
+    expect(readOnly).not.toBe(limit);
   });
 
   it('maps Firebase Auth errors and unknown errors', () => {

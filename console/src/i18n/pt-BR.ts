@@ -19,6 +19,9 @@ import type {
   Role,
   SuggestionState,
   TriggerMode,
+  QuotaName,
+  StopReason,
+  SubscriptionStatus,
   Understanding,
 } from '../api/types';
 
@@ -45,7 +48,7 @@ export const reasonPhrases: Record<ReasonCode, string> = {
   outside_24h_window: 'fora da janela de 24 horas do WhatsApp',
   unanswered_limit: 'limite de mensagens sem resposta',
   handoff_requested: 'o lead pediu atendimento humano',
-  quota_exceeded: 'cota do plano esgotada',
+  quota_exceeded: 'limite do plano atingido',
   copilot_mode: 'modo copiloto',
   opt_in: 'o lead aceitou receber mensagens',
   lead_replied: 'o lead respondeu',
@@ -56,6 +59,7 @@ export const reasonPhrases: Record<ReasonCode, string> = {
   send_failed: 'falha no envio',
   media_not_understood: 'não foi possível entender a mídia que o lead enviou',
   media_rejected: 'mídia recusada (tipo ou tamanho não aceito)',
+  subscription_inactive: 'assinatura inativa',
 };
 
 export const errorMessages: Record<ErrorCode | 'network' | 'server_error' | 'error', string> = {
@@ -69,6 +73,9 @@ export const errorMessages: Record<ErrorCode | 'network' | 'server_error' | 'err
   validation_failed: 'Alguns campos estão inválidos.',
   unsupported_media_type: 'Tipo de arquivo não aceito.',
   unavailable: 'Serviço indisponível no momento. Tente de novo em instantes.',
+  payment_required: 'O plano desta empresa não permite isso: o limite foi atingido. Veja os limites e os planos em Assinatura.',
+  read_only:
+    'Esta empresa está somente leitura: a assinatura está inativa (cancelada ou teste encerrado). Para reativar, veja Assinatura.',
   network: 'Sem conexão com o servidor.',
   server_error: 'Erro no servidor. Tente de novo em instantes.',
   error: 'Algo deu errado.',
@@ -295,6 +302,33 @@ export const conversionReasonNames: Record<string, string> = {
   no_waba_id: 'o canal não tem o ID da conta do WhatsApp Business (WABA)',
 };
 
+/** A quota as the billing page labels its usage bar. */
+export const quotaNames: Record<QuotaName, string> = {
+  agent_replies: 'Respostas do agente neste mês',
+  channels: 'Canais',
+  seats: 'Assentos',
+  insight_agents: 'Agentes de IA',
+  knowledge_mb: 'Conhecimento (MB)',
+  workspaces: 'Workspaces de clientes',
+};
+
+/** A quota inside a plan card ("5.000 respostas do agente por mês"). */
+export const planQuotaText: Record<QuotaName, (n: string) => string> = {
+  agent_replies: (n) => `${n} respostas do agente por mês`,
+  channels: (n) => `${n} ${n === '1' ? 'canal' : 'canais'} de WhatsApp`,
+  seats: (n) => `${n} ${n === '1' ? 'assento' : 'assentos'} na equipe`,
+  insight_agents: (n) => `${n} ${n === '1' ? 'agente' : 'agentes'} de IA`,
+  knowledge_mb: (n) => `${n} MB de conhecimento`,
+  workspaces: (n) => `${n} ${n === '1' ? 'workspace' : 'workspaces'} de clientes`,
+};
+
+export const subscriptionStatusNames: Record<SubscriptionStatus, string> = {
+  trialing: 'Em teste',
+  active: 'Ativa',
+  past_due: 'Pagamento pendente',
+  canceled: 'Cancelada',
+};
+
 export const t = {
   appName: 'Piloto',
   loading: 'Carregando…',
@@ -352,7 +386,8 @@ export const t = {
     knowledge: 'Conhecimento',
     insightAgents: 'Agentes de IA',
     insights: 'Insights',
-    tenant: 'Empresa',
+    tenant: 'Workspace',
+    billing: 'Assinatura',
     proposalsBadge: (n: number) => (n === 1 ? '1 resposta para revisar' : `${n} respostas para revisar`),
   },
 
@@ -753,6 +788,80 @@ export const t = {
     saved: 'Configuração salva.',
     remove: 'Remover configuração',
     confirmRemove: 'Remover a configuração da API de Conversões? As vendas deixam de ser enviadas à Meta.',
+  },
+
+  billing: {
+    title: 'Assinatura',
+    loadingPlans: 'Carregando planos…',
+    currentPlan: 'Plano atual',
+    perMonth: '/mês',
+    // Status badge
+    trialUntil: (day: string) => `Em teste até ${day}`,
+    trialEnded: 'Teste encerrado',
+    active: 'Ativa',
+    pastDueUntil: (day: string) => `Pagamento pendente: o serviço continua até ${day}`,
+    pastDueStopped: 'Pagamento pendente: agente desligado',
+    canceled: 'Cancelada: somente leitura, agente desligado',
+    renews: (day: string) => `Renova em ${day}`,
+    cancelsOn: (day: string) => `Cancela em ${day}`,
+    trialNote: (days: number) => `Teste grátis de ${days} dias com o plano Pro. Escolha um plano para continuar depois do teste.`,
+    stopped: {
+      trial_expired: 'O teste terminou: o agente está desligado e a empresa está somente leitura. Escolha um plano para reativar.',
+      past_due_expired: 'O pagamento está pendente há mais tempo que a tolerância: o agente está desligado. Atualize a forma de pagamento.',
+      canceled: 'A assinatura foi cancelada: o agente está desligado e a empresa está somente leitura. Escolha um plano para reativar.',
+    } as Record<StopReason, string>,
+    // Usage
+    usageTitle: (month: string) => `Uso em ${month}`,
+    usageValue: (used: string, limit: string) => `${used} de ${limit}`,
+    notIncluded: 'não incluso no plano',
+    warning: (percent: number) => `Você usou ${percent}% do limite do plano.`,
+    reachedReplies: (ceiling: string) => `Limite atingido: margem de tolerância até ${ceiling}.`,
+    reachedStock: 'Limite atingido: não é possível adicionar mais.',
+    exceededReplies: 'Acima do limite: novas conversas vão para a equipe.',
+    exceededStock: 'Acima do limite do plano: não é possível adicionar mais.',
+    // Plans
+    plansTitle: 'Planos',
+    upgrade: 'Fazer upgrade',
+    change: 'Mudar para este plano',
+    subscribe: 'Assinar este plano',
+    trialPlan: 'Plano do teste',
+    redirecting: 'Abrindo o pagamento…',
+    confirmTitle: (name: string) => `Mudar para o plano ${name}?`,
+    confirmText: (price: string) =>
+      `A assinatura passa a custar ${price}. A diferença deste mês é cobrada ou creditada proporcionalmente na próxima fatura.`,
+    confirmDowngrade:
+      'Se o uso atual passar dos limites do novo plano, nada é removido, mas não será possível adicionar mais até ficar dentro do limite.',
+    confirm: 'Confirmar mudança',
+    changed: (name: string) => `Plano alterado para ${name}.`,
+    managedElsewhere: (name: string) => `A cobrança é gerida no workspace ${name}.`,
+    ownerOnly: 'Só o proprietário muda o plano e a forma de pagamento.',
+    portal: 'Faturas e forma de pagamento',
+    portalHelp: 'Abre o portal da Stripe: faturas, cartão e cancelamento.',
+    // Return from Checkout
+    checkoutWaiting: 'Pagamento recebido; ativando sua assinatura…',
+    checkoutDone: (name: string) => `Assinatura ativa: plano ${name}.`,
+    checkoutSlow: 'A confirmação da Stripe está demorando. Atualize esta página em alguns minutos; se a assinatura não aparecer, fale com o suporte.',
+    checkoutCanceled: 'Pagamento não concluído. Nada foi cobrado; escolha um plano quando quiser.',
+    // Workspaces (agencies)
+    workspacesTitle: 'Workspaces de clientes',
+    workspacesIntro: 'Cada cliente tem o seu workspace, com conversas, canais, equipe e agente separados. O uso entra na mesma fatura.',
+    workspacesCount: (used: number, limit: number) => `${used} de ${limit} workspaces de clientes`,
+    workspacesEmpty: 'Nenhum workspace de cliente ainda.',
+    newWorkspace: 'Novo workspace de cliente',
+    workspaceName: 'Nome do cliente',
+    workspaceTimezone: 'Fuso horário',
+    createWorkspace: 'Criar workspace',
+    creating: 'Criando…',
+    created: (name: string) => `Workspace ${name} criado.`,
+    open: 'Abrir',
+    homeTag: '(este)',
+    usageByWorkspace: 'Respostas do agente por workspace',
+    // Shell banner
+    bannerLink: 'Ver assinatura',
+    bannerPastDue: (day: string) => `Pagamento pendente: o serviço continua até ${day}. Atualize a forma de pagamento.`,
+    bannerExceeded: 'O limite de respostas do agente deste mês foi ultrapassado: novas conversas vão para a equipe.',
+    bannerReached: (ceiling: string) => `Limite de respostas do agente deste mês atingido: margem de tolerância até ${ceiling}.`,
+    bannerWarning: (percent: number) => `Você usou ${percent}% das respostas do agente deste mês.`,
   },
 
   channels: {
