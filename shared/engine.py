@@ -9,6 +9,10 @@ and only then is the turn scheduled: the debounce waits for the media.
 ``build_turn_runner`` (functions/turn, the Cloud Tasks target) wires ``shared.turns`` to
 Firestore, the LangGraph turn, the ``outbound-messages`` topic and the follow-up queue.
 
+Both runners get the instance's cached billing check (``billing_check``: each workspace's billing
+account and month replies, read once per ``PILOTO_BILLING_CACHE_SECONDS``; the plans from
+``PILOTO_PLANS_FILE``), asked before the guards and told of the replies they count.
+
 ``build_followup_runner`` (functions/followup, the Cloud Tasks target of follow-ups and
 inactivity checks) wires ``shared.followups`` to the same, plus the channel cache (for
 templates), the follow-up specialist and the ``insight-events`` topic (INACTIVITY_2H).
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.billing.usage import BillingCheck
 from shared.events.tasks import FollowupRequest, TaskScheduler, TurnRequest
 from shared.followups import FollowupRunner, ScheduleFollowup
 from shared.insights.events import (
@@ -259,6 +264,15 @@ class TenantSettingsCache:
         return read_agent_settings(self._client, tenant_id), timezone or "America/Sao_Paulo"
 
 
+def billing_check(settings: Settings, client: Any) -> BillingCheck:
+    """Return the instance's billing check for turns and follow-ups (plans file, cache TTL)."""
+    from shared.billing.plans import load_catalogue
+
+    return BillingCheck(
+        client, load_catalogue(settings.plans_file), ttl_seconds=settings.billing_cache_seconds
+    )
+
+
 def build_turn_runner(settings: Settings) -> TurnRunner:
     """Wire due turns to Firestore, the LangGraph turn, outbound-messages and follow-up tasks."""
     from shared.agent.graph import graph_decider
@@ -284,6 +298,7 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
         deliver=outbound_publisher(settings),
         schedule_followup=schedule_followup,
         clock_speed=settings.clock_speed,
+        billing=billing_check(settings, client),
     )
 
 
@@ -352,6 +367,7 @@ def build_followup_runner(settings: Settings) -> FollowupRunner:
         clock_speed=settings.clock_speed,
         insight_index=IndexCache(client, settings.insight_index_cache_seconds),
         publish_insights=insight_publisher(settings),
+        billing=billing_check(settings, client),
     )
 
 

@@ -19,7 +19,13 @@ policy judges a proactive message (``before_turn`` with ``PolicyContext(proactiv
   ``no_response`` (never reopened: the lead's next message starts a new conversation);
 - outside WhatsApp's 24-hour window: only the channel's ``followup`` template may go; without
   one the cadence stops, recorded as ``stay_silent`` / ``outside_24h_window``;
-- otherwise the follow-up specialist (``shared.agent.followup``) drafts the nudge.
+- the subscription inactive or this month's agent replies over the plan's ceiling (the billing
+  check, ``shared.billing.usage``): the cadence stops, recorded as ``stay_silent`` with
+  ``subscription_inactive`` / ``quota_exceeded``. Unlike a turn, a follow-up does not hand the
+  conversation to a human: nobody asked for anything, so a seller gets no handoff to pick up;
+  the lead's next message is a turn, which does hand off;
+- otherwise the follow-up specialist (``shared.agent.followup``) drafts the nudge, which counts
+  one agent reply in the batch that stores its decision.
 
 Every outcome is a Decision stored in one batch with the conversation's new state, on
 condition that the conversation is as read; the nudge is then published to
@@ -53,6 +59,7 @@ from zoneinfo import ZoneInfo
 
 from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 
+from shared.billing.usage import NO_BILLING, BillingGate, record_replies
 from shared.events.tasks import FollowupRequest
 from shared.insights.events import (
     IndexCache,
@@ -250,6 +257,9 @@ class FollowupRunner:
     insight_index: IndexCache | None = None
     """Which tenants' insight agents listen to INACTIVITY_2H; None: no insight event is sent."""
     publish_insights: InsightPublisher | None = None
+    billing: BillingGate | None = None
+    """Checks the subscription and quota before a nudge is drafted and counts drafted nudges;
+    None: no billing (the simulator, tests)."""
 
     def run(self, request: FollowupRequest) -> FollowupResult:
         """Carry out one due task, or do nothing (and say why) when the world moved on."""
@@ -304,12 +314,15 @@ class FollowupRunner:
         delays = cadence(settings)
         if not delays:  # the tenant turned follow-ups off since the step was scheduled
             return FollowupResult(status="skipped", reason="no_cadence")
-        step = DueStep(self, request, conversation, snapshot.update_time, now, started)
+        step = DueStep(self, request, conversation, snapshot.update_time, now, started, timezone)
         if request.step >= len(delays):
             return step.close([Reason.NO_RESPONSE])
         template = None
         if not within_24h_window(conversation.last_inbound_at, now):
             template = self._followup_template(conversation, settings)
+        billing = NO_BILLING
+        if self.billing is not None:
+            billing = self.billing.check(request.tenant_id, now, timezone)
         context = PolicyContext(
             conversation=conversation,
             contact=Contact(
@@ -320,13 +333,15 @@ class FollowupRunner:
             timezone=timezone,
             proactive=True,
             has_template=template is not None,
+            quota_exceeded=billing.quota_exceeded,
+            subscription_inactive=not billing.agent_on,
         )
         verdict = before_turn(context, [])
         if verdict.action is Action.SCHEDULE_FOLLOWUP and verdict.retry_at is not None:
             return step.defer(verdict.retry_at, list(verdict.reasons))
         if Reason.UNANSWERED_LIMIT in verdict.reasons:
             return step.close([Reason.NO_RESPONSE, Reason.UNANSWERED_LIMIT])
-        if verdict.action is not None:
+        if verdict.action is not None:  # billing's handoff included: a follow-up stops instead
             return step.stop(list(verdict.reasons))
         nudge = None
         if verdict.may_send_text:
@@ -444,6 +459,7 @@ class DueStep:
     read_at: Any
     now: datetime
     started: float
+    timezone: str = "America/Sao_Paulo"
 
     def send(
         self,
@@ -483,9 +499,12 @@ class DueStep:
             "followup_step": self.request.step + 1,
             "followup_due_at": next_at,
         }
-        updated = self._store(decision, changes)
+        drafted = 1 if nudge is not None else 0  # a template needs no model: not counted
+        updated = self._store(decision, changes, replies=drafted)
         if updated is None:
             return None
+        if drafted and self.runner.billing is not None:
+            self.runner.billing.recorded(self.request.tenant_id, now, self.timezone, drafted)
         self.runner.deliver(updated, decision)
         following = FollowupRequest(
             self.request.tenant_id,
@@ -542,8 +561,13 @@ class DueStep:
             decided_at=self.now,
         )
 
-    def _store(self, decision: Decision, changes: dict[str, Any]) -> Conversation | None:
-        """Store the decision and the conversation's changes in one batch, if it is unchanged."""
+    def _store(
+        self, decision: Decision, changes: dict[str, Any], replies: int = 0
+    ) -> Conversation | None:
+        """Store the decision and the conversation's changes in one batch, if it is unchanged.
+
+        ``replies`` (a drafted nudge) are counted in the same batch when billing is on.
+        """
         client = self.runner.firestore
         updated = self.conversation.model_copy(update={**changes, "updated_at": self.now})
         document = conversation_ref(client, self.request.tenant_id, self.request.conversation_id)
@@ -557,6 +581,8 @@ class DueStep:
             updated.model_dump(mode="python", include={*changes, "updated_at"}),
             option=client.write_option(last_update_time=self.read_at),
         )
+        if self.runner.billing is not None:
+            record_replies(batch, client, self.request.tenant_id, self.now, self.timezone, replies)
         try:
             batch.commit()
         except FailedPrecondition:

@@ -9,6 +9,13 @@ the conversation is as the turn read it (otherwise the turn starts over), and th
 send are handed to ``outbound-messages``, keyed ``decision_id:index``, where the sender
 re-checks the policy at send time. A turn reads one document: its conversation.
 
+Billing (``shared.billing.usage``): before the guards, the turn asks the cached billing check
+whether the workspace's subscription is active and this month's replies are under the plan's
+ceiling; if not, the guards hand the conversation to a human (``subscription_inactive``,
+``quota_exceeded``) without a model call and nothing is sent. A turn in which the model answered
+or drafted (a pilot reply, a copilot draft, a promoted intent) counts one agent reply in the same
+batch as its decision.
+
 Every decided turn also re-plans the follow-ups (``shared.followups.plan_after_turn``, stored in
 the same batch): older follow-up tasks become no-ops, and a reply in pilot mode starts the
 cadence; its first task and the conversation's inactivity check (INACTIVITY_2H) are put on
@@ -28,6 +35,7 @@ from typing import Any
 from google.api_core.exceptions import FailedPrecondition
 
 from shared import copilot
+from shared.billing.usage import NO_BILLING, BillingGate, record_replies
 from shared.events.tasks import TurnRequest
 from shared.followups import ScheduleFollowup, pending_after_turn, plan_after_turn
 from shared.knowledge.proposals import open_proposal, proposal_ref
@@ -43,6 +51,7 @@ from shared.models.conversation import (
 from shared.models.decision import Action, Decision, OutboundMessage, Reason
 from shared.models.tenant import AgentSettings
 from shared.policy import PolicyContext, Verdict, as_pilot, before_turn
+from shared.policy.verdict import DEFAULT_TIMEZONE
 from shared.store.conversations import contact_ref, conversation_ref
 
 logger = logging.getLogger("piloto.turns")
@@ -190,6 +199,9 @@ class TurnRunner:
     schedule_followup: ScheduleFollowup | None = None
     """Puts follow-up and inactivity tasks on Cloud Tasks; None schedules none."""
     clock_speed: float = 1.0
+    billing: BillingGate | None = None
+    """Checks the subscription and quota before the guards and counts replies; None: no billing
+    (the simulator, tests)."""
 
     def run(self, turn: TurnRequest) -> TurnResult:
         """Decide one due turn, or do nothing when a newer inbound supersedes it."""
@@ -227,12 +239,17 @@ class TurnRunner:
         settings, timezone = self.load_settings(turn.tenant_id)
         answering = new_lead_messages(conversation)
         texts = [message.text for message in answering]
+        billing = NO_BILLING
+        if self.billing is not None:
+            billing = self.billing.check(turn.tenant_id, now, timezone)
         context = PolicyContext(
             conversation=conversation,
             contact=contact,
             settings=settings,
             now=now,
             timezone=timezone,
+            quota_exceeded=billing.quota_exceeded,
+            subscription_inactive=not billing.agent_on,
         )
         verdict = before_turn(context, texts)
         decision_id = f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
@@ -242,12 +259,14 @@ class TurnRunner:
         media = media_in_turn(conversation, answering, now)
         if media.waiting:
             return TurnResult(status="awaiting_media")
+        replies = 0  # agent replies this turn counts: 1 when the model answered or drafted
         if media.unclear:
             decision = media.decision(verdict, settings, decision_id, now)
         elif verdict.action is not None:
             decision = forced_decision(verdict, settings, decision_id, now)
             if verdict.may_suggest:  # copilot or a human in charge: draft for the seller
                 drafted = self.decide(conversation, texts, settings, decision_id, now)
+                replies = 1
                 if promoted_intent(drafted) and verdict.reasons == (Reason.COPILOT_MODE,):
                     # the owner let the agent answer this intent alone: judged as in pilot mode
                     verdict = before_turn(as_pilot(context), texts)
@@ -258,6 +277,7 @@ class TurnRunner:
             decision = restrain(
                 self.decide(conversation, texts, settings, decision_id, now), verdict
             )
+            replies = 1
         decision = decision.model_copy(
             update={
                 "messages": voiced(
@@ -282,6 +302,7 @@ class TurnRunner:
             now=now,
             clock_speed=self.clock_speed,
         )
+        counted = replies if self.billing is not None else 0
         stored = _store(
             self.firestore,
             turn,
@@ -291,9 +312,13 @@ class TurnRunner:
             decision,
             updated,
             now,
+            timezone=timezone,
+            replies=counted,
         )
         if not stored:
             return None
+        if self.billing is not None and counted:
+            self.billing.recorded(turn.tenant_id, now, timezone, counted)
         if decision.messages:
             self.deliver(updated, decision)
         if self.schedule_followup is not None:
@@ -324,11 +349,15 @@ def _store(
     decision: Decision,
     updated: Conversation,
     now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    replies: int = 0,
 ) -> bool:
     """Store the decision and the conversation's new state in one batch, if it is unchanged.
 
     The conversation's update carries a precondition on the update time the turn read, so a
     message that arrived meanwhile fails the whole batch (no re-read needed on the common path).
+    ``replies`` are the agent replies the turn counts, on the tenant's day (in the same batch).
     """
     conversation_doc = conversation_ref(client, turn.tenant_id, turn.conversation_id)
     batch = client.batch()
@@ -348,6 +377,7 @@ def _store(
             proposal.model_dump(mode="python"),
         )
     copilot.record(batch, client, turn.tenant_id, now, copilot_counts(previous, updated))
+    record_replies(batch, client, turn.tenant_id, now, timezone, replies)
     if verdict.persist_opt_out or verdict.persist_opt_in:
         batch.set(
             contact_ref(client, turn.tenant_id, updated.contact_key),

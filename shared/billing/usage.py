@@ -257,7 +257,8 @@ class BillingCheck:
         timezone: str,
     ) -> None:
         """Create the notices a change of level or of service calls for (not on every turn)."""
-        level = result.level
+        # Without a grace margin the handoff starts at the limit ("reached"): notified as exceeded.
+        level = QuotaLevel.EXCEEDED if result.quota_exceeded else result.level
         if _LEVEL_ORDER.index(level) > _LEVEL_ORDER.index(entry.notified):
             kind = _NOTICE_KINDS[level]
             if level is QuotaLevel.EXCEEDED:
