@@ -373,12 +373,21 @@ def test_functions_get_the_settings_they_cannot_start_without(module: TerraformD
         # shared.insights.runner: the fast and the precise model.
         "insights": {"PILOTO_LLM", "PILOTO_GEMINI_MODEL", "PILOTO_GEMINI_PRECISE_MODEL"},
         # The console's Firebase config (/api/config), the webhook URL shown to users, and
-        # channel secrets saved to Secret Manager.
+        # channel secrets saved to Secret Manager; Stripe Checkout and the Customer Portal.
         "admin": {
             "PILOTO_FIREBASE_WEB_API_KEY",
             "PILOTO_FIREBASE_AUTH_DOMAIN",
             "PILOTO_PUBLIC_BASE_URL",
             "PILOTO_SECRET_STORE",
+            "PILOTO_STRIPE_API_BASE",
+            "PILOTO_STRIPE_SECRET_KEY",
+            "PILOTO_CONSOLE_URL",
+        },
+        # shared.billing.webhooks: the signing secret, and the API to retrieve subscriptions.
+        "billing": {
+            "PILOTO_STRIPE_API_BASE",
+            "PILOTO_STRIPE_SECRET_KEY",
+            "PILOTO_STRIPE_WEBHOOK_SECRET",
         },
     }
     for name in module.locals["functions"]:
@@ -480,6 +489,64 @@ def test_conversions_tokens_are_reachable_by_the_admin_api_only_under_their_pref
         and "conversions_secret_condition" in str(body.get("condition", ""))
     ]
     assert sorted(granted) == ["admin_conversions_secret_reader", "admin_conversions_secret_writer"]
+
+
+SECRET_REFERENCE = re.compile(
+    r'sm:\$\{google_secret_manager_secret\.app\["([\w-]+)"\]\.secret_id\}'
+)
+
+
+def test_stripe_secrets_exist_and_only_their_users_read_them(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    declared = module.locals["billing_secrets"]
+    secret = module.resource("google_secret_manager_secret", "app")
+    assert expression(secret["for_each"]) == "local.app_secrets"
+    assert (
+        expression(module.locals["app_secrets"]) == "merge(local.billing_secrets, var.app_secrets)"
+    )
+    assert "local.app_secrets" in expression(module.locals["app_secret_grants"])
+    # Every sm: reference a function is given names a declared secret its account may read.
+    stripe_settings = ("PILOTO_STRIPE_SECRET_KEY", "PILOTO_STRIPE_WEBHOOK_SECRET")
+    readers: dict[str, set[str]] = {}
+    for name in functions:
+        env = function_env(module, name)
+        for setting in stripe_settings:
+            if setting in env:
+                reference = SECRET_REFERENCE.fullmatch(env[setting])
+                assert reference, f"{name}: {setting} is not an sm: reference to a declared secret"
+                secret_id = reference.group(1)
+                assert secret_id in declared, f"{name}: {secret_id} is not declared"
+                assert name in declared[secret_id]["readers"], f"{name} cannot read {secret_id}"
+                readers.setdefault(secret_id, set()).add(name)
+    assert readers == {
+        "piloto-stripe-secret-key": {"admin", "billing"},
+        "piloto-stripe-webhook-secret": {"billing"},
+    }
+    # Nobody else reads them.
+    assert {key: set(value["readers"]) for key, value in declared.items()} == readers
+
+
+def test_the_billing_function_is_stripes_public_endpoint(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    billing = functions["billing"]
+    assert (billing["invoker"], billing["signature_type"]) == ("public", "http")
+    # Stripe wants a quick answer and retries failed deliveries: a short timeout.
+    assert duration_seconds(billing["timeout"]) <= 60
+    assert module.locals["function_project_roles"]["billing"] == ["roles/datastore.user"]
+    assert module.outputs["billing_webhook_url"]["value"] == (
+        '${tostring(local.service_urls["billing"])}'
+    )
+    assert (
+        module.variables["stripe_api_base"]["default"] == Settings(project_id="p").stripe_api_base
+    )
+    env = function_env(module, "billing")
+    assert env["PILOTO_STRIPE_API_BASE"] == "${var.stripe_api_base}"
+    assert function_env(module, "admin")["PILOTO_CONSOLE_URL"] == "${local.console_url}"
+    for name in ("dev", "prod"):
+        outputs = load(ENVIRONMENTS / name).outputs
+        assert outputs["billing_webhook_url"]["value"] == "${module.piloto.billing_webhook_url}"
 
 
 def test_no_secret_value_is_in_terraform(module: TerraformDirectory) -> None:

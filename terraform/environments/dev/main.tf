@@ -22,5 +22,6 @@ module "piloto" {
     followup = 2
     admin    = 2
     insights = 2
+    billing  = 2
   }
 }

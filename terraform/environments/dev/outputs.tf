@@ -18,6 +18,11 @@ output "webhook_callback_url_template" {
   value       = module.piloto.webhook_callback_url_template
 }
 
+output "billing_webhook_url" {
+  description = "The endpoint to register in Stripe for the billing function's events."
+  value       = module.piloto.billing_webhook_url
+}
+
 output "console_url" {
   description = "Where the console is served."
   value       = module.piloto.console_url

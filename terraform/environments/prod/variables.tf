@@ -26,6 +26,6 @@ variable "app_secrets" {
     description = string
     readers     = list(string)
   }))
-  description = "Application secrets (values added with gcloud, never in Terraform) and the functions that read them."
+  description = "Application secrets besides Stripe's two (which the module always declares), with the functions that read them; values added with gcloud, never in Terraform."
   default     = {}
 }

@@ -56,6 +56,8 @@ locals {
     sender   = ["roles/datastore.user"]
     followup = ["roles/datastore.user", "roles/aiplatform.user"]
     admin    = ["roles/datastore.user", "roles/firebaseauth.viewer", "roles/aiplatform.user"]
+    # Reads and updates billing accounts, records Stripe events and notices in transactions.
+    billing = ["roles/datastore.user"]
     # Reads agents and conversations, writes insights and throttle counters; calls Gemini.
     insights = ["roles/datastore.user", "roles/aiplatform.user"]
   }

@@ -21,6 +21,10 @@ locals {
   # What providers post to and sign (Twilio): the webhook's own URL unless a custom domain is set.
   webhook_public_url = coalesce(var.webhook_public_base_url, local.service_urls["webhook"])
 
+  # Where the console is served: its first custom domain, else the Hosting site's own URL.
+  # Stripe Checkout and the Customer Portal send the owner back here (PILOTO_CONSOLE_URL).
+  console_url = length(var.console_domains) > 0 ? "https://${var.console_domains[0]}" : google_firebase_hosting_site.main.default_url
+
   # Pub/Sub's regional endpoint, so ordering keys are honoured (see README: configuration).
   pubsub_endpoint = "https://${var.region}-pubsub.googleapis.com"
 }

@@ -31,6 +31,11 @@ output "webhook_callback_url_template" {
   value       = tostring("${local.webhook_public_url}/webhooks/{provider}/{channel_id}")
 }
 
+output "billing_webhook_url" {
+  description = "The endpoint to register in Stripe (Developers > Webhooks) for the billing function's events."
+  value       = tostring(local.service_urls["billing"])
+}
+
 output "console_url" {
   description = "Where the console is served (Firebase Hosting)."
   value       = tostring(google_firebase_hosting_site.main.default_url)

@@ -81,6 +81,18 @@ locals {
       timeout               = "120s"
       execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     }
+    # Stripe's webhook endpoint: verifies the Stripe-Signature, retrieves the subscription from
+    # Stripe's API and applies it in one Firestore transaction. A few events per customer a month.
+    billing = {
+      signature_type        = "http"
+      invoker               = "public"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 20
+      max_instances         = 5
+      timeout               = "60s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
     # The console's API (Firebase Hosting rewrites /api/** here); checks Firebase ID tokens.
     admin = {
       signature_type        = "http"
@@ -120,12 +132,27 @@ locals {
   # Where the admin API keeps the provider tokens the console saves (PILOTO_SECRET_STORE).
   admin_store_backend = "secret-manager"
 
-  # The admin API's own settings: the console's Firebase config, the webhook URL it shows, secrets.
+  # The admin API's own settings: the console's Firebase config, the webhook URL it shows, secrets,
+  # and where Stripe Checkout and the Customer Portal send the owner back (the console).
   admin_env = {
     PILOTO_PUBLIC_BASE_URL      = local.webhook_public_url
     PILOTO_FIREBASE_WEB_API_KEY = data.google_firebase_web_app_config.console.api_key
     PILOTO_FIREBASE_AUTH_DOMAIN = data.google_firebase_web_app_config.console.auth_domain
     PILOTO_SECRET_STORE         = local.admin_store_backend
+    PILOTO_CONSOLE_URL          = local.console_url
+  }
+
+  # Stripe's API (shared/billing/stripe_api.py): the admin API opens Checkout and Customer Portal
+  # sessions and changes plans, the billing function retrieves subscriptions. The key is a secret
+  # reference (secrets.tf: local.billing_secrets), never a value.
+  stripe_env = {
+    PILOTO_STRIPE_API_BASE   = var.stripe_api_base
+    PILOTO_STRIPE_SECRET_KEY = "sm:${google_secret_manager_secret.app["piloto-stripe-secret-key"].secret_id}"
+  }
+
+  # The billing function checks each event's Stripe-Signature with the endpoint's signing secret.
+  billing_env = {
+    PILOTO_STRIPE_WEBHOOK_SECRET = "sm:${google_secret_manager_secret.app["piloto-stripe-webhook-secret"].secret_id}"
   }
 
   # Turns and follow-ups schedule follow-up tasks; the tasks carry the Cloud Tasks account's token.
@@ -150,7 +177,9 @@ locals {
     # Voice replies (a tenant setting) need text-to-speech; "off" keeps every reply text.
     sender = { PILOTO_TTS = var.text_to_speech }
     # The admin API embeds knowledge as the turn embeds questions: the same model settings.
-    admin = merge(local.llm_env, local.admin_env)
+    admin = merge(local.llm_env, local.admin_env, local.stripe_env)
+    # Stripe webhooks (shared/billing/webhooks.py).
+    billing = merge(local.stripe_env, local.billing_env)
     # The insight agents' models (shared/insights/runner.py).
     insights = merge(local.llm_env, local.insights_env)
   }

@@ -29,8 +29,23 @@ locals {
     expression  = "resource.name.startsWith(\"${local.conversions_secret_prefix}\")"
   }
 
+  # Stripe's secrets, which the code reads as sm:<secret_id> (run.tf: stripe_env, billing_env):
+  # always declared, so the references never point at a secret that does not exist.
+  billing_secrets = {
+    "piloto-stripe-secret-key" = {
+      description = "Stripe's secret API key (sk_live_... or a restricted key): Checkout, Customer Portal, subscriptions."
+      readers     = ["admin", "billing"]
+    }
+    "piloto-stripe-webhook-secret" = {
+      description = "The signing secret (whsec_...) of Stripe's webhook endpoint for the billing function."
+      readers     = ["billing"]
+    }
+  }
+
+  app_secrets = merge(local.billing_secrets, var.app_secrets)
+
   app_secret_grants = merge([
-    for secret_id, secret in var.app_secrets : {
+    for secret_id, secret in local.app_secrets : {
       for function in secret.readers : "${secret_id} ${function}" => {
         secret_id = secret_id
         function  = function
@@ -132,11 +147,11 @@ resource "google_project_iam_member" "admin_secret_creator" {
   member  = "serviceAccount:${google_service_account.function["admin"].email}"
 }
 
-# Application secrets that are not per channel (e.g. Stripe's keys for the billing function):
+# Application secrets that are not per channel: Stripe's keys (local.billing_secrets) and any
 # declared per environment in var.app_secrets, read by the functions listed there, referenced in
 # code as sm:<secret_id>.
 resource "google_secret_manager_secret" "app" {
-  for_each = var.app_secrets
+  for_each = local.app_secrets
 
   project   = var.project_id
   secret_id = each.key

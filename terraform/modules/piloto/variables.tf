@@ -178,3 +178,14 @@ variable "console_domains" {
   description = "Custom domains the console is served from, authorised for Firebase Auth sign-in."
   default     = []
 }
+
+variable "stripe_api_base" {
+  type        = string
+  description = "Stripe's API origin (PILOTO_STRIPE_API_BASE) for the admin API and the billing function."
+  default     = "https://api.stripe.com"
+
+  validation {
+    condition     = startswith(var.stripe_api_base, "https://")
+    error_message = "stripe_api_base must be an https:// origin."
+  }
+}
