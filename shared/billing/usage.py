@@ -99,7 +99,11 @@ def record_replies(
 
 
 def month_replies(client: Any, tenant_id: str, month: str) -> int:
-    """Return the agent replies of one month ("YYYY-MM"): the sum of its day documents."""
+    """Return the agent replies of one month ("YYYY-MM"): the sum of its day documents.
+
+    At most 31 documents, with the single-field index Firestore keeps on ``month`` (a ``sum()``
+    aggregation would bill one read but needs a composite index on month and agent_replies).
+    """
     query = (
         tenant_ref(client, tenant_id)
         .collection(USAGE_COLLECTION)
