@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakeFetch, jsonResponse } from '../test/fakeFetch';
-import { ApiError, createApiClient } from './client';
+import { ApiError, createApiClient, paymentErrorCode } from './client';
 
 const page = { conversations: [], next_cursor: null };
 
@@ -64,6 +64,43 @@ describe('API client', () => {
     await expect(api.getMe()).rejects.toMatchObject({ status: 502, code: 'server_error' });
     const { api: api409 } = client(() => new Response('', { status: 409 }));
     await expect(api409.getMe()).rejects.toMatchObject({ status: 409, code: 'conflict' });
+  });
+
+  it('tells a plan limit from a read-only workspace in a 402, without the English details', async () => {
+    const limit = 'the Starter plan allows 1 channel; remove one or upgrade';
+    const { api } = client(() =>
+      jsonResponse(402, { error: { code: 'payment_required', message: limit, field: 'channels', details: [{ field: 'channels', reason: limit }] } }),
+    );
+    const refused = await api.createChannel('t1', {} as never).catch((caught: unknown) => caught);
+    expect(refused).toMatchObject({ status: 402, code: 'payment_required', field: 'channels', message: limit });
+    expect((refused as ApiError).details).toEqual([]);
+    const readOnly = 'this workspace is read-only: the subscription was canceled';
+    const { api: closed } = client(() => jsonResponse(402, { error: { code: 'payment_required', message: readOnly, field: null, details: [] } }));
+    await expect(closed.updateTenant('t1', { name: 'x' })).rejects.toMatchObject({ status: 402, code: 'read_only' });
+    const { api: bare } = client(() => new Response('', { status: 402 }));
+    await expect(bare.getMe()).rejects.toMatchObject({ status: 402, code: 'payment_required' });
+    expect(paymentErrorCode('this workspace is read-only: the trial ended')).toBe('read_only');
+    expect(paymentErrorCode('the Pro plan has no client workspaces; upgrade to a plan with workspaces (Agency)')).toBe('payment_required');
+  });
+
+  it('calls the billing routes with the contract paths and bodies', async () => {
+    const { api, requests } = client(() => jsonResponse(200, { url: 'https://stripe.test/c/1', session_id: 'cs_1' }));
+    await api.getPlans();
+    await api.getBilling('t 1');
+    await api.startCheckout('t1', 'agency');
+    await api.changePlan('t1', 'starter');
+    await api.openBillingPortal('t1');
+    await api.listWorkspaces('t1');
+    await api.createWorkspace('t1', { name: 'Cliente', timezone: 'America/Sao_Paulo' });
+    expect(requests.map((r) => [r.method, r.url, r.body])).toEqual([
+      ['GET', '/api/plans', undefined],
+      ['GET', '/api/tenants/t%201/billing', undefined],
+      ['POST', '/api/tenants/t1/billing/checkout', { plan_id: 'agency' }],
+      ['POST', '/api/tenants/t1/billing/plan', { plan_id: 'starter' }],
+      ['POST', '/api/tenants/t1/billing/portal', {}],
+      ['GET', '/api/tenants/t1/workspaces', undefined],
+      ['POST', '/api/tenants/t1/workspaces', { name: 'Cliente', timezone: 'America/Sao_Paulo' }],
+    ]);
   });
 
   it('reports a network failure as code network', async () => {

@@ -135,7 +135,8 @@ async function errorFrom(response: Response): Promise<ApiError> {
     (typeof error?.code === 'string' && error.code) ||
     STATUS_CODES[response.status] ||
     (response.status >= 500 ? 'server_error' : 'error');
-  const details = Array.isArray(error?.details)
+  // A 402's details repeat its English reason; the console says it in Portuguese instead (errorMessages).
+  const details = Array.isArray(error?.details) && response.status !== 402
     ? error.details.filter((d): d is ErrorDetail => typeof d?.field === 'string' && typeof d?.reason === 'string')
     : [];
   return new ApiError(

@@ -1,5 +1,5 @@
-// Agencies: the client workspaces of the billing account, each with its agent replies this month, a form to
-// create one (its owner is the caller), and "Abrir" to switch the console to it.
+// Agencies: the billing account's workspaces (this one first, then the clients'), each with its agent replies this
+// month, a form to create a client workspace (its owner is the caller), and "Abrir" to switch the console to one.
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import type { ClientWorkspaces as Workspaces } from '../api/types';
@@ -79,23 +79,28 @@ export function ClientWorkspaces() {
                   const replies = workspace.usage.find((line) => line.quota === 'agent_replies');
                   return (
                     <tr key={workspace.tenant_id} data-testid="workspace-row" data-tenant-id={workspace.tenant_id}>
-                      <td data-testid="workspace-name">{workspace.name}</td>
+                      <td data-testid="workspace-name">
+                        {workspace.name} {workspace.tenant_id === tenantId ? <span className="muted">{t.billing.homeTag}</span> : null}
+                      </td>
                       <td>{replies ? <UsageBar line={replies} label={quotaNames.agent_replies} /> : null}</td>
                       <td>
-                        <button type="button" onClick={() => open(workspace.tenant_id)} data-testid="workspace-open">
-                          {t.billing.open}
-                        </button>
+                        {workspace.tenant_id === tenantId ? null : (
+                          <button type="button" onClick={() => open(workspace.tenant_id)} data-testid="workspace-open">
+                            {t.billing.open}
+                          </button>
+                        )}
                       </td>
                     </tr>
                   );
                 })}
               </tbody>
             </table>
-          ) : (
+          ) : null}
+          {list.workspaces.every((workspace) => workspace.tenant_id === tenantId) ? (
             <p className="muted" data-testid="workspaces-empty">
               {t.billing.workspacesEmpty}
             </p>
-          )}
+          ) : null}
         </>
       ) : error ? null : (
         <p className="muted">{t.loading}</p>

@@ -854,7 +854,7 @@ export const t = {
     creating: 'Criando…',
     created: (name: string) => `Workspace ${name} criado.`,
     open: 'Abrir',
-    homeTag: '(este)',
+    homeTag: '(este workspace)',
     usageByWorkspace: 'Respostas do agente por workspace',
     // Shell banner
     bannerLink: 'Ver assinatura',
