@@ -19,6 +19,7 @@ from types import FrameType
 
 from emulators.simulator.channels import channels_from_seed
 from emulators.simulator.server import DEFAULT_STATUS_DELAYS, ProviderSimulator
+from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY
 from shared.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=options.host,
         port=options.port,
         status_delays=options.status_delays,
+        stripe_secret_key=options.stripe_secret_key,
+        stripe_webhook_url=options.stripe_webhook_url or None,
+        stripe_webhook_secret=options.stripe_webhook_secret or None,
+        plans_file=options.plans_file,
     )
     stopping = threading.Event()
 
@@ -95,6 +100,25 @@ def _parser() -> argparse.ArgumentParser:
         type=_delays,
         default=DEFAULT_STATUS_DELAYS,
         help="seconds before sent, then delivered, then read (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stripe-secret-key",
+        default=DEFAULT_SECRET_KEY,
+        help="the secret API key the simulated Stripe accepts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stripe-webhook-url",
+        default="",
+        help="where the simulated Stripe posts its events (Piloto's billing function; empty: "
+        "none until POST /stripe/_control/webhook)",
+    )
+    parser.add_argument(
+        "--stripe-webhook-secret",
+        default=os.environ.get("PILOTO_DEV_STRIPE_WEBHOOK_SECRET", ""),
+        help="the endpoint's signing secret (whsec_...; default $PILOTO_DEV_STRIPE_WEBHOOK_SECRET)",
+    )
+    parser.add_argument(
+        "--plans-file", default=None, help="plan catalogue whose prices Stripe has (plans.yaml)"
     )
     parser.add_argument("--log-level", default="INFO")
     return parser

@@ -4,8 +4,9 @@ It answers Piloto's send adapters where they post (``{url}/meta``, ``/twilio``, 
 ``/zapi`` as the channels' ``api_base_url``), keeps what it accepted in an outbox, posts
 signed status webhooks (sent, delivered, read) to Piloto's webhook function, plays a lead
 (``POST /leads/...``), learns channels while it runs (``/channels``, as the console connects
-one), takes Conversions API events for the datasets it knows (``/datasets``, ``/conversions``)
-and misbehaves on request (``/faults``). The HTTP API is described in
+one), takes Conversions API events for the datasets it knows (``/datasets``, ``/conversions``),
+stands in for Stripe under ``/stripe`` (``emulators/simulator/stripe.py``) and misbehaves on
+request (``/faults``). The HTTP API is described in
 ``emulators/README.md``.
 """
 
@@ -43,6 +44,8 @@ from emulators.simulator.routing import (
     json_response,
 )
 from emulators.simulator.sends import SendAccepted, SendApi, recipient
+from emulators.simulator.stripe import StripeSimulator
+from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY as DEFAULT_STRIPE_SECRET_KEY
 from emulators.simulator.webhooks import Webhook, WebhookPost, WebhookPoster
 from shared.models.channel import Channel
 from shared.models.events import Provider
@@ -103,6 +106,10 @@ class ProviderSimulator:
         status_delays: Sequence[float] = DEFAULT_STATUS_DELAYS,
         webhook_timeout_seconds: float = 10.0,
         echo_sends: bool = True,
+        stripe_secret_key: str = DEFAULT_STRIPE_SECRET_KEY,
+        stripe_webhook_url: str | None = None,
+        stripe_webhook_secret: str | None = None,
+        plans_file: str | None = None,
     ) -> None:
         if len(status_delays) != len(STATUS_ORDER) or any(delay < 0 for delay in status_delays):
             raise ValueError(
@@ -125,6 +132,15 @@ class ProviderSimulator:
         self._media_lock = threading.Lock()
         self.conversions_api = conversions.ConversionsApi()
         """Meta's Conversions API: datasets and the events they received."""
+        self.stripe = StripeSimulator(
+            lambda: self.url,
+            secret_key=stripe_secret_key,
+            webhook_url=stripe_webhook_url,
+            webhook_secret=stripe_webhook_secret,
+            plans_file=plans_file,
+            webhook_timeout_seconds=webhook_timeout_seconds,
+        )
+        """Stripe under ``/stripe``: its API, hosted pages and signed event deliveries."""
         self._server: RoutedHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._router = self._routes()
@@ -137,6 +153,7 @@ class ProviderSimulator:
             return self
         self._server = RoutedHTTPServer((self.host, self.requested_port), self._router)
         self._webhooks.start()
+        self.stripe.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -159,6 +176,7 @@ class ProviderSimulator:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._webhooks.stop()
+        self.stripe.stop()
         self._server = None
         self._thread = None
 
@@ -424,6 +442,7 @@ class ProviderSimulator:
         router.add("DELETE", conversions.RECEIVED_ROUTE, capi.clear_received)
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
+        self.stripe.add_routes(router)
         return router
 
     def _health(self, request: Request, params: Mapping[str, str]) -> Response:
