@@ -32,8 +32,9 @@ class Owner:
         return f"/api/tenants/{self.tenant_id}/channels"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def owner(admin: AdminStack) -> Owner:
+    """A new workspace per test: the trial plan allows 5 channels, the tests make 10."""
     user = admin.auth.sign_up("owner", verified=True)
     return Owner(user, admin.tenant(user))
 
