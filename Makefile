@@ -110,6 +110,7 @@ bench: deps
 	$(BIN)/python -m tests.bench.e2e
 	$(BIN)/python -m tests.bench.knowledge
 	$(BIN)/python -m tests.bench.insights
+	$(BIN)/python -m tests.bench.billing
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules console/node_modules console/dist .piloto .pytest_cache .mypy_cache .ruff_cache
