@@ -153,6 +153,8 @@ class StripeSimulator:
         """Stop delivering (events still queued stay undelivered)."""
         if self._worker is None:
             return
+        while not self._queue.empty():
+            self._queue.get_nowait()
         self._queue.put(None)
         self._worker.join(timeout=15)
         self._worker = None

@@ -369,6 +369,20 @@ def test_held_events_go_in_the_order_asked_and_a_resend_is_a_duplicate(
     assert control(simulator, "deliver", {"event_ids": ["evt_unknown"]}).status_code == 404
 
 
+def test_a_deleted_or_unknown_customer_is_replaced(client: stripe.StripeClient) -> None:
+    first = ensure_customer(client, customer_id=None, account_id=ACCOUNT, email=None, name="A")
+    client.v1.customers.delete(first)
+
+    second = ensure_customer(client, customer_id=first, account_id=ACCOUNT, email=None, name="A")
+    third = ensure_customer(
+        client, customer_id="cus_gone", account_id=ACCOUNT, email=None, name="A"
+    )
+
+    assert len({first, second, third}) == 3
+    created = client.v1.customers.retrieve(third)
+    assert (created.name, created.to_dict()["metadata"]) == ("A", {"account_id": ACCOUNT})
+
+
 def test_stripe_errors_come_out_as_refused_or_unavailable(
     client: stripe.StripeClient, simulator: ProviderSimulator
 ) -> None:
