@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status_delays=options.status_delays,
         stripe_secret_key=options.stripe_secret_key,
         stripe_webhook_url=options.stripe_webhook_url or None,
-        stripe_webhook_secret=options.stripe_webhook_secret or None,
+        stripe_webhook_secret=options.stripe_webhook_secret
+        or os.environ.get("PILOTO_DEV_STRIPE_WEBHOOK_SECRET")
+        or None,
         plans_file=options.plans_file,
     )
     stopping = threading.Event()
@@ -114,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stripe-webhook-secret",
-        default=os.environ.get("PILOTO_DEV_STRIPE_WEBHOOK_SECRET", ""),
+        default="",
         help="the endpoint's signing secret (whsec_...; default $PILOTO_DEV_STRIPE_WEBHOOK_SECRET)",
     )
     parser.add_argument(
