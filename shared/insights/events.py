@@ -48,7 +48,7 @@ def insight_publisher(settings: Settings) -> InsightPublisher:
             return
         with lock:
             if not client:
-                from google.cloud import pubsub_v1
+                import google.cloud.pubsub_v1 as pubsub_v1
 
                 client.append(pubsub_v1.PublisherClient())
         publisher = client[0]
