@@ -14,8 +14,13 @@ the bubble) follow. ``console/e2e/insights.e2e.mjs`` adds the conversion auditor
 library, switches it off and on, builds an agent with a macro button, has a lead write that she
 paid, waits for the auditor's (offline) insight in the inbox, presses the macro, and applies the
 auditor's insight, which closes the conversation as won; with the traffic feedback agent added, a
-lead the seller closes as lost shows in the traffic report. Screenshots land in
-``test-artifacts/console/``.
+lead the seller closes as lost shows in the traffic report. ``console/e2e/billing.e2e.mjs`` opens
+Assinatura on a new company's trial, buys Agency through the simulated Stripe Checkout, waits for
+the billing function to activate it from the signed webhooks, creates a client workspace, switches
+to it (its inbox is empty: isolation; its billing is managed in the home workspace), switches
+back, opens and leaves the simulated Customer Portal, then cancels there: Assinatura shows the
+workspace read-only with the agent off, the banner shows on other pages, and a change is refused
+in Portuguese. Screenshots land in ``test-artifacts/console/``.
 """
 
 from __future__ import annotations
@@ -138,6 +143,27 @@ def test_insight_agents_template_builder_macro_and_apply_in_chromium(
             "insights-feed.png",
             "insights-traffic-empty.png",
             "insights-traffic.png",
+        ),
+        log,
+    )
+
+
+def test_billing_trial_checkout_agency_workspaces_portal_and_cancel_in_chromium(
+    loop: PilotoLoop, artifacts: Path
+) -> None:
+    log = run_scenario("billing.e2e.mjs", loop, artifacts)
+    assert_screenshots(
+        artifacts,
+        (
+            "billing-trial.png",
+            "stripe-checkout.png",
+            "billing-active.png",
+            "billing-workspaces.png",
+            "workspace-client-inbox.png",
+            "billing-client.png",
+            "stripe-portal.png",
+            "billing-canceled.png",
+            "billing-read-only-refusal.png",
         ),
         log,
     )

@@ -53,11 +53,12 @@ describe('Shell billing', () => {
     expect(banner.getAttribute('data-kind')).toBe('warning');
     expect(banner.textContent).toContain('Você usou 86% das respostas do agente deste mês.');
     expect(screen.getByTestId('nav-billing').textContent).toBe('Assinatura');
+    expect(billingRequests(requests)).toHaveLength(1);
     fireEvent.click(screen.getByTestId('billing-banner-link'));
     expect(await screen.findByTestId('billing-page')).toBeTruthy();
-    // the page reads the billing the shell already has: still one request for this workspace
-    await screen.findByTestId('billing-status');
-    expect(billingRequests(requests)).toHaveLength(1);
+    // the page shows what the shell has at once, and fetches it fresh once
+    expect(screen.getByTestId('billing-status').textContent).toBe('Ativa');
+    await waitFor(() => expect(billingRequests(requests)).toHaveLength(2));
   });
 
   it('says a read-only workspace stopped, for admins too', async () => {
@@ -65,6 +66,13 @@ describe('Shell billing', () => {
     const banner = await screen.findByTestId('billing-banner');
     expect(banner.getAttribute('data-kind')).toBe('stopped');
     expect(banner.textContent).toContain('somente leitura');
+  });
+
+  it('asks billing once when the console opens on Assinatura', async () => {
+    const { requests } = renderShell(activeBilling(pro), { path: '/assinatura' });
+    await screen.findByTestId('billing-status');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(billingRequests(requests)).toHaveLength(1);
   });
 
   it('shows no banner while everything is fine', async () => {

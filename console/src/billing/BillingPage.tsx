@@ -1,6 +1,6 @@
 // "Assinatura" (/assinatura, owners and admins): the plan and its status, usage bars per quota, the plans with
 // Checkout or a plan change, the Stripe portal, the return from Checkout, and an agency's client workspaces.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import type { Billing, Plan, PlanCatalogue } from '../api/types';
 import { useApi, useSession } from '../app/context';
@@ -24,7 +24,7 @@ type CheckoutState = 'waiting' | 'done' | 'slow' | 'canceled' | null;
 export function BillingPage() {
   const api = useApi();
   const { tenantId } = useSession();
-  const { billing, error, publish } = useBilling();
+  const { billing, error, refresh, publish } = useBilling();
   const [searchParams] = useSearchParams();
   const [catalogue, setCatalogue] = useState<PlanCatalogue | null>(null);
   const [plansError, setPlansError] = useState<unknown>(null);
@@ -36,6 +36,12 @@ export function BillingPage() {
     const value = searchParams.get('checkout');
     return value === 'success' ? 'waiting' : value === 'cancel' ? 'canceled' : null;
   });
+
+  // The shell may have fetched billing a minute ago: opening the page shows it fresh (channels just added...).
+  const loadedBefore = useRef(billing !== undefined);
+  useEffect(() => {
+    if (loadedBefore.current) refresh();
+  }, [refresh]);
 
   useEffect(() => {
     let cancelled = false;
