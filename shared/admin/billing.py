@@ -201,13 +201,14 @@ def billing_out(request: Request, billing: Billing) -> BillingOut:
 
 def usage_lines(request: Request, billing: Billing, month: str) -> list[UsageLine]:
     """Return a workspace's usage lines: replies this month and its stock quotas (client
-    workspaces only on the home workspace of a plan that has them)."""
+    workspaces only on the home workspace, when the plan allows some or the account has some:
+    after a downgrade they show as exceeded)."""
     client = request.services.firestore
     used: dict[QuotaName, float] = {
         "agent_replies": month_replies(client, billing.tenant_id, month),
         **stock_usage(client, billing.tenant_id, billing.account),
     }
-    if not (billing.is_home and billing.plan.quotas.workspaces > 0):
+    if not billing.is_home or (billing.plan.quotas.workspaces == 0 and not used["workspaces"]):
         used.pop("workspaces", None)
     return [
         usage_line(quota, amount, billing.plan, billing.catalogue) for quota, amount in used.items()

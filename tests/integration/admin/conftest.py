@@ -2,7 +2,8 @@
 
 Firestore, Pub/Sub and the Auth emulator are the session's ``local_stack``; channel secrets go
 to a temporary local secret file; what seller messages publish is read from a pull subscription
-on the real ``outbound-messages`` topic.
+on the real ``outbound-messages`` topic; Stripe is the provider simulator's (``/stripe``), one
+per session, reached through the ``stripe`` library as in production.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import pytest
 from google.cloud import firestore
 
 from emulators.loop import serve_function, stop_process, wait_for_function
+from emulators.simulator import ProviderSimulator
+from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY as STRIPE_SECRET_KEY
 from emulators.stack import LocalStack, free_port
+from shared.billing.accounts import account_ref
 from shared.events.topology import OUTBOUND_MESSAGES, ensure_topology
 from shared.sender import OutboundJob
 from shared.store.channels import CHANNELS_COLLECTION
@@ -55,6 +59,8 @@ class AdminStack:
     secrets_file: Path
     subscriber: Any
     tap: str
+    stripe_url: str
+    """The simulated Stripe's API base (``PILOTO_STRIPE_API_BASE`` of the served admin)."""
     _received: dict[str, list[Published]] = field(default_factory=lambda: defaultdict(list))
 
     def published(self, tenant_id: str, *, expect: int = 0, settle: float = 0.5) -> list[Published]:
@@ -97,7 +103,8 @@ class AdminStack:
         return self._received.pop(tenant_id, [])
 
     def tenant_state(self, tenant_id: str) -> dict[str, Any]:
-        """Return every document of a tenant: its tree, its channels, invitations and users."""
+        """Return every document of a tenant: its tree, its channels, invitations, users and
+        billing account."""
         state = snapshot_tree(self.db, tenant_ref(self.db, tenant_id))
         for name, key in ((CHANNELS_COLLECTION, "tenant_id"), ("invites", "tenant_id")):
             query = self.db.collection(name).where(
@@ -111,6 +118,11 @@ class AdminStack:
             if user.exists:
                 memberships = (user.to_dict() or {}).get("memberships") or {}
                 state[f"users/{uid}#{tenant_id}"] = memberships.get(tenant_id)
+        account_id = (state.get(f"tenants/{tenant_id}") or {}).get("billing_account_id")
+        if account_id:
+            state[f"billing_accounts/{account_id}"] = (
+                account_ref(self.db, account_id).get().to_dict()
+            )
         state["secrets-file"] = self.secrets_file.read_text() if self.secrets_file.exists() else ""
         return state
 
@@ -135,6 +147,17 @@ class AdminStack:
         return sorted((s.to_dict() or {} for s in entries), key=lambda entry: entry["at"])
 
 
+STRIPE_KEY_VARIABLE = "PILOTO_TEST_STRIPE_SECRET_KEY"
+CONSOLE_URL = "http://console.piloto.test"
+
+
+@pytest.fixture(scope="session")
+def stripe_simulator() -> Iterator[ProviderSimulator]:
+    """Serve the provider simulator, whose ``/stripe`` answers like Stripe's API."""
+    with ProviderSimulator([]) as simulator:
+        yield simulator
+
+
 @pytest.fixture(scope="module")
 def admin_env() -> dict[str, str]:
     """Return extra environment for the served admin function (a test module may override it)."""
@@ -143,7 +166,10 @@ def admin_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def admin(
-    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory, admin_env: dict[str, str]
+    local_stack: LocalStack,
+    tmp_path_factory: pytest.TempPathFactory,
+    admin_env: dict[str, str],
+    stripe_simulator: ProviderSimulator,
 ) -> Iterator[AdminStack]:
     """Serve functions/admin (functions-framework) against the session's emulators."""
     project = local_stack.project_id
@@ -166,6 +192,10 @@ def admin(
         "PILOTO_LOCAL_SECRETS_FILE": str(secrets_file),
         "PILOTO_PUBLIC_BASE_URL": "http://127.0.0.1:9/",
         "PILOTO_OUTBOUND_TOPIC": OUTBOUND_MESSAGES,
+        "PILOTO_STRIPE_API_BASE": f"{stripe_simulator.url}/stripe",
+        "PILOTO_STRIPE_SECRET_KEY": f"env:{STRIPE_KEY_VARIABLE}",
+        STRIPE_KEY_VARIABLE: STRIPE_SECRET_KEY,
+        "PILOTO_CONSOLE_URL": CONSOLE_URL,
     }
     env.pop("PILOTO_SIMULATOR_URL", None)
     env |= admin_env
@@ -185,6 +215,7 @@ def admin(
             secrets_file=secrets_file,
             subscriber=subscriber,
             tap=tap,
+            stripe_url=f"{stripe_simulator.url}/stripe",
         )
     finally:
         http.close()  # first: gunicorn waits for open keep-alive connections before it stops

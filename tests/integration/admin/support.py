@@ -17,11 +17,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import stripe
 from google.cloud import firestore
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY as STRIPE_SECRET_KEY
+from shared.billing.accounts import account_ref, read_account
+from shared.billing.plans import load_catalogue
+from shared.billing.stripe_api import (
+    SubscriptionState,
+    create_checkout_session,
+    ensure_customer,
+    price_id_for,
+    retrieve_subscription,
+)
+from shared.billing.webhooks import account_changes
 from shared.insights.models import Insight
 from shared.models.conversation import Contact, Conversation, WindowMessage
 from shared.models.decision import Decision
@@ -457,3 +469,65 @@ def seed_insight(
         insight.model_dump(mode="python")
     )
     return insight
+
+
+# Billing: the simulated Stripe, driven as the owner's browser and Stripe's webhook would.
+
+
+def stripe_for(stripe_url: str) -> stripe.StripeClient:
+    """Return a Stripe client of the simulated account (the tests' view of Stripe)."""
+    return stripe.StripeClient(
+        STRIPE_SECRET_KEY, base_addresses={"api": stripe_url}, max_network_retries=0
+    )
+
+
+def pay(http: httpx.Client, checkout_url: str) -> None:
+    """Open the simulator's Checkout page and press Assinar (Stripe makes the subscription)."""
+    page = http.get(checkout_url)
+    assert page.status_code == 200, page.text
+    assert 'data-testid="stripe-pay"' in page.text
+    paid = http.post(f"{checkout_url}/pay")
+    assert paid.status_code == 303, paid.text
+
+
+def apply_checkout(
+    db: firestore.Client, stripe_url: str, account_id: str, session_id: str
+) -> SubscriptionState:
+    """Apply a paid session's subscription to the account, as the billing webhook would."""
+    client = stripe_for(stripe_url)
+    session = client.v1.checkout.sessions.retrieve(session_id)
+    subscription = session.subscription
+    assert isinstance(subscription, str), session
+    state = retrieve_subscription(client, subscription)
+    account = read_account(db, account_id)
+    changes = account_changes(account, state, load_catalogue(), datetime.now(UTC))
+    account_ref(db, account_id).update(changes)
+    return state
+
+
+def subscribe(
+    db: firestore.Client, http: httpx.Client, stripe_url: str, account_id: str, plan_id: str
+) -> SubscriptionState:
+    """Subscribe an account to a plan straight at Stripe (no admin API: no audit entry)."""
+    client = stripe_for(stripe_url)
+    account = read_account(db, account_id)
+    assert account is not None, account_id
+    customer_id = ensure_customer(
+        client,
+        customer_id=account.stripe_customer_id,
+        account_id=account_id,
+        email=None,
+        name=account_id,
+    )
+    account_ref(db, account_id).update({"stripe_customer_id": customer_id})
+    price_id = price_id_for(client, load_catalogue().plan(plan_id).stripe_lookup_key)
+    session_id, url = create_checkout_session(
+        client,
+        account_id=account_id,
+        customer_id=customer_id,
+        price_id=price_id,
+        success_url="http://console.piloto.test/assinatura?checkout=success",
+        cancel_url="http://console.piloto.test/assinatura?checkout=cancel",
+    )
+    pay(http, url)
+    return apply_checkout(db, stripe_url, account_id, session_id)
