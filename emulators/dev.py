@@ -42,6 +42,7 @@ PORT_VARIABLES = {
     "followup": "PILOTO_DEV_FOLLOWUP_PORT",
     "admin": "PILOTO_DEV_ADMIN_PORT",
     "insights": "PILOTO_DEV_INSIGHTS_PORT",
+    "billing": "PILOTO_DEV_BILLING_PORT",
     "simulator": "PILOTO_DEV_SIMULATOR_PORT",
 }
 
@@ -121,6 +122,8 @@ def _print_urls(loop: PilotoLoop) -> None:
         ),
         f"  simulator  {loop.simulator_url}/  (Meta, Twilio, Evolution API and Z-API; outbox at"
         " /outbox)",
+        f"             {loop.simulator_url}/stripe  (Stripe: API, Checkout and portal pages;"
+        f" events signed to {loop.billing_url})",
         f"  console    {loop.console_url}/  (Firebase Hosting emulator; the API under /api)",
         f"             sign in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (owner of {DEMO_TENANT})",
         f"  auth       http://127.0.0.1:{ports['auth']}/  (Firebase Auth emulator)",

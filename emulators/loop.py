@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from emulators.simulator import ProviderSimulator, channels_from_seed
+from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY as LOCAL_STRIPE_SECRET_KEY
 from emulators.stack import LocalStack, free_port
 from shared.events.topology import ensure_topology
 from shared.seed import SeedFile, apply_seed, load_seed_file
@@ -54,10 +55,13 @@ FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("followup", "http", "followup", "Cloud Tasks target of follow-ups"),
     LocalFunction("admin", "http", "admin", "the console's API (/api), behind Hosting"),
     LocalFunction("insights", "cloudevent", "insights", "Pub/Sub push from insight-events"),
+    LocalFunction("billing", "http", "billing", "Stripe webhooks (from the simulator's /stripe)"),
 )
 ADMIN_SERVICE = "piloto-admin"  # the Cloud Run service firebase.json's /api/** rewrite names
 CONSOLE_DIST = ROOT / "console" / "dist"
 EMULATOR_PORTS = ("firestore", "pubsub", "tasks", "auth", "hosting")
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_piloto_local_webhook_signing_secret"  # noqa: S105 (local)
+"""The simulated Stripe signs the billing function's events with this (never Stripe's)."""
 
 
 class PilotoLoop:
@@ -117,6 +121,11 @@ class PilotoLoop:
         return self.urls["webhook"].rstrip("/")
 
     @property
+    def billing_url(self) -> str:
+        """Return the billing function's origin: the Stripe webhook endpoint."""
+        return self.urls["billing"].rstrip("/") + "/"
+
+    @property
     def simulator_url(self) -> str:
         """Return the provider simulator's origin."""
         assert self.simulator is not None, "the loop is not running"
@@ -158,7 +167,16 @@ class PilotoLoop:
             "PILOTO_META_GRAPH_URL": f"{simulator_base}/meta",
             # A tenant's new insight agent is heard from its first event (no index cache).
             "PILOTO_INSIGHT_INDEX_CACHE_SECONDS": "0",
+            # Stripe is the simulator's /stripe, never Stripe: its key and the webhook signing
+            # secret are fixed local values, read through env: references like real secrets.
+            "PILOTO_STRIPE_API_BASE": f"{simulator_base}/stripe",
+            "PILOTO_STRIPE_SECRET_KEY": "env:PILOTO_DEV_STRIPE_SECRET_KEY",
+            "PILOTO_STRIPE_WEBHOOK_SECRET": "env:PILOTO_DEV_STRIPE_WEBHOOK_SECRET",
+            "PILOTO_DEV_STRIPE_SECRET_KEY": LOCAL_STRIPE_SECRET_KEY,  # the simulator's own
+            "PILOTO_DEV_STRIPE_WEBHOOK_SECRET": LOCAL_STRIPE_WEBHOOK_SECRET,
         }
+        if "firebase" in self.stack.emulators:  # Checkout and the portal return to the console
+            self.env["PILOTO_CONSOLE_URL"] = self.console_url
         # The clients below (topology, seed, simulator secrets) need the emulators and secrets
         # too; what the caller's environment already says (a test session's) is kept.
         for key, value in {**self.stack.env(), **self.base_env}.items():
@@ -191,6 +209,7 @@ class PilotoLoop:
             wait_for_function(
                 self.urls[function.name], self.processes[function.name], function.name
             )
+        register_stripe_webhook(simulator_base, self.billing_url, LOCAL_STRIPE_WEBHOOK_SECRET)
         if "firebase" in self.stack.emulators:
             self.stack.register_cloud_run_service(ADMIN_SERVICE, self.urls["admin"].rstrip("/"))
 
@@ -275,6 +294,17 @@ def seed_demo_login(loop: PilotoLoop, tenant_id: str, email: str, password: str)
         merge=True,
     )
     return uid
+
+
+def register_stripe_webhook(simulator_base: str, url: str, secret: str) -> None:
+    """Tell the simulated Stripe to post its signed events to the billing function."""
+    answer = httpx.post(
+        f"{simulator_base}/stripe/_control/webhook",
+        json={"url": url, "secret": secret},
+        timeout=5,
+        trust_env=False,
+    )
+    answer.raise_for_status()
 
 
 def _create_queues(stack: LocalStack, queues: tuple[str, ...]) -> None:
