@@ -15,7 +15,7 @@ from shared.admin.routes import ROUTES
 from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
 from shared.models.decision import Action, Decision
 from tests.integration.admin.conftest import AdminStack
-from tests.integration.admin.support import User, seed_conversation, seed_insight
+from tests.integration.admin.support import User, seed_conversation, seed_insight, subscribe
 from tests.integration.admin.test_isolation import AGENT_SPEC
 from tests.integration.admin.test_validation import VALID_CHANNELS
 
@@ -267,6 +267,22 @@ def _steps() -> list[tuple[str, str, Step]]:
     def forget_conversions(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return admin.api.delete(f"{office.base}/conversions", office.owner)
 
+    def checkout(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"plan_id": "starter"}
+        return admin.api.post(f"{office.base}/billing/checkout", office.owner, body)
+
+    def portal(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.post(f"{office.base}/billing/portal", office.owner)
+
+    def change_plan(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        # paid straight at Stripe and applied as the webhook would: no audit entry of its own
+        subscribe(admin.db, admin.api.http, admin.stripe_url, office.tenant_id, "starter")
+        body = {"plan_id": "agency"}
+        return admin.api.post(f"{office.base}/billing/plan", office.owner, body)
+
+    def add_workspace(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.post(f"{office.base}/workspaces", office.owner, {"name": "Cliente"})
+
     def assign(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return on_conversation("/assign", {"assignee_uid": office.seller.uid})(admin, office, ids)
 
@@ -306,6 +322,10 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("POST", f"{t}/insights/<insight_id>/dismiss", review("dismiss")),
         ("PUT", f"{t}/conversions", save_conversions),
         ("DELETE", f"{t}/conversions", forget_conversions),
+        ("POST", f"{t}/billing/checkout", checkout),
+        ("POST", f"{t}/billing/portal", portal),
+        ("POST", f"{t}/billing/plan", change_plan),
+        ("POST", f"{t}/workspaces", add_workspace),
         ("POST", f"{c}/close", on_conversation("/close", {"reason": "won"})),
         ("DELETE", f"{t}/contacts/<contact_key>", erase),
         ("DELETE", f"{t}/channels/<channel_id>", disconnect),
@@ -343,6 +363,10 @@ EXPECTED_ACTIONS = {
     "POST /api/tenants/<tenant_id>/insights/<insight_id>/dismiss": "insight.dismiss",
     "PUT /api/tenants/<tenant_id>/conversions": "conversions.update",
     "DELETE /api/tenants/<tenant_id>/conversions": "conversions.delete",
+    "POST /api/tenants/<tenant_id>/billing/checkout": "billing.checkout",
+    "POST /api/tenants/<tenant_id>/billing/portal": "billing.portal",
+    "POST /api/tenants/<tenant_id>/billing/plan": "billing.plan_change",
+    "POST /api/tenants/<tenant_id>/workspaces": "workspace.create",
 }
 
 # POSTs that change nothing (so leave no audit entry): a search is a read with a body; a macro

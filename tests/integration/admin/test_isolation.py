@@ -186,6 +186,8 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
         "FromTemplate": {"template": "qa_auditor"},
         "AgentActive": {"active": False},
         "ConversionsIn": {"dataset_id": "1234567890", "access_token": "stolen-token"},
+        "PlanChoice": {"plan_id": "agency"},
+        "WorkspaceCreate": {"name": "Cliente Tomado"},
     }
     name = route.body.__name__
     assert name in samples, f"no sample body for {name} ({route.method} {route.path}): add one"

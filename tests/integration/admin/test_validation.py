@@ -215,6 +215,29 @@ def test_bad_query_parameters_are_400(
     assert error["field"], error
 
 
+@pytest.mark.parametrize(
+    ("suffix", "body", "field"),
+    [
+        ("billing/checkout", {"plan_id": ""}, "plan_id"),
+        ("billing/checkout", {"plan_id": 7}, "plan_id"),
+        ("billing/plan", {"plan": "pro"}, "plan_id"),
+        ("billing/plan", {"plan_id": "pro", "proration": "none"}, "proration"),
+        ("workspaces", {"name": "x"}, "name"),
+        ("workspaces", {"name": "Cliente", "timezone": "Mars/Base"}, "timezone"),
+        ("workspaces", {"name": "Cliente", "locale": "portugues"}, "locale"),
+    ],
+)
+def test_bad_billing_and_workspace_bodies_are_422_naming_the_field(
+    admin: AdminStack, owner: Owner, suffix: str, body: dict[str, Any], field: str
+) -> None:
+    before = admin.tenant_state(owner.tenant_id)
+
+    answer = admin.api.post(f"{owner.base}/{suffix}", owner.user, body)
+
+    assert _error(answer, 422)["field"] == field
+    assert admin.tenant_state(owner.tenant_id) == before
+
+
 def test_a_body_over_the_limit_is_413(admin: AdminStack, owner: Owner) -> None:
     big = {"persona": "x" * (300 * 1024)}
 
