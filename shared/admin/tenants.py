@@ -93,7 +93,7 @@ def create_tenant(request: Request) -> Response:
     now = request.services.now()
     catalogue = load_catalogue(request.services.settings.plans_file)
     owned = (user_ref(client, caller.uid).get().to_dict() or {}).get("memberships") or {}
-    if sum(1 for entry in owned.values() if entry.get("role") == "owner") >= MAX_OWNED_TENANTS:
+    if sum(1 for item in owned.items() if _signed_up_by_owner(*item)) >= MAX_OWNED_TENANTS:
         raise conflict(f"one account may own at most {MAX_OWNED_TENANTS} tenants")
     for _attempt in range(5):
         tenant_id = tenant_id_for(body.name)
@@ -152,11 +152,26 @@ def new_tenant_batch(
         user_ref(client, caller.uid),
         {
             "email": caller.email,
-            "memberships": {tenant_id: {"role": "owner", "tenant_name": body.name}},
+            "memberships": {
+                tenant_id: {
+                    "role": "owner",
+                    "tenant_name": body.name,
+                    "billing_account_id": billing_account_id,
+                }
+            },
         },
         merge=True,
     )
     return batch, tenant
+
+
+def _signed_up_by_owner(tenant_id: str, entry: dict[str, Any]) -> bool:
+    """Return whether a membership is an owned workspace of one's own (sign-up's limit).
+
+    An agency's client workspaces are paid by the agency's account and limited by its plan's
+    ``workspaces`` quota, not by how many tenants one person may sign up.
+    """
+    return entry.get("role") == "owner" and entry.get("billing_account_id", tenant_id) == tenant_id
 
 
 def accept_invite(request: Request, tenant_id: str) -> TenantOut:

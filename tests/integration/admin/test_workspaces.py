@@ -267,3 +267,23 @@ def test_a_downgrade_keeps_the_workspaces_and_refuses_more(admin: AdminStack) ->
         "Pro plan has no client workspaces"
         in _error(_create(admin, agency, "Três"), 402)["message"]
     )
+
+
+def test_client_workspaces_do_not_count_against_the_sign_up_limit(admin: AdminStack) -> None:
+    """One person may sign up ten tenants of their own; an agency's clients are its plan's."""
+    owner = admin.auth.sign_up("agencia-grande", verified=True)
+    home = admin.tenant(owner, "Agência Grande")
+    user = admin.db.collection("users").document(owner.uid)
+    clients = {
+        f"cliente-{n}": {"role": "owner", "tenant_name": f"Cliente {n}", "billing_account_id": home}
+        for n in range(10)
+    }
+    user.set({"memberships": clients}, merge=True)
+    created = admin.api.post("/api/tenants", owner, {"name": "Outra empresa"})
+    assert created.status_code == 201, created.text
+    own = {
+        f"propria-{n}": {"role": "owner", "tenant_name": f"Própria {n}"} for n in range(8)
+    }  # with home and "Outra empresa": ten of their own
+    user.set({"memberships": own}, merge=True)
+    refused = admin.api.post("/api/tenants", owner, {"name": "Mais uma"})
+    assert _error(refused, 409)["message"].startswith("one account may own at most 10")
