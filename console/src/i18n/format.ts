@@ -1,7 +1,7 @@
 // Turning API values into the console's text: decisions, errors, times, durations.
 import { ApiError } from '../api/client';
 import type { ErrorDetail } from '../api/types';
-import { actionPhrases, authErrorMessages, errorMessages, locale, reasonPhrases, t, understandingReasonNames } from './pt-BR';
+import { actionPhrases, authErrorMessages, errorMessages, locale, quotaLimitText, quotaNames, reasonPhrases, t, understandingReasonNames } from './pt-BR';
 
 export function reasonText(code: string): string {
   return (reasonPhrases as Record<string, string>)[code] ?? code;
@@ -25,6 +25,10 @@ export function decisionText(action: string, reasons: readonly string[]): string
 /** The pt-BR message for any error thrown by the API client, Firebase Auth or the network. */
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) {
+    // A plan limit names its quota in `field`: say which one ("o limite de Canais").
+    if (error.code === 'payment_required' && error.field && error.field in quotaNames) {
+      return quotaLimitText(quotaNames[error.field as keyof typeof quotaNames]);
+    }
     return (errorMessages as Record<string, string>)[error.code] ?? (error.status >= 500 ? errorMessages.server_error : errorMessages.error);
   }
   const code = (error as { code?: unknown } | null)?.code;

@@ -312,6 +312,10 @@ export const quotaNames: Record<QuotaName, string> = {
   workspaces: 'Workspaces de clientes',
 };
 
+/** A plan limit the API refused an addition for (a 402 naming its quota). */
+export const quotaLimitText = (quota: string): string =>
+  `O plano desta empresa atingiu o limite de ${quota}. Veja os limites e os planos em Assinatura.`;
+
 /** A quota inside a plan card ("5.000 respostas do agente por mês"). */
 export const planQuotaText: Record<QuotaName, (n: string) => string> = {
   agent_replies: (n) => `${n} respostas do agente por mês`,
