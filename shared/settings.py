@@ -115,6 +115,44 @@ class Settings:
     """Where the console is served: Checkout and the Customer Portal send the owner back here."""
     billing_cache_seconds: float = _setting(60.0, minimum=0)
     """How long an instance trusts a workspace's subscription and month usage (the turn's check)."""
+    # Scheduling (shared/scheduling)
+    reminder_url: str | None = _setting(None)
+    """The reminder function's URL (Cloud Tasks target of meeting reminders)."""
+    google_oauth_client_id: str | None = _setting(None)
+    """The OAuth client (Web application) tenants connect their Google Calendar with."""
+    google_oauth_client_secret: str | None = _setting(None)
+    """A secret reference to that OAuth client's secret."""
+    google_oauth_base: str = _setting("https://accounts.google.com")
+    """Google's consent page origin (locally: the provider simulator's ``/google``)."""
+    google_token_url: str = _setting("https://oauth2.googleapis.com/token")
+    google_calendar_api_base: str = _setting("https://www.googleapis.com/calendar/v3")
+    oauth_state_secret: str | None = _setting(None)
+    """A secret reference to the key that signs OAuth ``state`` (and the callback's return)."""
+    # Integrations (shared/integrations, shared/crm, shared/notifications)
+    business_events_topic: str = _setting("business-events")
+    delivery_url: str | None = _setting(None)
+    """The delivery function's URL (Cloud Tasks target of webhook, CRM and e-mail deliveries)."""
+    delivery_queue: str | None = _setting(None)
+    """Cloud Tasks queue of deliveries (default: the follow-up queue, then the turns queue)."""
+    webhook_timeout_seconds: float = _setting(10.0, minimum=1)
+    webhook_disable_after_hours: float = _setting(72.0, minimum=1)
+    """An endpoint failing without a success for this long is disabled, with a notice."""
+    rdstation_api_base: str = _setting("https://crm.rdstation.com/api/v1")
+    """RD Station CRM's API origin (locally: the provider simulator's ``/rdstation/api/v1``)."""
+    mail_transport: Literal["off", "smtp", "sendgrid"] = _setting("off")
+    """How e-mail notifications leave: an SMTP server, SendGrid's v3 API, or not at all."""
+    mail_from: str = _setting("Piloto <no-reply@piloto.app>")
+    smtp_host: str | None = _setting(None)
+    smtp_port: int = _setting(587, minimum=1)
+    smtp_security: Literal["starttls", "ssl", "none"] = _setting("starttls")
+    smtp_username: str | None = _setting(None)
+    smtp_password: str | None = _setting(None)
+    """A secret reference to the SMTP password."""
+    mail_api_base: str = _setting("https://api.sendgrid.com")
+    mail_api_key: str | None = _setting(None)
+    """A secret reference to the SendGrid API key."""
+    digest_hour: int = _setting(8, minimum=0)
+    """The tenant-local hour the owners' daily digest goes out."""
 
     @property
     def embeddings_backend(self) -> Literal["offline", "vertex"]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 CONVERSATION_EVENTS = "conversation-events"
 OUTBOUND_MESSAGES = "outbound-messages"
 INSIGHT_EVENTS = "insight-events"  # shared.insights.models.INSIGHT_EVENTS_TOPIC
+BUSINESS_EVENTS = "business-events"  # shared.integrations.models.BUSINESS_EVENTS_TOPIC
 
 
 @dataclass(frozen=True)

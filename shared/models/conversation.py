@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.insights.models import Attribution
+from shared.scheduling.models import Slot
 
 WINDOW_SIZE = 20
 SUMMARY_LIMIT = 2000
@@ -156,6 +157,12 @@ class Conversation(BaseModel):
     window: list[WindowMessage] = Field(default_factory=list)
     summary: str = ""
     fields: dict[str, str] = Field(default_factory=dict)
+    offered_slots: list[Slot] = Field(
+        default_factory=list, description="The slots the agent's latest offer listed."
+    )
+    booking_id: str | None = Field(default=None, description="The lead's meeting, if any.")
+    booking_start: AwareDatetime | None = None
+    booking_status: str | None = Field(default=None, description="confirmed or canceled.")
     attribution: Attribution | None = Field(
         default=None,
         description="The click-to-WhatsApp ad that brought the lead (first touch, set by intake).",

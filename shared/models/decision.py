@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.scheduling.models import BookingRequest
+
 
 class Action(StrEnum):
     """What the agent decided to do."""
@@ -46,6 +48,25 @@ class Reason(StrEnum):
     MEDIA_NOT_UNDERSTOOD = "media_not_understood"
     MEDIA_REJECTED = "media_rejected"
     PILOT_INTENT = "pilot_intent"
+    MEETING_OFFERED = "meeting_offered"
+    MEETING_BOOKED = "meeting_booked"
+    MEETING_RESCHEDULED = "meeting_rescheduled"
+    MEETING_CANCELED = "meeting_canceled"
+    SLOT_TAKEN = "slot_taken"
+    """The slot the lead picked was taken meanwhile (another lead, or the owner's calendar)."""
+    NO_FREE_SLOTS = "no_free_slots"
+    CALENDAR_UNAVAILABLE = "calendar_unavailable"
+    MEETING_REMINDER = "meeting_reminder"
+
+
+class Choice(BaseModel):
+    """One option the lead can tap (an interactive list row or button) or answer by number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="Comes back in the lead's reply.")
+    title: str = Field(min_length=1, max_length=24, description="WhatsApp's row/button limit.")
+    description: str | None = Field(default=None, max_length=72)
 
 
 class OutboundMessage(BaseModel):
@@ -79,6 +100,15 @@ class OutboundMessage(BaseModel):
         default=None,
         description="Sent in a copilot tenant because the owner let the agent answer this intent "
         "alone (re-checked against the tenant's pilot intents at send time).",
+    )
+    choices: list[Choice] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Options for the lead: an interactive list (or buttons, up to three) where "
+        "the provider has them, numbered lines in the text otherwise (shared.sender).",
+    )
+    choices_button: str | None = Field(
+        default=None, max_length=20, description="The list's button label ('Ver horários')."
     )
 
 
@@ -136,4 +166,7 @@ class Decision(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     triggering_events: list[str] = Field(default_factory=list)
+    booking: BookingRequest | None = Field(
+        default=None, description="What the turn asks of the calendar (shared.scheduling)."
+    )
     decided_at: AwareDatetime

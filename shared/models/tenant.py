@@ -46,6 +46,11 @@ class AgentTemplates(BaseModel):
 
     followup: TemplateSpec | None = None
     reengagement: TemplateSpec | None = None
+    reminder: TemplateSpec | None = Field(
+        default=None,
+        description="A meeting reminder when the window is closed; parameters may use "
+        "{nome}, {data}, {hora}.",
+    )
 
 
 Intent = Literal["qualify", "sell", "schedule", "close", "handoff"]

@@ -1,0 +1,1 @@
+"""The native CRM integration: RD Station CRM (issue 10)."""

@@ -1,0 +1,1 @@
+"""Business events, signed outbound webhooks and the public API (issue 10)."""

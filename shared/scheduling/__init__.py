@@ -1,0 +1,1 @@
+"""Meetings: availability, slot holds and bookings, Google Calendar, reminders (issue 10)."""
