@@ -38,6 +38,16 @@ def channel_secret_name(channel_id: str, role: str) -> str:
     return f"piloto-channel-{channel_id}-{role}"
 
 
+def tenant_secret_name(tenant_id: str, purpose: str) -> str:
+    """Return the secret's name for one of a tenant's integrations.
+
+    ``purpose``: ``google-calendar`` (the OAuth refresh token), ``crm-token``,
+    ``webhook-{endpoint_id}`` (a webhook endpoint's signing secret). One prefix, so Terraform
+    can grant exactly the functions that use them access to these secrets and no others.
+    """
+    return f"piloto-tenant-{tenant_id}-{purpose}"
+
+
 def local_secrets_path() -> Path:
     """Return the local secret file (``PILOTO_LOCAL_SECRETS_FILE``; .piloto/secrets.json)."""
     return Path(os.environ.get(LOCAL_FILE_VARIABLE) or DEFAULT_LOCAL_FILE)

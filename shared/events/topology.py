@@ -25,12 +25,14 @@ class Subscription:
     """How long Pub/Sub waits for the push answer (terraform's pubsub.tf says the same)."""
 
 
-TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES, INSIGHT_EVENTS)
+TOPICS: tuple[str, ...] = (CONVERSATION_EVENTS, OUTBOUND_MESSAGES, INSIGHT_EVENTS, BUSINESS_EVENTS)
 
 # The agent function takes every conversation event in; a pull "tap" on the same topic lets a
 # developer see what the webhook published (`piloto events pull`). The sender takes every
 # message a decision wants sent, in order per conversation. The insights function runs the
 # tenant's insight agents on each insight event (no order needed: every event stands alone).
+# The integrations function fans each business event out into deliveries (webhooks, the CRM,
+# e-mail), each then retried on its own through Cloud Tasks: no order needed either.
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # The agent fetches and understands a lead's media before it answers the push.
     Subscription(
@@ -54,6 +56,13 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
         push_to="insights",
         ordered=False,
         ack_deadline_seconds=120,
+    ),
+    Subscription(
+        name="business-events-integrations",
+        topic=BUSINESS_EVENTS,
+        push_to="integrations",
+        ordered=False,
+        ack_deadline_seconds=60,
     ),
 )
 
