@@ -1,0 +1,1 @@
+"""Tests of scheduling: slots, bookings, reminders and reading a lead's answer to an offer."""
