@@ -30,7 +30,15 @@ from tests.terraform.hcl import (
 PUBLIC_ENDPOINTS = frozenset({"webhook", "admin", "billing"})
 
 # Cloud Tasks targets, by the setting that holds the target's URL (shared/events/tasks.py).
-TASK_TARGETS = {"PILOTO_TURN_URL": "turn", "PILOTO_FOLLOWUP_URL": "followup"}
+TASK_TARGETS = {
+    "PILOTO_TURN_URL": "turn",
+    "PILOTO_FOLLOWUP_URL": "followup",
+    "PILOTO_REMINDER_URL": "reminder",
+    "PILOTO_DELIVERY_URL": "delivery",
+}
+
+# Cloud Scheduler targets (scheduler.tf): the hourly digest.
+SCHEDULED = frozenset({"digest"})
 
 # Who publishes to which topic setting: the webhook (shared/webhooks.py) the events, turns and
 # follow-ups (shared/engine.py outbound_publisher) the outbound messages; insight events
@@ -40,6 +48,9 @@ PUBLISHERS = {
     "events_topic": {"webhook"},
     "outbound_topic": {"turn", "followup"},
     "insight_topic": {"agent", "followup", "admin"},
+    # Business events (shared/integrations): turns, follow-ups, the admin API (a close, an
+    # applied insight, a seller's booking cancel, the public API) and the insight agents.
+    "business_events_topic": {"turn", "followup", "admin", "insights"},
 }
 
 DECORATOR = re.compile(r"@functions_framework\.(http|cloud_event)\s*\ndef (\w+)\(")
@@ -172,6 +183,8 @@ def test_each_function_has_the_invoker_its_callers_need(
             expected = "pubsub"
         elif name in TASK_TARGETS.values():
             expected = "tasks"
+        elif name in SCHEDULED:
+            expected = "scheduler"
         else:
             expected = "none"
         assert function["invoker"] == expected, name
@@ -309,7 +322,7 @@ def test_dead_letters_are_forwarded_and_kept(module: TerraformDirectory) -> None
 
 def test_every_queue_the_code_uses_exists(module: TerraformDirectory) -> None:
     queues = module.locals["task_queues"]
-    assert set(queues) == {"turns", "followups"}
+    assert set(queues) == {"turns", "followups", "deliveries"}
     resource = module.resource("google_cloud_tasks_queue", "queue")
     assert expression(resource["for_each"]) == "local.task_queues"
     assert resource["location"] == "${var.region}"
@@ -321,25 +334,38 @@ def test_every_queue_the_code_uses_exists(module: TerraformDirectory) -> None:
         assert duration_seconds(queue["min_backoff"]) < duration_seconds(queue["max_backoff"])
     assert module.variables["turns_queue_name"]["default"] == "piloto-turns"
     assert module.variables["followups_queue_name"]["default"] == "piloto-followups"
+    assert module.variables["deliveries_queue_name"]["default"] == "piloto-deliveries"
 
     env = {name: function_env(module, name) for name in ("agent", "turn", "followup")}
     assert env["agent"]["PILOTO_TASKS_QUEUE"] == '${local.queue_paths["turns"]}'
     for name in ("turn", "followup"):
         assert env[name]["PILOTO_FOLLOWUP_QUEUE"] == '${local.queue_paths["followups"]}'
+    for name in ("integrations", "delivery", "admin", "digest"):
+        assert function_env(module, name)["PILOTO_DELIVERY_QUEUE"] == (
+            '${local.queue_paths["deliveries"]}'
+        )
 
 
 def test_task_creators_may_enqueue_and_name_the_tasks_account(module: TerraformDirectory) -> None:
     enqueuers = {
         (grant["queue"], grant["function"]) for grant in module.locals["queue_enqueuers"].values()
     }
-    assert enqueuers == {("turns", "agent"), ("followups", "turn"), ("followups", "followup")}
+    assert enqueuers == {
+        ("turns", "agent"),
+        ("followups", "turn"),
+        ("followups", "followup"),
+        ("deliveries", "integrations"),
+        ("deliveries", "delivery"),
+        ("deliveries", "admin"),
+        ("deliveries", "digest"),
+    }
     acting = module.resource("google_service_account_iam_member", "tasks_user")
     assert acting["role"] == "roles/iam.serviceAccountUser"
     assert acting["service_account_id"] == "${google_service_account.tasks.name}"
     assert set(re.findall(r'"(\w+)"', expression(acting["for_each"]))) == {
         function for _, function in enqueuers
     }
-    for name in ("agent", "turn", "followup"):
+    for name in ("agent", "turn", "followup", "integrations", "delivery", "admin", "digest"):
         env = function_env(module, name)
         assert env["PILOTO_TASKS_SERVICE_ACCOUNT"] == "${google_service_account.tasks.email}"
 
@@ -496,35 +522,79 @@ SECRET_REFERENCE = re.compile(
 )
 
 
-def test_stripe_secrets_exist_and_only_their_users_read_them(
+def test_app_secrets_exist_and_only_their_users_read_them(
     module: TerraformDirectory, functions: dict[str, dict[str, Any]]
 ) -> None:
-    declared = module.locals["billing_secrets"]
+    declared = {**module.locals["billing_secrets"], **module.locals["integration_secrets"]}
     secret = module.resource("google_secret_manager_secret", "app")
     assert expression(secret["for_each"]) == "local.app_secrets"
-    assert (
-        expression(module.locals["app_secrets"]) == "merge(local.billing_secrets, var.app_secrets)"
+    assert expression(module.locals["app_secrets"]) == (
+        "merge(local.billing_secrets, local.integration_secrets, var.app_secrets)"
     )
     assert "local.app_secrets" in expression(module.locals["app_secret_grants"])
     # Every sm: reference a function is given names a declared secret its account may read.
-    stripe_settings = ("PILOTO_STRIPE_SECRET_KEY", "PILOTO_STRIPE_WEBHOOK_SECRET")
     readers: dict[str, set[str]] = {}
     for name in functions:
-        env = function_env(module, name)
-        for setting in stripe_settings:
-            if setting in env:
-                reference = SECRET_REFERENCE.fullmatch(env[setting])
-                assert reference, f"{name}: {setting} is not an sm: reference to a declared secret"
-                secret_id = reference.group(1)
-                assert secret_id in declared, f"{name}: {secret_id} is not declared"
-                assert name in declared[secret_id]["readers"], f"{name} cannot read {secret_id}"
-                readers.setdefault(secret_id, set()).add(name)
+        for setting, value in function_env(module, name).items():
+            if not str(value).startswith("sm:"):
+                continue
+            reference = SECRET_REFERENCE.fullmatch(value)
+            assert reference, f"{name}: {setting} is not an sm: reference to a declared secret"
+            secret_id = reference.group(1)
+            assert secret_id in declared, f"{name}: {secret_id} is not declared"
+            assert name in declared[secret_id]["readers"], f"{name} cannot read {secret_id}"
+            readers.setdefault(secret_id, set()).add(name)
     assert readers == {
         "piloto-stripe-secret-key": {"admin", "billing"},
         "piloto-stripe-webhook-secret": {"billing"},
+        "piloto-google-oauth-client-secret": {"admin", "turn"},
+        "piloto-oauth-state-secret": {"admin"},
+        "piloto-smtp-password": {"delivery", "digest"},
+        "piloto-sendgrid-api-key": {"delivery", "digest"},
     }
     # Nobody else reads them.
     assert {key: set(value["readers"]) for key, value in declared.items()} == readers
+
+
+def test_tenant_integration_secrets_are_reachable_only_under_their_prefix(
+    module: TerraformDirectory,
+) -> None:
+    from shared.secret_store import tenant_secret_name
+
+    prefix = expression(module.locals["tenant_secret_prefix"])
+    name = prefix.rsplit("/secrets/", 1)[1]
+    for purpose in ("google-calendar", "crm-token", "webhook-wh1"):
+        assert tenant_secret_name("t1", purpose).startswith(name)
+    assert "startsWith" in module.locals["tenant_secret_condition"]["expression"]
+    readers = module.resource("google_project_iam_member", "tenant_secret_reader")
+    assert readers["role"] == "roles/secretmanager.secretAccessor"
+    assert block(readers, "condition")["expression"] == (
+        "${local.tenant_secret_condition.expression}"
+    )
+    assert set(re.findall(r'"(\w+)"', module.locals["tenant_secret_readers"])) == {
+        "admin",
+        "turn",
+        "delivery",
+    }
+    writer = module.resource("google_project_iam_member", "admin_tenant_secret_writer")
+    assert writer["member"] == 'serviceAccount:${google_service_account.function["admin"].email}'
+
+
+def test_the_digest_runs_hourly_as_the_scheduler_account(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    assert functions["digest"]["invoker"] == "scheduler"
+    job = module.resource("google_cloud_scheduler_job", "digest")
+    assert job["schedule"] == "0 * * * *"
+    target = block(job, "http_target")
+    assert target["uri"] == '${google_cloud_run_v2_service.function["digest"].uri}'
+    assert block(target, "oidc_token")["service_account_email"] == (
+        "${google_service_account.scheduler.email}"
+    )
+    invoker = module.resource("google_cloud_run_v2_service_iam_member", "scheduler")
+    assert 'function.invoker == "scheduler"' in expression(invoker["for_each"])
+    assert invoker["member"] == "serviceAccount:${google_service_account.scheduler.email}"
+    assert "cloudscheduler.googleapis.com" in expression(module.locals["apis"])
 
 
 def test_the_billing_function_is_stripes_public_endpoint(

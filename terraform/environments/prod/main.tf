@@ -13,4 +13,10 @@ module "piloto" {
   webhook_public_base_url          = var.webhook_public_base_url
   console_domains                  = var.console_domains
   app_secrets                      = var.app_secrets
+  google_oauth_client_id           = var.google_oauth_client_id
+  mail_transport                   = var.mail_transport
+  mail_from                        = var.mail_from
+  smtp_host                        = var.smtp_host
+  smtp_port                        = var.smtp_port
+  smtp_username                    = var.smtp_username
 }

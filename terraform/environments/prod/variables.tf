@@ -29,3 +29,39 @@ variable "app_secrets" {
   description = "Application secrets besides Stripe's two (which the module always declares), with the functions that read them; values added with gcloud, never in Terraform."
   default     = {}
 }
+
+variable "google_oauth_client_id" {
+  description = "Client ID of the Google OAuth client tenants connect Google Calendar with (empty: built-in calendar only)."
+  type        = string
+  default     = ""
+}
+
+variable "mail_transport" {
+  description = "How e-mail notifications leave: smtp, sendgrid or off."
+  type        = string
+  default     = "off"
+}
+
+variable "mail_from" {
+  description = "The From of notification e-mails."
+  type        = string
+  default     = "Piloto <no-reply@piloto.app>"
+}
+
+variable "smtp_host" {
+  description = "SMTP server (mail_transport = smtp)."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_port" {
+  description = "SMTP port."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_username" {
+  description = "SMTP user name (the password goes in the piloto-smtp-password secret)."
+  type        = string
+  default     = ""
+}

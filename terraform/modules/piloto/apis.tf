@@ -7,6 +7,7 @@ locals {
     "artifactregistry.googleapis.com",     # the one image
     "cloudbuild.googleapis.com",           # CI: build, push, deploy
     "cloudresourcemanager.googleapis.com", # the project data source, IAM bindings
+    "cloudscheduler.googleapis.com",       # the owners' daily digest (hourly)
     "cloudtasks.googleapis.com",           # debounced turns, follow-ups
     "firebase.googleapis.com",             # Firebase project and web app
     "firebasehosting.googleapis.com",      # the console
@@ -16,7 +17,7 @@ locals {
     "iamcredentials.googleapis.com",       # OIDC tokens for push and tasks
     "identitytoolkit.googleapis.com",      # Firebase Auth (console sign-in)
     "logging.googleapis.com",              # structured logs
-    "pubsub.googleapis.com",               # conversation-events, outbound-messages, insight-events
+    "pubsub.googleapis.com",               # conversation, outbound, insight and business events
     "run.googleapis.com",                  # the functions
     "secretmanager.googleapis.com",        # channel and app secrets
     "serviceusage.googleapis.com",         # enabling these

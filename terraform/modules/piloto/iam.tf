@@ -60,6 +60,11 @@ locals {
     billing = ["roles/datastore.user"]
     # Reads agents and conversations, writes insights and throttle counters; calls Gemini.
     insights = ["roles/datastore.user", "roles/aiplatform.user"]
+    # Business events, deliveries, reminders and digests read and write Firestore only.
+    integrations = ["roles/datastore.user"]
+    delivery     = ["roles/datastore.user"]
+    reminder     = ["roles/datastore.user"]
+    digest       = ["roles/datastore.user"]
   }
 
   function_project_grants = merge([
@@ -94,7 +99,7 @@ resource "google_project_iam_member" "deployer" {
 
 # Functions that schedule tasks name the tasks account in them: they must be able to act as it.
 resource "google_service_account_iam_member" "tasks_user" {
-  for_each = toset(["agent", "turn", "followup"])
+  for_each = toset(["agent", "turn", "followup", "integrations", "delivery", "admin", "digest"])
 
   service_account_id = google_service_account.tasks.name
   role               = "roles/iam.serviceAccountUser"

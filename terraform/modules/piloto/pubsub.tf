@@ -1,12 +1,13 @@
 # The Pub/Sub topology of shared/events/topology.py: conversation events from the webhook to the
 # agent, outbound messages from decisions to the sender, insight events (a lead's message, a
-# conversation won, lost or idle, a seller's macro) to the insight agents. Every push
+# conversation won, lost or idle, a seller's macro) to the insight agents, business events (a
+# conversation started, qualified, won; a meeting booked) to the integrations fan-out. Every push
 # subscription authenticates with OIDC as its own service account, keeps order per key where the
 # code needs it (tenant:contact, tenant:conversation), backs off exponentially and dead-letters
 # what keeps failing. Messages stay in var.region.
 
 locals {
-  topics = toset(["conversation-events", "outbound-messages", "insight-events"])
+  topics = toset(["conversation-events", "outbound-messages", "insight-events", "business-events"])
 
   # Subscription name => where it pushes. ack_deadline_seconds is also how long Pub/Sub waits for
   # the push answer, so it matches the service's timeout (run.tf).
@@ -34,6 +35,14 @@ locals {
       function              = "insights"
       ordered               = false
       ack_deadline_seconds  = 120
+      max_delivery_attempts = 10
+    }
+    # Business events fan out into deliveries that retry on their own (Cloud Tasks): no order.
+    "business-events-integrations" = {
+      topic                 = "business-events"
+      function              = "integrations"
+      ordered               = false
+      ack_deadline_seconds  = 60
       max_delivery_attempts = 10
     }
   }
@@ -176,6 +185,11 @@ locals {
     "insight-events agent"        = { topic = "insight-events", function = "agent" }
     "insight-events followup"     = { topic = "insight-events", function = "followup" }
     "insight-events admin"        = { topic = "insight-events", function = "admin" }
+    "outbound-messages reminder"  = { topic = "outbound-messages", function = "reminder" }
+    "business-events turn"        = { topic = "business-events", function = "turn" }
+    "business-events followup"    = { topic = "business-events", function = "followup" }
+    "business-events admin"       = { topic = "business-events", function = "admin" }
+    "business-events insights"    = { topic = "business-events", function = "insights" }
   }
 }
 

@@ -93,6 +93,54 @@ locals {
       timeout               = "60s"
       execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     }
+    # Fans each business event out into deliveries (webhook endpoints, the CRM, e-mail): a few
+    # reads and one create per target, one Cloud Task each. Milliseconds per event.
+    integrations = {
+      signature_type        = "cloudevent"
+      invoker               = "pubsub"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 40
+      max_instances         = 5
+      timeout               = "60s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # One delivery attempt: a signed POST to a tenant's endpoint (PILOTO_WEBHOOK_TIMEOUT_SECONDS),
+    # a few RD Station CRM calls or one e-mail; mostly waiting on the other side.
+    delivery = {
+      signature_type        = "http"
+      invoker               = "tasks"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 40
+      max_instances         = 10
+      timeout               = "60s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # A meeting reminder: re-reads the booking and the conversation, stores one decision and
+    # hands one message to the sender.
+    reminder = {
+      signature_type        = "http"
+      invoker               = "tasks"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 20
+      max_instances         = 5
+      timeout               = "60s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
+    # The owners' daily digest: Cloud Scheduler calls it every hour (scheduler.tf) and it sends
+    # the digest of the tenants whose local hour is PILOTO_DIGEST_HOUR. One run at a time.
+    digest = {
+      signature_type        = "http"
+      invoker               = "scheduler"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 1
+      max_instances         = 1
+      timeout               = "600s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
     # The console's API (Firebase Hosting rewrites /api/** here); checks Firebase ID tokens.
     admin = {
       signature_type        = "http"
@@ -116,6 +164,9 @@ locals {
     PILOTO_EVENTS_TOPIC       = google_pubsub_topic.app["conversation-events"].name
     PILOTO_OUTBOUND_TOPIC     = google_pubsub_topic.app["outbound-messages"].name
     PILOTO_INSIGHT_TOPIC      = google_pubsub_topic.app["insight-events"].name
+    # Business events (shared/integrations): published by turns, follow-ups, the admin API and
+    # the insight agents, fanned out by the integrations function.
+    PILOTO_BUSINESS_EVENTS_TOPIC = google_pubsub_topic.app["business-events"].name
   }
 
   llm_env = {
@@ -150,6 +201,11 @@ locals {
     PILOTO_STRIPE_SECRET_KEY = "sm:${google_secret_manager_secret.app["piloto-stripe-secret-key"].secret_id}"
   }
 
+  # The admin API signs the OAuth state of Google Calendar connections.
+  admin_integrations_env = {
+    PILOTO_OAUTH_STATE_SECRET = "sm:${google_secret_manager_secret.app["piloto-oauth-state-secret"].secret_id}"
+  }
+
   # The billing function checks each event's Stripe-Signature with the endpoint's signing secret.
   billing_env = {
     PILOTO_STRIPE_WEBHOOK_SECRET = "sm:${google_secret_manager_secret.app["piloto-stripe-webhook-secret"].secret_id}"
@@ -168,16 +224,55 @@ locals {
     PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
   }
 
+  # Google Calendar (shared/scheduling/google.py): the OAuth client tenants connect with, and the
+  # APIs. The client secret is a secret reference (secrets.tf: local.integration_secrets).
+  google_calendar_env = {
+    PILOTO_GOOGLE_OAUTH_CLIENT_ID     = var.google_oauth_client_id
+    PILOTO_GOOGLE_OAUTH_CLIENT_SECRET = "sm:${google_secret_manager_secret.app["piloto-google-oauth-client-secret"].secret_id}"
+  }
+
+  # Meetings: turns schedule reminders on the follow-up queue (functions/reminder).
+  reminder_tasks_env = {
+    PILOTO_REMINDER_URL = local.service_urls["reminder"]
+  }
+
+  # Deliveries (shared/integrations/delivery.py): created by the integrations function, the admin
+  # API (test events, redeliveries), the digest, and the delivery function itself (retries).
+  delivery_tasks_env = {
+    PILOTO_DELIVERY_QUEUE        = local.queue_paths["deliveries"]
+    PILOTO_DELIVERY_URL          = local.service_urls["delivery"]
+    PILOTO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
+  }
+
+  # E-mail notifications (shared/notifications/email.py): SMTP or SendGrid's API; the password or
+  # key is a secret reference. "off" keeps notifications in the console only.
+  mail_env = {
+    PILOTO_MAIL_TRANSPORT = var.mail_transport
+    PILOTO_MAIL_FROM      = var.mail_from
+    PILOTO_SMTP_HOST      = var.smtp_host
+    PILOTO_SMTP_PORT      = tostring(var.smtp_port)
+    PILOTO_SMTP_USERNAME  = var.smtp_username
+    PILOTO_SMTP_PASSWORD  = "sm:${google_secret_manager_secret.app["piloto-smtp-password"].secret_id}"
+    PILOTO_MAIL_API_KEY   = "sm:${google_secret_manager_secret.app["piloto-sendgrid-api-key"].secret_id}"
+    PILOTO_CONSOLE_URL    = local.console_url
+  }
+
   function_env = {
     webhook = { PILOTO_PUBLIC_BASE_URL = local.webhook_public_url }
     # The agent transcribes and describes a lead's media with the same model as the turn.
-    agent    = merge(local.llm_env, local.turn_tasks_env)
-    turn     = merge(local.llm_env, local.followup_tasks_env)
+    agent = merge(local.llm_env, local.turn_tasks_env)
+    # Turns book meetings: Google Calendar, and reminders on the follow-up queue.
+    turn     = merge(local.llm_env, local.followup_tasks_env, local.google_calendar_env, local.reminder_tasks_env)
     followup = merge(local.llm_env, local.followup_tasks_env)
     # Voice replies (a tenant setting) need text-to-speech; "off" keeps every reply text.
     sender = { PILOTO_TTS = var.text_to_speech }
     # The admin API embeds knowledge as the turn embeds questions: the same model settings.
-    admin = merge(local.llm_env, local.admin_env, local.stripe_env)
+    # Google Calendar connections (OAuth), webhook test events and redeliveries.
+    admin        = merge(local.llm_env, local.admin_env, local.stripe_env, local.google_calendar_env, local.admin_integrations_env, local.delivery_tasks_env)
+    integrations = local.delivery_tasks_env
+    delivery     = merge(local.delivery_tasks_env, local.mail_env)
+    reminder     = {}
+    digest       = merge(local.delivery_tasks_env, local.mail_env)
     # Stripe webhooks (shared/billing/webhooks.py).
     billing = merge(local.stripe_env, local.billing_env)
     # The insight agents' models (shared/insights/runner.py).

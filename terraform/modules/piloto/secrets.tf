@@ -42,7 +42,41 @@ locals {
     }
   }
 
-  app_secrets = merge(local.billing_secrets, var.app_secrets)
+  # Integration secrets of the deployment (issue 10), declared for the same reason.
+  integration_secrets = {
+    "piloto-google-oauth-client-secret" = {
+      description = "The client secret of the Google OAuth client tenants connect their Google Calendar with."
+      readers     = ["admin", "turn"]
+    }
+    "piloto-oauth-state-secret" = {
+      description = "A random key that signs the OAuth state of Google Calendar connections."
+      readers     = ["admin"]
+    }
+    "piloto-smtp-password" = {
+      description = "The SMTP password e-mail notifications are sent with (PILOTO_MAIL_TRANSPORT=smtp)."
+      readers     = ["delivery", "digest"]
+    }
+    "piloto-sendgrid-api-key" = {
+      description = "The SendGrid API key e-mail notifications are sent with (PILOTO_MAIL_TRANSPORT=sendgrid)."
+      readers     = ["delivery", "digest"]
+    }
+  }
+
+  app_secrets = merge(local.billing_secrets, local.integration_secrets, var.app_secrets)
+
+  # A tenant's integration secrets (shared/secret_store.py tenant_secret_name): its Google
+  # Calendar refresh token, its RD Station CRM token, its webhook endpoints' signing secrets. The
+  # admin API writes them (and reads the calendar and CRM ones for previews); turns read the
+  # calendar token; deliveries read the webhook secrets and the CRM token.
+  tenant_secret_prefix = "projects/${data.google_project.main.number}/secrets/piloto-tenant-"
+
+  tenant_secret_condition = {
+    title       = "piloto tenant integration secrets"
+    description = "Only secrets named piloto-tenant-<tenant_id>-<purpose>."
+    expression  = "resource.name.startsWith(\"${local.tenant_secret_prefix}\")"
+  }
+
+  tenant_secret_readers = toset(["admin", "turn", "delivery"])
 
   app_secret_grants = merge([
     for secret_id, secret in local.app_secrets : {
@@ -125,6 +159,33 @@ resource "google_project_iam_member" "admin_conversions_secret_reader" {
     title       = local.conversions_secret_condition.title
     description = local.conversions_secret_condition.description
     expression  = local.conversions_secret_condition.expression
+  }
+}
+
+resource "google_project_iam_member" "tenant_secret_reader" {
+  for_each = local.tenant_secret_readers
+
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = "serviceAccount:${google_service_account.function[each.value].email}"
+
+  condition {
+    title       = local.tenant_secret_condition.title
+    description = local.tenant_secret_condition.description
+    expression  = local.tenant_secret_condition.expression
+  }
+}
+
+# The admin API saves a tenant's integration secrets as it saves channel secrets.
+resource "google_project_iam_member" "admin_tenant_secret_writer" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.channel_secret_writer.id
+  member  = "serviceAccount:${google_service_account.function["admin"].email}"
+
+  condition {
+    title       = local.tenant_secret_condition.title
+    description = local.tenant_secret_condition.description
+    expression  = local.tenant_secret_condition.expression
   }
 }
 

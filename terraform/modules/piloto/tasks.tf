@@ -1,6 +1,7 @@
 # Cloud Tasks queues: debounced turns (scheduled by the agent, run by functions/turn) and
 # follow-ups with seller-inactivity checks (scheduled by turns and follow-ups, run by
-# functions/followup). Every task carries an OIDC token of the tasks service account, the only
+# functions/followup), meeting reminders (scheduled by turns, run by functions/reminder) and
+# deliveries (webhooks, CRM, e-mail; run by functions/delivery). Every task carries an OIDC token of the tasks service account, the only
 # identity allowed to invoke those two services. Handlers are idempotent and re-check state, so a
 # retry is always safe; a task retried long after it was due finds the world moved on.
 
@@ -30,6 +31,18 @@ locals {
       max_doublings             = 5
       max_retry_duration        = "43200s"
     }
+    # Deliveries (webhooks, CRM, e-mail) schedule their own retries with backoff (attempt n+1
+    # is a new task), so a queue retry only covers a delivery function that could not answer.
+    deliveries = {
+      name                      = var.deliveries_queue_name
+      max_dispatches_per_second = 20
+      max_concurrent_dispatches = 50
+      max_attempts              = 5
+      min_backoff               = "10s"
+      max_backoff               = "300s"
+      max_doublings             = 4
+      max_retry_duration        = "3600s"
+    }
   }
 
   # The form PILOTO_TASKS_QUEUE and PILOTO_FOLLOWUP_QUEUE take.
@@ -40,9 +53,13 @@ locals {
 
   # Which functions create tasks on which queue.
   queue_enqueuers = {
-    "turns agent"        = { queue = "turns", function = "agent" }
-    "followups turn"     = { queue = "followups", function = "turn" }
-    "followups followup" = { queue = "followups", function = "followup" }
+    "turns agent"             = { queue = "turns", function = "agent" }
+    "followups turn"          = { queue = "followups", function = "turn" }
+    "followups followup"      = { queue = "followups", function = "followup" }
+    "deliveries integrations" = { queue = "deliveries", function = "integrations" }
+    "deliveries delivery"     = { queue = "deliveries", function = "delivery" }
+    "deliveries admin"        = { queue = "deliveries", function = "admin" }
+    "deliveries digest"       = { queue = "deliveries", function = "digest" }
   }
 }
 

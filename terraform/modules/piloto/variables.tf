@@ -189,3 +189,50 @@ variable "stripe_api_base" {
     error_message = "stripe_api_base must be an https:// origin."
   }
 }
+
+variable "deliveries_queue_name" {
+  description = "Cloud Tasks queue of webhook, CRM and e-mail deliveries."
+  type        = string
+  default     = "piloto-deliveries"
+}
+
+variable "google_oauth_client_id" {
+  description = "Client ID of the Google OAuth client (Web application) tenants connect Google Calendar with; empty: only the built-in calendar. Its secret goes in the piloto-google-oauth-client-secret secret."
+  type        = string
+  default     = ""
+}
+
+variable "mail_transport" {
+  description = "How e-mail notifications leave: smtp, sendgrid, or off (console notifications only)."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "smtp", "sendgrid"], var.mail_transport)
+    error_message = "mail_transport must be off, smtp or sendgrid."
+  }
+}
+
+variable "mail_from" {
+  description = "The From of notification e-mails, e.g. \"Piloto <no-reply@example.com>\"."
+  type        = string
+  default     = "Piloto <no-reply@piloto.app>"
+}
+
+variable "smtp_host" {
+  description = "SMTP server for e-mail notifications (mail_transport = smtp)."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_port" {
+  description = "SMTP port (587 with STARTTLS by default)."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_username" {
+  description = "SMTP user name; the password goes in the piloto-smtp-password secret."
+  type        = string
+  default     = ""
+}
