@@ -73,3 +73,12 @@ class Notification(BaseModel):
     created_at: AwareDatetime
     read_at: AwareDatetime | None = None
     email_status: Literal["not_wanted", "pending", "sent", "failed", "no_transport"] = "not_wanted"
+    console: bool = Field(
+        default=True,
+        description="Shown in the console (False: the member wants it by e-mail only).",
+    )
+    notice: str | None = Field(
+        default=None, description="For an account notice: its kind (quota_warning, ...)."
+    )
+    email_sent_at: AwareDatetime | None = None
+    email_error: str | None = None
