@@ -46,6 +46,12 @@ from shared.channels import adapter_for
 from shared.channels.base import ProviderAdapter
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
+    MAX_BUTTON_TITLE,
+    MAX_BUTTONS,
+    Button,
+    ListRow,
+    OutboundButtons,
+    OutboundList,
     OutboundRequest,
     OutboundTemplate,
     OutboundText,
@@ -260,7 +266,12 @@ class Sender:
         self, channel: Channel, message: OutboundMessage, settings: AgentSettings
     ) -> VoiceReply | None:
         """Return the voice note a reply marked ``voice`` becomes, or why it stays text."""
-        if not (message.voice and message.text) or message.template or message.sent_by:
+        if (
+            not (message.voice and message.text)
+            or message.template
+            or message.sent_by
+            or message.choices  # options to tap or number stay text
+        ):
             return None
         voice = voice_reply(
             self.speech, message.text, provider=channel.provider, voice_name=settings.voice_name
@@ -280,7 +291,12 @@ class Sender:
         assert claim.phone is not None
         try:
             return adapter.send(
-                self.http, channel, secrets, claim.phone, to_request(message), policy=self.retry
+                self.http,
+                channel,
+                secrets,
+                claim.phone,
+                to_request(message, channel.provider),
+                policy=self.retry,
             ), None
         except SendFailed as failure:
             fallback = template_for(channel, "reengagement", claim.values, claim.templates)
@@ -293,7 +309,12 @@ class Sender:
                 raise
             logger.info("free text refused outside the window; sending the template instead")
             result = adapter.send(
-                self.http, channel, secrets, claim.phone, to_request(fallback), policy=self.retry
+                self.http,
+                channel,
+                secrets,
+                claim.phone,
+                to_request(fallback, channel.provider),
+                policy=self.retry,
             )
             return result, fallback
 
@@ -308,7 +329,7 @@ class Sender:
     ) -> None:
         sent = fallback or message
         content: dict[str, Any] = {
-            "text": sent.text,
+            "text": numbered_text(sent) if sent.choices else sent.text,
             "template": sent.template,
             "template_parameters": sent.template_parameters,
         }
@@ -359,15 +380,75 @@ class Sender:
         logger.warning("send failed", extra={**_log(job), "code": code, "attempts": attempts})
 
 
-def to_request(message: OutboundMessage) -> OutboundRequest:
-    """Return the provider-neutral request for a decision's message."""
+INTERACTIVE_PROVIDERS = frozenset({"meta", "evolution", "zapi"})
+"""Providers that send choices as reply buttons or a list; Twilio needs Content API templates."""
+DEFAULT_CHOICES_BUTTON = "Ver opções"
+DEFAULT_CHOICES_BODY = "Escolha uma opção:"
+NUMBER_PROMPT = "Responda com o número da opção."
+
+
+def to_request(message: OutboundMessage, provider: str | None = None) -> OutboundRequest:
+    """Return the provider-neutral request for a decision's message.
+
+    Choices become reply buttons (up to three, each title within WhatsApp's 20 characters) or
+    an interactive list on ``INTERACTIVE_PROVIDERS``; anywhere else, or when they cannot be
+    sent interactively, the text carries them as numbered lines (``numbered_text``).
+    """
     if message.template is not None:
         return OutboundTemplate(
             name=message.template,
             language=message.template_language or "pt_BR",
             parameters=tuple(message.template_parameters),
         )
-    return OutboundText(body=message.text or "")
+    if message.choices and provider in INTERACTIVE_PROVIDERS:
+        interactive = _interactive_request(message)
+        if interactive is not None:
+            return interactive
+    return OutboundText(body=numbered_text(message))
+
+
+def numbered_text(message: OutboundMessage) -> str:
+    """Return the text with its choices as numbered lines (what the history keeps)."""
+    text = message.text or ""
+    if not message.choices:
+        return text
+    lines = [
+        f"{number}. {choice.title}" + (f" - {choice.description}" if choice.description else "")
+        for number, choice in enumerate(message.choices, 1)
+    ]
+    return f"{text or DEFAULT_CHOICES_BODY}\n\n" + "\n".join(lines) + f"\n\n{NUMBER_PROMPT}"
+
+
+def _interactive_request(message: OutboundMessage) -> OutboundButtons | OutboundList | None:
+    """Return buttons or a list for the message's choices, or None when they cannot be sent.
+
+    Buttons only when every title fits a button whole: the title of what the lead taps comes
+    back as their text, so it must read like the option the history keeps. Longer titles (a
+    row holds 24) go as a list.
+    """
+    body = (message.text or "").strip() or DEFAULT_CHOICES_BODY
+    choices = message.choices
+    try:
+        if (
+            len(choices) <= MAX_BUTTONS
+            and all(len(choice.title) <= MAX_BUTTON_TITLE for choice in choices)
+            and len({choice.title for choice in choices}) == len(choices)
+        ):
+            return OutboundButtons(
+                body=body,
+                buttons=tuple(Button(id=choice.id, title=choice.title) for choice in choices),
+            )
+        return OutboundList(
+            body=body,
+            button=message.choices_button or DEFAULT_CHOICES_BUTTON,
+            rows=tuple(
+                ListRow(id=choice.id, title=choice.title, description=choice.description)
+                for choice in choices
+            ),
+        )
+    except ValueError as error:  # too long a body, repeated ids: the numbered text goes
+        logger.info("choices sent as numbered text", extra={"reason": str(error)})
+        return None
 
 
 @firestore.transactional

@@ -15,8 +15,10 @@ privacy id (``...@lid``) takes its phone from ``remoteJidAlt`` or ``senderPn`` w
 
 ``send`` posts to ``/message/sendText/{instance}``, ``/message/sendMedia/{instance}`` (voice
 notes to ``/message/sendWhatsAppAudio/{instance}``, by link or as plain base64 bytes with
-``encoding: false`` when they are OGG/Opus already) and ``/message/sendButtons/{instance}``
-with the ``apikey`` header. Templates are a Cloud API concept this gateway does not have.
+``encoding: false`` when they are OGG/Opus already), ``/message/sendButtons/{instance}`` and
+``/message/sendList/{instance}`` (``title``, ``description``, ``buttonText``, ``footerText``,
+``sections[].rows[]`` of ``{title, description, rowId}``) with the ``apikey`` header.
+Templates are a Cloud API concept this gateway does not have.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
     OutboundAudio,
     OutboundButtons,
+    OutboundList,
     OutboundMedia,
     OutboundRequest,
     OutboundTemplate,
@@ -488,10 +491,22 @@ def send(
 
 
 def _endpoint_and_body(
-    message: OutboundText | OutboundMedia | OutboundButtons | OutboundAudio,
+    message: OutboundText | OutboundMedia | OutboundButtons | OutboundList | OutboundAudio,
 ) -> tuple[str, dict[str, Any]]:
     if isinstance(message, OutboundText):
         return "sendText", {"text": message.body}
+    if isinstance(message, OutboundList):
+        rows = [
+            {"title": row.title, "description": row.description or "", "rowId": row.id}
+            for row in message.rows
+        ]
+        return "sendList", {
+            "title": message.section_title or "",
+            "description": message.body,
+            "buttonText": message.button,
+            "footerText": message.footer or "",
+            "sections": [{"title": message.section_title or message.button, "rows": rows}],
+        }
     if isinstance(message, OutboundAudio):
         audio: dict[str, Any] = {"audio": base64.b64encode(message.content).decode("ascii")}
         if "opus" in message.mime_type.lower():

@@ -7,7 +7,9 @@ message is matched to its contact by ``wa_id`` (or BSUID ``user_id``), never by 
 Subscribing the URL is the GET handshake answered by ``answer_challenge``.
 
 ``send`` posts to the Graph API ``/{version}/{phone_number_id}/messages`` with the channel's
-access token: text, approved templates, media by link and reply buttons. A voice note (bytes)
+access token: text, approved templates, media by link, reply buttons and interactive lists
+(``{"type": "list", "body", "action": {"button", "sections": [{"title"?, "rows": [{"id",
+"title", "description"?}]}]}}``). A voice note (bytes)
 is first uploaded to ``/{version}/{phone_number_id}/media`` (multipart) and then sent by the
 media id it gets, as ``{"type": "audio", "audio": {"id", "voice": true}}``.
 """
@@ -45,6 +47,7 @@ from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
     OutboundAudio,
     OutboundButtons,
+    OutboundList,
     OutboundMedia,
     OutboundRequest,
     OutboundTemplate,
@@ -465,7 +468,7 @@ def _audio_body(media_id: str, audio: OutboundAudio) -> dict[str, Any]:
 
 
 def _message_body(
-    message: OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons,
+    message: OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons | OutboundList,
 ) -> dict[str, Any]:
     if isinstance(message, OutboundText):
         return {"type": "text", "text": {"preview_url": False, "body": message.body}}
@@ -477,6 +480,8 @@ def _message_body(
         return {"type": "template", "template": template}
     if isinstance(message, OutboundMedia):
         return {"type": message.kind, message.kind: _media_object(message)}
+    if isinstance(message, OutboundList):
+        return {"type": "interactive", "interactive": _list_object(message)}
     return {"type": "interactive", "interactive": _buttons_object(message)}
 
 
@@ -499,6 +504,26 @@ def _buttons_object(message: OutboundButtons) -> dict[str, Any]:
                 for button in message.buttons
             ]
         },
+    }
+    if message.footer:
+        interactive["footer"] = {"text": message.footer}
+    return interactive
+
+
+def _list_object(message: OutboundList) -> dict[str, Any]:
+    rows: list[dict[str, str]] = []
+    for row in message.rows:
+        item = {"id": row.id, "title": row.title}
+        if row.description:
+            item["description"] = row.description
+        rows.append(item)
+    section: dict[str, Any] = {"rows": rows}
+    if message.section_title:
+        section["title"] = message.section_title
+    interactive: dict[str, Any] = {
+        "type": "list",
+        "body": {"text": message.body},
+        "action": {"button": message.button, "sections": [section]},
     }
     if message.footer:
         interactive["footer"] = {"text": message.footer}

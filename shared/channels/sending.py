@@ -31,9 +31,16 @@ logger = logging.getLogger("piloto.channels.sending")
 MediaKind = Literal["image", "audio", "video", "document"]
 MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "audio", "video", "document")
 MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_LIST_ROWS = 10
+MAX_LIST_BUTTON = 20
+MAX_ROW_TITLE = 24
+MAX_ROW_DESCRIPTION = 72
+MAX_INTERACTIVE_BODY = 1024
+"""WhatsApp's limits on an interactive list (Cloud API; the gateways show the same list)."""
 
 
-# The five things Piloto sends. ``OutboundRequest`` is any one of them.
+# The six things Piloto sends. ``OutboundRequest`` is any one of them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +121,44 @@ class OutboundButtons:
             raise ValueError(f"a buttons message needs 1 to {MAX_BUTTONS} buttons")
 
 
-OutboundRequest = OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons | OutboundAudio
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One row of an interactive list: the id comes back when the lead taps it."""
+
+    id: str
+    title: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundList:
+    """A text with a button that opens one section of up to ten rows to pick from."""
+
+    body: str
+    button: str
+    rows: tuple[ListRow, ...]
+    section_title: str | None = None
+    footer: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.body.strip() or len(self.body) > MAX_INTERACTIVE_BODY:
+            raise ValueError(f"a list needs a body of 1 to {MAX_INTERACTIVE_BODY} characters")
+        if not self.button.strip() or len(self.button) > MAX_LIST_BUTTON:
+            raise ValueError(f"a list needs a button label of 1 to {MAX_LIST_BUTTON} characters")
+        if not 1 <= len(self.rows) <= MAX_LIST_ROWS:
+            raise ValueError(f"a list needs 1 to {MAX_LIST_ROWS} rows")
+        if len({row.id for row in self.rows}) != len(self.rows):
+            raise ValueError("list row ids must be unique")
+        for row in self.rows:
+            if not row.id or not row.title.strip() or len(row.title) > MAX_ROW_TITLE:
+                raise ValueError(f"a list row needs an id and a title of 1 to {MAX_ROW_TITLE}")
+            if row.description is not None and len(row.description) > MAX_ROW_DESCRIPTION:
+                raise ValueError(f"a row description holds at most {MAX_ROW_DESCRIPTION}")
+
+
+OutboundRequest = (
+    OutboundText | OutboundTemplate | OutboundMedia | OutboundButtons | OutboundList | OutboundAudio
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from shared.channels.phones import jid_user, to_e164
 from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
     OutboundAudio,
+    OutboundList,
     OutboundMedia,
     OutboundRequest,
     OutboundTemplate,
@@ -298,6 +299,8 @@ def _message_fields(message: OutboundRequest) -> dict[str, str]:
         return {"MediaUrl": message.url, **({"Body": message.caption} if message.caption else {})}
     if isinstance(message, OutboundAudio):
         raise unsupported("twilio", "audio")  # media only from a public MediaUrl; we keep no files
+    if isinstance(message, OutboundList):
+        raise unsupported("twilio", "list")  # list pickers need a Content API template
     raise unsupported("twilio", "buttons")  # quick replies need a Content API template
 
 

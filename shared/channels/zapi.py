@@ -15,9 +15,11 @@ Nothing is signed: the account security token arrives in the ``Client-Token`` he
 stable ``chatLid`` beside it.
 
 ``send`` posts to ``/instances/{id}/token/{instance_token}/send-text`` (and ``send-image``,
-``send-audio``, ``send-video``, ``send-document/{extension}``, ``send-button-list``) with the
-``Client-Token`` header. A voice note goes to ``send-audio`` inline, as a ``data:`` URI with
-``waveform: true``. Templates are a Cloud API concept this gateway does not have.
+``send-audio``, ``send-video``, ``send-document/{extension}``, ``send-button-list``,
+``send-option-list`` with ``optionList: {title, buttonLabel, options: [{id, title,
+description}]}``) with the ``Client-Token`` header. A voice note goes to ``send-audio``
+inline, as a ``data:`` URI with ``waveform: true``. Templates are a Cloud API concept this
+gateway does not have.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from shared.channels.sending import (
     DEFAULT_RETRY_POLICY,
     OutboundAudio,
     OutboundButtons,
+    OutboundList,
     OutboundMedia,
     OutboundRequest,
     OutboundTemplate,
@@ -454,10 +457,23 @@ def send(
 
 
 def _endpoint_and_body(
-    message: OutboundText | OutboundMedia | OutboundButtons | OutboundAudio,
+    message: OutboundText | OutboundMedia | OutboundButtons | OutboundList | OutboundAudio,
 ) -> tuple[str, dict[str, Any]]:
     if isinstance(message, OutboundText):
         return "send-text", {"message": message.body}
+    if isinstance(message, OutboundList):
+        options: list[dict[str, str]] = []
+        for row in message.rows:
+            option = {"id": row.id, "title": row.title}
+            if row.description:
+                option["description"] = row.description
+            options.append(option)
+        option_list = {
+            "title": message.section_title or message.button,
+            "buttonLabel": message.button,
+            "options": options,
+        }
+        return "send-option-list", {"message": message.body, "optionList": option_list}
     if isinstance(message, OutboundAudio):
         encoded = base64.b64encode(message.content).decode("ascii")
         audio = f"data:{message.base_mime_type};base64,{encoded}"
