@@ -17,6 +17,11 @@ The file format (see ``emulators/seed/demo.yaml``)::
         insight_agents:
           - {agent_id: demo-conversion-auditor, template: conversion_auditor}
         billing: {plan_id: pro, status: active}
+        calendar: {enabled: true, provider: builtin, meeting_minutes: 30}
+
+``calendar`` writes the tenant's calendar settings (``settings/calendar``,
+``shared.scheduling.models.CalendarSettings``): the built-in calendar only (a Google Calendar is
+connected in the console, through OAuth).
 
 ``billing`` writes the tenant's billing account (``billing_accounts/{tenant_id}``) on a plan of
 the catalogue (``PILOTO_PLANS_FILE``, else the packaged one) with a status, without Stripe: a
@@ -43,6 +48,7 @@ from shared.billing.plans import Catalogue, load_catalogue
 from shared.models.channel import Channel
 from shared.models.events import Provider
 from shared.models.tenant import AgentSettings, Tenant
+from shared.scheduling.models import CalendarSettings
 from shared.settings import variable_name
 from shared.store.channels import write_channel
 from shared.yaml_files import load_yaml_model
@@ -126,6 +132,13 @@ class SeedTenant(Tenant):
     knowledge: list[SeedKnowledge] = Field(default_factory=list)
     insight_agents: list[SeedInsightAgent] = Field(default_factory=list)
     billing: SeedBilling | None = None
+    calendar: CalendarSettings | None = None
+
+    @model_validator(mode="after")
+    def _builtin_calendar(self) -> SeedTenant:
+        if self.calendar is not None and self.calendar.provider != "builtin":
+            raise ValueError("calendar: a seed sets the built-in calendar only")
+        return self
 
 
 class SeedFile(BaseModel):
@@ -169,7 +182,8 @@ def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None)
     for tenant in seed.tenants:
         tenant_ref = client.collection("tenants").document(tenant.tenant_id)
         record = tenant.model_dump(
-            mode="json", exclude={"agent", "channels", "knowledge", "insight_agents", "billing"}
+            mode="json",
+            exclude={"agent", "channels", "knowledge", "insight_agents", "billing", "calendar"},
         )
         if tenant.billing is not None:
             record["billing_account_id"] = _seed_billing(client, tenant, tenant.billing)
@@ -177,6 +191,10 @@ def apply_seed(client: Any, seed: SeedFile, *, embedder: Embedder | None = None)
         tenant_ref.collection("settings").document("agent").set(
             tenant.agent.model_dump(mode="json")
         )
+        if tenant.calendar is not None:
+            tenant_ref.collection("settings").document("calendar").set(
+                tenant.calendar.model_dump(mode="json")
+            )
         counts["tenants"] += 1
         for seed_channel in tenant.channels:
             write_channel(

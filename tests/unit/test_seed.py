@@ -10,6 +10,7 @@ import pytest
 from shared.billing.accounts import account_of_tenant, read_account
 from shared.insights.models import InsightAgent, InsightAgentSpec
 from shared.insights.templates import TEMPLATES
+from shared.scheduling.models import CalendarSettings
 from shared.seed import SeedError, apply_seed, load_seed_file
 from shared.store.conversations import tenant_ref
 from shared.store.memory import MemoryFirestore
@@ -156,3 +157,36 @@ def test_seeding_billing_writes_an_account_without_stripe(tmp_path: Path) -> Non
     assert account_of_tenant(client, "paid-1") == paid
     assert read_account(client, "legacy-1") is None
     assert "billing_account_id" not in (tenant_ref(client, "legacy-1").get().to_dict() or {})
+
+
+def test_seeding_a_calendar_writes_its_settings(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "tenants:\n"
+        "  - tenant_id: agenda-1\n"
+        "    name: Agenda\n"
+        "    calendar: {enabled: true, meeting_minutes: 45, business_hours: "
+        "{sat: [{start: '09:00', end: '13:00'}]}}\n"
+        "  - {tenant_id: sem-agenda, name: Sem}\n"
+    )
+    client = MemoryFirestore()
+
+    apply_seed(client, load_seed_file(path))
+
+    stored = tenant_ref(client, "agenda-1").collection("settings").document("calendar").get()
+    calendar = CalendarSettings.model_validate(stored.to_dict())
+    assert (calendar.enabled, calendar.provider, calendar.meeting_minutes) == (True, "builtin", 45)
+    assert list(calendar.business_hours) == ["sat"]
+    absent = tenant_ref(client, "sem-agenda").collection("settings").document("calendar").get()
+    assert not absent.exists
+
+
+def test_a_seed_cannot_connect_a_google_calendar(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "tenants: [{tenant_id: ok-id, name: x, calendar: {provider: google, google: "
+        "{token_secret: 'env:X', connected_at: '2026-11-01T00:00:00Z'}}}]"
+    )
+
+    with pytest.raises(SeedError, match="built-in calendar only"):
+        load_seed_file(path)
