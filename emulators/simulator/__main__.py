@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         or os.environ.get("PILOTO_DEV_STRIPE_WEBHOOK_SECRET")
         or None,
         plans_file=options.plans_file,
+        smtp_port=options.smtp_port if options.smtp_port >= 0 else None,
     )
     stopping = threading.Event()
 
@@ -121,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--plans-file", default=None, help="plan catalogue whose prices Stripe has (plans.yaml)"
+    )
+    parser.add_argument(
+        "--smtp-port",
+        type=int,
+        default=2525,
+        help="the SMTP sink's port (0: a free one, -1: none; default %(default)s)",
     )
     parser.add_argument("--log-level", default="INFO")
     return parser

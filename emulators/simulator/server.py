@@ -34,6 +34,7 @@ from emulators.simulator.channels import (
     same_settings,
 )
 from emulators.simulator.faults import SEND_ERROR_FAULTS, Fault, FaultBoard, FaultRejected
+from emulators.simulator.mail import DEFAULT_SENDGRID_KEY, MailSimulator
 from emulators.simulator.outbox import Outbox, OutboxMessage
 from emulators.simulator.routing import (
     BadRequest,
@@ -110,6 +111,8 @@ class ProviderSimulator:
         stripe_webhook_url: str | None = None,
         stripe_webhook_secret: str | None = None,
         plans_file: str | None = None,
+        smtp_port: int | None = None,
+        sendgrid_key: str = DEFAULT_SENDGRID_KEY,
     ) -> None:
         if len(status_delays) != len(STATUS_ORDER) or any(delay < 0 for delay in status_delays):
             raise ValueError(
@@ -141,6 +144,8 @@ class ProviderSimulator:
             webhook_timeout_seconds=webhook_timeout_seconds,
         )
         """Stripe under ``/stripe``: its API, hosted pages and signed event deliveries."""
+        self.mail = MailSimulator(smtp_port=smtp_port, host=host, sendgrid_key=sendgrid_key)
+        """E-mail: an SMTP sink (with ``smtp_port``; 0 = a free one) and ``/sendgrid``."""
         self._server: RoutedHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._router = self._routes()
@@ -154,6 +159,7 @@ class ProviderSimulator:
         self._server = RoutedHTTPServer((self.host, self.requested_port), self._router)
         self._webhooks.start()
         self.stripe.start()
+        self.mail.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -177,6 +183,7 @@ class ProviderSimulator:
             self._thread.join(timeout=10)
         self._webhooks.stop()
         self.stripe.stop()
+        self.mail.stop()
         self._server = None
         self._thread = None
 
@@ -197,6 +204,11 @@ class ProviderSimulator:
         if self._server is None:
             raise RuntimeError("the simulator is not started")
         return int(self._server.server_address[1])
+
+    @property
+    def smtp_port(self) -> int:
+        """Return the SMTP sink's port (the simulator needs ``smtp_port`` and to be started)."""
+        return self.mail.smtp_port
 
     @property
     def url(self) -> str:
@@ -443,6 +455,7 @@ class ProviderSimulator:
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
         self.stripe.add_routes(router)
+        self.mail.add_routes(router)
         return router
 
     def _health(self, request: Request, params: Mapping[str, str]) -> Response:
