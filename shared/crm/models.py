@@ -48,4 +48,11 @@ class CrmLink(BaseModel):
     deal_id: str | None = None
     deal_stage_id: str | None = None
     outcome: Literal["won", "lost"] | None = None
+    contact_digest: str | None = Field(
+        default=None, description="What the contact was last written with (skip a same write)."
+    )
+    lease_holder: str | None = Field(
+        default=None, description="The attempt creating the deal right now (one deal, ever)."
+    )
+    lease_until: AwareDatetime | None = None
     updated_at: AwareDatetime
