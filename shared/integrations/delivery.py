@@ -214,7 +214,15 @@ def load_handler(kind: str) -> AttemptHandler:
 
 
 Outcome = Literal[
-    "succeeded", "retrying", "failed", "discarded", "missing", "done", "stale", "rescheduled"
+    "succeeded",
+    "retrying",
+    "failed",
+    "discarded",
+    "missing",
+    "done",
+    "stale",
+    "rescheduled",
+    "unreadable",
 ]
 
 
@@ -301,7 +309,15 @@ class DeliveryRunner:
             if not snapshot.exists:
                 return RunResult("missing", task.delivery_id, task.attempt)
             record = snapshot.to_dict() or {}
-            delivery = Delivery.model_validate(record)
+            try:
+                delivery = Delivery.model_validate(record)
+            except ValidationError as error:
+                logger.error(
+                    "unreadable delivery: %s",
+                    error.errors()[0]["msg"],
+                    extra={"tenant_id": task.tenant_id, "delivery_id": task.delivery_id},
+                )
+                return RunResult("unreadable", task.delivery_id, task.attempt)
             if delivery.status != "pending":
                 return RunResult("done", task.delivery_id, task.attempt)
             if task.attempt == delivery.attempts and delivery.next_attempt_at is not None:
@@ -528,3 +544,30 @@ def _event_of(record: dict[str, Any]) -> BusinessEvent | None:
     except ValidationError as error:
         logger.error("unreadable event in a delivery: %s", error.errors()[0]["msg"])
         return None
+
+
+def build_delivery_runner(settings: Settings) -> DeliveryRunner:
+    """Wire the runner to Firestore, Cloud Tasks, secrets, httpx and the owners' notices."""
+    from shared.integrations.dispatch import delivery_scheduler
+    from shared.secrets import resolve_secret
+    from shared.store.firestore import firestore_client
+
+    schedule = delivery_scheduler(settings)
+    if schedule is None:
+        raise RuntimeError(
+            "set PILOTO_DELIVERY_URL and PILOTO_DELIVERY_QUEUE (or PILOTO_FOLLOWUP_QUEUE, "
+            "PILOTO_TASKS_QUEUE): a failed delivery is retried through Cloud Tasks"
+        )
+    notify_owners: Callable[..., Any] | None = None
+    try:
+        notify_owners = importlib.import_module("shared.notifications.plan").notify_owners
+    except (ImportError, AttributeError) as error:
+        logger.error("owners will not be told of disabled endpoints: %s", error)
+    return DeliveryRunner(
+        firestore=firestore_client(settings.project_id),
+        settings=settings,
+        http=httpx.Client(headers={"User-Agent": USER_AGENT}),
+        schedule=schedule,
+        resolve_secret=lambda reference: resolve_secret(reference, settings.project_id),
+        notify_owners=notify_owners,
+    )

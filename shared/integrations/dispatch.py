@@ -235,7 +235,7 @@ class Dispatcher:
         if self.plan_notifications is not None:
             for notification in self.plan_notifications(self.firestore, event, now):
                 target = f"mail-{notification.notification_id}"
-                targets.append(("email", target, notification.notification_id))
+                targets.append(("email", target, target))
         return targets
 
 
