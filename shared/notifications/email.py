@@ -19,19 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from shared.integrations.models import AttemptResult, Delivery
+from shared.integrations.models import AttemptResult
 from shared.notifications.models import Notification
 from shared.notifications.store import notification_ref, preferences_of
 from shared.settings import Settings
 from shared.store.conversations import tenant_ref
 
+if TYPE_CHECKING:
+    from shared.integrations.delivery import AttemptContext
+
 logger = logging.getLogger("piloto.notifications.email")
 
-SMTP_TIMEOUT_SECONDS = 15.0
+MAIL_TIMEOUT_SECONDS = 15.0
 MAIL_TARGET_PREFIX = "mail-"
 
 
@@ -79,7 +82,7 @@ class SmtpMailer:
     security: str = "starttls"
     username: str | None = None
     password: str | None = None
-    timeout: float = SMTP_TIMEOUT_SECONDS
+    timeout: float = MAIL_TIMEOUT_SECONDS
 
     def send(self, message: MailMessage) -> None:
         """Send ``message``: 5xx to the recipient or the data is permanent, the rest retried."""
@@ -148,6 +151,7 @@ class SendGridMailer:
                 f"{self.api_base.rstrip('/')}/v3/mail/send",
                 json=body,
                 headers={"Authorization": f"Bearer {self.api_key}"},
+                timeout=MAIL_TIMEOUT_SECONDS,
             )
         except httpx.HTTPError as error:
             raise MailError(f"SendGrid unreachable: {error}") from error
@@ -189,7 +193,7 @@ def mailer_for(
         return SendGridMailer(
             api_base=settings.mail_api_base,
             api_key=resolve(settings.mail_api_key),
-            http=http or httpx.Client(timeout=SMTP_TIMEOUT_SECONDS),
+            http=http or httpx.Client(timeout=MAIL_TIMEOUT_SECONDS),
         )
     return None
 
@@ -243,20 +247,16 @@ def to_email_message(message: MailMessage) -> EmailMessage:
     return mime
 
 
-def email_attempt(ctx: Any) -> AttemptResult:
+def email_attempt(ctx: AttemptContext) -> AttemptResult:
     """Send the e-mail of delivery ``mail-{notification_id}`` (the delivery runner's handler)."""
-    delivery: Delivery = ctx.delivery
-    tenant_id = getattr(ctx, "tenant_id", None) or _tenant_of(ctx)
-    resolve = getattr(ctx, "resolve_secret", None) or _resolver(ctx.settings)
-    http = getattr(ctx, "http", None)
     return send_notification_email(
         ctx.firestore,
         ctx.settings,
-        tenant_id,
-        delivery.target_id.removeprefix(MAIL_TARGET_PREFIX),
+        ctx.tenant_id,
+        ctx.delivery.target_id.removeprefix(MAIL_TARGET_PREFIX),
         ctx.now,
-        resolve=resolve,
-        http=http if isinstance(http, httpx.Client) else None,
+        resolve=ctx.resolve_secret,
+        http=ctx.http,
     )
 
 
@@ -321,20 +321,6 @@ def send_notification_email(
         return AttemptResult(ok=False, error=f"{type(error).__name__}: {error}"[:500])
     document.update({"email_status": "sent", "email_sent_at": now, "email_error": None})
     return AttemptResult(ok=True, http_status=None)
-
-
-def _tenant_of(ctx: Any) -> str:
-    event = getattr(ctx, "event", None)
-    tenant = getattr(event, "tenant_id", None)
-    if not tenant:
-        raise ValueError("the attempt context names no tenant")
-    return str(tenant)
-
-
-def _resolver(settings: Settings) -> Callable[[str], str]:
-    from shared.secrets import resolve_secret
-
-    return lambda reference: resolve_secret(reference, settings.project_id)
 
 
 def _text(value: bytes | str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
@@ -35,8 +35,8 @@ from shared.store.conversations import conversation_ref, tenant_ref
 
 logger = logging.getLogger("piloto.notifications")
 
-ScheduleDelivery = Callable[[DeliveryTask], None]
-"""Put a delivery's first attempt on Cloud Tasks, to run now."""
+ScheduleDelivery = Callable[[DeliveryTask, datetime], None]
+"""Put a delivery attempt on Cloud Tasks at a time (``shared.integrations.dispatch``'s type)."""
 
 NOTIFIED_EVENTS: dict[BusinessEventType, NotificationType] = {
     BusinessEventType.HANDOFF: NotificationType.HANDOFF,
@@ -203,7 +203,7 @@ def notify_owners(
             )
         else:
             for task in tasks:
-                scheduler(task)
+                scheduler(task, now)
     return made
 
 
@@ -214,20 +214,19 @@ def email_delivery_id(notification: Notification) -> str:
 
 def _email_delivery(client: Any, notification: Notification, now: datetime) -> DeliveryTask | None:
     """Create the e-mail delivery of a notification; return its first task (None: under way)."""
+    from shared.integrations.dispatch import deliveries
+
     delivery = Delivery(
         delivery_id=email_delivery_id(notification),
         kind="email",
         event_id=notification.event_id or notification.notification_id,
         event_type=ACCOUNT_EVENT_TYPE,
         target_id=f"mail-{notification.notification_id}",
+        next_attempt_at=now,
         created_at=now,
         updated_at=now,
     )
-    document = (
-        tenant_ref(client, notification.tenant_id)
-        .collection("deliveries")
-        .document(delivery.delivery_id)
-    )
+    document = deliveries(client, notification.tenant_id).document(delivery.delivery_id)
     try:
         document.create(delivery.model_dump(mode="python"))
     except AlreadyExists:
@@ -241,26 +240,11 @@ def _email_delivery(client: Any, notification: Notification, now: datetime) -> D
 
 def default_delivery_scheduler() -> ScheduleDelivery | None:
     """Return what puts delivery tasks on the configured queue, or None without one."""
+    from shared.integrations.dispatch import delivery_scheduler
     from shared.settings import SettingsError, get_settings
 
     try:
-        settings = get_settings()
+        return delivery_scheduler(get_settings())
     except SettingsError:
         logger.exception("settings unreadable: no delivery scheduler")
         return None
-    queue = settings.delivery_queue or settings.followup_queue or settings.tasks_queue
-    url = settings.delivery_url
-    if not queue or not url:
-        return None
-    from shared.events.tasks import TaskScheduler
-
-    scheduler = TaskScheduler(
-        queue_path=queue,
-        emulator_host=settings.tasks_emulator_host,
-        service_account_email=settings.tasks_service_account,
-    )
-
-    def schedule(task: DeliveryTask) -> None:
-        scheduler.schedule(url, task.model_dump_json().encode("utf-8"), datetime.now(UTC))
-
-    return schedule
