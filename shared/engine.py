@@ -49,6 +49,7 @@ from shared.intake import (
     record_understanding,
     take_in,
 )
+from shared.integrations.publish import business_event_publisher
 from shared.knowledge.embeddings import Embedder
 from shared.knowledge.models import KnowledgeSnippet, KnowledgeStatus
 from shared.media.inbound import UnderstandLeadMedia, media_kind
@@ -299,6 +300,7 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
         schedule_followup=schedule_followup,
         clock_speed=settings.clock_speed,
         billing=billing_check(settings, client),
+        publish_events=business_event_publisher(settings),
     )
 
 

@@ -20,6 +20,11 @@ Every decided turn also re-plans the follow-ups (``shared.followups.plan_after_t
 the same batch): older follow-up tasks become no-ops, and a reply in pilot mode starts the
 cadence; its first task and the conversation's inactivity check (INACTIVITY_2H) are put on
 Cloud Tasks after the batch committed.
+
+Business events (``shared.integrations.events.events_after_turn``: started, qualified, stage
+changed, handoff, meeting, won, lost) are staged in the same batch under the cause
+``turn_cause(turn)`` and published on ``business-events`` after it committed, last; a failed
+publish fails the turn, and the redelivered task (``already_decided``) publishes them again.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from shared import copilot
 from shared.billing.usage import NO_BILLING, BillingGate, record_replies
 from shared.events.tasks import TurnRequest
 from shared.followups import ScheduleFollowup, pending_after_turn, plan_after_turn
+from shared.integrations.events import events_after_turn
+from shared.integrations.models import BusinessEvent
+from shared.integrations.outbox import PublishEvents, events_of_cause, stage_events
 from shared.knowledge.proposals import open_proposal, proposal_ref
 from shared.media.speech import wants_voice_reply
 from shared.media.turn import media_in_turn
@@ -202,6 +210,8 @@ class TurnRunner:
     billing: BillingGate | None = None
     """Checks the subscription and quota before the guards and counts replies; None: no billing
     (the simulator, tests)."""
+    publish_events: PublishEvents | None = None
+    """Publishes the turn's business events once stored; None stages them only."""
 
     def run(self, turn: TurnRequest) -> TurnResult:
         """Decide one due turn, or do nothing when a newer inbound supersedes it."""
@@ -232,6 +242,10 @@ class TurnRunner:
             if self.schedule_followup is not None:
                 for task in pending_after_turn(conversation, turn.inbound_seq, self.clock_speed):
                     self.schedule_followup(*task)
+            if self.publish_events is not None:  # its publish may have failed after the commit
+                staged = events_of_cause(self.firestore, turn.tenant_id, turn_cause(turn))
+                if staged:
+                    self.publish_events(staged)
             return TurnResult(status="already_decided")
         contact = Contact(
             contact_key=conversation.contact_key, opted_out=conversation.contact_opted_out
@@ -303,6 +317,7 @@ class TurnRunner:
             clock_speed=self.clock_speed,
         )
         counted = replies if self.billing is not None else 0
+        events = events_after_turn(conversation, updated, decision)
         stored = _store(
             self.firestore,
             turn,
@@ -314,6 +329,7 @@ class TurnRunner:
             now,
             timezone=timezone,
             replies=counted,
+            events=events,
         )
         if not stored:
             return None
@@ -324,7 +340,14 @@ class TurnRunner:
         if self.schedule_followup is not None:
             for request, due in tasks:
                 self.schedule_followup(request, due)
+        if events and self.publish_events is not None:
+            self.publish_events(events)  # last: a failure here loses none of the above
         return TurnResult(status="decided", decision=decision)
+
+
+def turn_cause(turn: TurnRequest) -> str:
+    """Return the outbox cause of a turn's business events (the same for a retried task)."""
+    return f"turn:{turn.conversation_id}:{turn.inbound_seq}"
 
 
 def copilot_counts(previous: Conversation, updated: Conversation) -> dict[str, Any]:
@@ -352,12 +375,14 @@ def _store(
     *,
     timezone: str = DEFAULT_TIMEZONE,
     replies: int = 0,
+    events: Sequence[BusinessEvent] = (),
 ) -> bool:
     """Store the decision and the conversation's new state in one batch, if it is unchanged.
 
     The conversation's update carries a precondition on the update time the turn read, so a
     message that arrived meanwhile fails the whole batch (no re-read needed on the common path).
     ``replies`` are the agent replies the turn counts, on the tenant's day (in the same batch).
+    ``events`` are its business events, staged in the outbox under ``turn_cause(turn)``.
     """
     conversation_doc = conversation_ref(client, turn.tenant_id, turn.conversation_id)
     batch = client.batch()
@@ -378,6 +403,7 @@ def _store(
         )
     copilot.record(batch, client, turn.tenant_id, now, copilot_counts(previous, updated))
     record_replies(batch, client, turn.tenant_id, now, timezone, replies)
+    stage_events(batch, client, events, turn_cause(turn))
     if verdict.persist_opt_out or verdict.persist_opt_in:
         batch.set(
             contact_ref(client, turn.tenant_id, updated.contact_key),
