@@ -28,6 +28,7 @@ from shared.admin import (
     tenants,
     workspaces,
 )
+from shared.admin import notifications as notification_center  # H8: the bell
 from shared.admin.access import EVERYONE, MANAGERS, OWNERS
 from shared.admin.audit import recent_entries
 from shared.admin.auth import Caller
@@ -329,6 +330,23 @@ ROUTES: list[Route] = [
           response=WorkspaceList),
     Route("POST", f"{T}/workspaces", workspaces.create_workspace, "Create a client workspace",
           roles=OWNERS, body=WorkspaceCreate, response=TenantOut, status=201),
+    # Notifications (H8): the caller's own bell and preferences; marking read and choosing
+    # what to receive stay open while the workspace is read-only.
+    Route("GET", f"{T}/notifications", notification_center.list_notifications,
+          "The caller's notifications", roles=EVERYONE,
+          query=notification_center.NotificationsQuery,
+          response=notification_center.NotificationList),
+    Route("POST", f"{T}/notifications/read", notification_center.mark_read,
+          "Mark the caller's notifications read", roles=EVERYONE,
+          body=notification_center.MarkRead, response=notification_center.UnreadCount,
+          while_read_only=True),
+    Route("GET", f"{T}/notification-preferences", notification_center.get_preferences,
+          "The caller's notification preferences", roles=EVERYONE,
+          response=notification_center.PreferencesOut),
+    Route("PUT", f"{T}/notification-preferences", notification_center.put_preferences,
+          "Choose which notifications to receive", roles=EVERYONE,
+          body=notification_center.PreferencesIn, response=notification_center.PreferencesOut,
+          while_read_only=True),
 ]  # fmt: skip
 
 
