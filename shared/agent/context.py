@@ -6,12 +6,16 @@ the mode, the time and the chat model once and hands them in here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from langchain_core.language_models import BaseChatModel
+
+if TYPE_CHECKING:
+    from shared.scheduling.service import SlotLookup
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +32,9 @@ class TurnContext:
     triggering_events: tuple[str, ...] = field(default_factory=tuple)
     pilot_intents: frozenset[str] = frozenset()
     """In copilot mode, the intents (specialists) the owner let the agent answer alone."""
+    slots: Callable[[], SlotLookup] | None = None
+    """The tenant's calendar and free slots, looked up only when the turn schedules (None: no
+    calendar wired, scheduling as a conversation only)."""
 
     def __post_init__(self) -> None:
         """Refuse a naive clock and an unknown time zone before any node runs."""

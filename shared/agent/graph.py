@@ -1,11 +1,16 @@
 """The turn graph: one model call drafts the turn, a router picks the specialist, a node decides.
 
-    START → draft_turn → route_turn → qualify | sell | schedule | close | handoff → finalize → END
-                                    └──── (stay_silent, wait, schedule_followup) ───→ finalize
+    START → match_offer ─(a pick)────────────────→ schedule ─────────────────→ finalize → END
+             └→ draft_turn → route_turn → qualify | sell | schedule | close | handoff → finalize
+                                       └── (stay_silent, wait, schedule_followup) ──→ finalize
 
 ``draft_turn`` is the only model call: a structured ``TurnDraft`` that classifies and drafts
 together. Specialists only post-process deterministically, so no second call is needed on any
-path. The graph has no side effects and reads no clock: ``TurnContext`` brings ``now`` and the
+path. ``match_offer`` runs first: a lead answering the conversation's offer of meeting times
+("2", the row title, "terça às 9") goes straight to ``schedule`` without a model call. The
+``schedule`` node asks the tenant's calendar (``TurnContext.slots``, looked up only there) and
+turns the turn into a ``BookingRequest`` (offer, book, reschedule, cancel) the runner carries
+out. The graph has no side effects and reads no clock: ``TurnContext`` brings ``now`` and the
 model, and ``decide_turn`` returns a typed ``Decision`` for the caller to act on.
 """
 
@@ -28,23 +33,37 @@ from langgraph.runtime import Runtime
 from shared.agent.context import TurnContext
 from shared.agent.llm import describe_model
 from shared.agent.prompts import (
+    ASK_TIME_REPLY,
+    CALENDAR_UNAVAILABLE_REPLY,
     HANDOFF_REPLY,
     KNOWLEDGE_GAP_REPLY,
+    NO_FREE_SLOTS_REPLY,
+    OFFER_REPLY,
     ask_for_field,
+    booked_reply,
     build_prompt,
+    canceled_reply,
     missing_fields,
 )
 from shared.agent.sources import asks_about_business_terms, valid_sources
-from shared.agent.state import InputState, OutputState, TurnDraft, TurnState
+from shared.agent.state import InputState, MeetingRequest, OutputState, TurnDraft, TurnState
 from shared.knowledge.models import KnowledgeSnippet
 from shared.models.conversation import Conversation
-from shared.models.decision import Action, Decision, OutboundMessage, Reason
+from shared.models.decision import Action, Choice, Decision, OutboundMessage, Reason
 from shared.models.tenant import AgentSettings
+from shared.scheduling.matching import email_in, pick_offered, wants_cancel, wants_reschedule
+from shared.scheduling.models import BookingRequest, Slot
 
 logger = logging.getLogger("piloto.agent")
 
 MAX_REPLIES = 3
 Route = Literal["qualify", "sell", "schedule", "close", "handoff", "finalize"]
+CHOICES_BUTTON = "Ver horários"
+_MEETING_REASONS = {
+    Reason.MEETING_OFFERED, Reason.MEETING_BOOKED, Reason.MEETING_RESCHEDULED,
+    Reason.MEETING_CANCELED,
+}  # fmt: skip
+_EMAIL_FIELDS = ("email", "e-mail", "e_mail")
 _AMOUNT = re.compile(r"R\$\s*(\d[\d.]*)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d.]*")
 _HANDOFF_REASONS = {
@@ -113,6 +132,8 @@ def plan_from_draft(
     }
     if draft.followup_in_minutes:
         plan["followup_in_minutes"] = draft.followup_in_minutes
+    if draft.meeting_request:
+        plan["meeting_request"] = draft.meeting_request
     answers_unsourced = (
         draft.action == "speak"
         and draft.specialist != "schedule"
@@ -127,6 +148,35 @@ def plan_from_draft(
     elif draft.handoff_cause or draft.action == "handoff":
         plan["specialist"], plan["action"] = "handoff", "handoff"
     return plan
+
+
+def match_offer(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
+    """Book the offered slot the lead's texts pick, deterministically (no model call)."""
+    conversation = state["conversation"]
+    if not conversation.offered_slots or not state["new_messages"]:
+        return {}
+    picked = pick_offered(
+        state["new_messages"], conversation.offered_slots, runtime.context.timezone
+    )
+    if picked is None:
+        return {}
+    return {
+        "picked": picked,
+        "meeting_request": "book",
+        "specialist": "schedule",
+        "action": "speak",
+        "replies": [],
+        "reasons": [],
+        "extracted_fields": {},
+        "stage": conversation.stage,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+    }
+
+
+def route_offer(state: TurnState) -> Literal["schedule", "draft_turn"]:
+    """Send a pick straight to ``schedule``; anything else to the model."""
+    return "schedule" if "picked" in state else "draft_turn"
 
 
 def draft_turn(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
@@ -187,11 +237,105 @@ def sell(state: TurnState) -> TurnState:
     return {"stage": "selling" if state["stage"] in ("new", "qualifying") else state["stage"]}
 
 
-def schedule(state: TurnState) -> TurnState:
-    """Make sure a scheduling reply asks for a time when the draft forgot to."""
-    replies = state["replies"] or ["Claro! Qual dia e horário ficam melhores para você?"]
+def schedule(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
+    """Offer the calendar's free slots, book a pick, move or cancel the lead's meeting.
+
+    Without a calendar (none wired, or the tenant's is off) the reply asks for a time, as a
+    conversation only. An offer is one message whose choices are the slots; no free slot, or a
+    calendar that cannot be read, hands off to a human with the reason.
+    """
+    context = runtime.context
+    conversation = state["conversation"]
+    request = meeting_request(state)
+    booked = conversation.booking_status == "confirmed" and conversation.booking_id is not None
+    if request == "cancel" and booked:
+        return {
+            "replies": [canceled_reply(conversation.booking_start, context.timezone)],
+            "reasons": [Reason.MEETING_CANCELED],
+            "stage": "qualified",
+            "booking": BookingRequest(kind="cancel", booking_id=conversation.booking_id),
+        }
+    try:
+        lookup = context.slots() if context.slots is not None else None
+    except Exception:  # a calendar that cannot be read becomes a handoff, never a crash
+        logger.exception("slot lookup failed", extra={"decision_id": context.decision_id})
+        return _calendar_handoff(state, Reason.CALENDAR_UNAVAILABLE, CALENDAR_UNAVAILABLE_REPLY)
+    if lookup is None or lookup.calendar is None:
+        return _ask_for_time(state)
+    picked = state.get("picked")
+    if picked is not None and picked.start > context.now:
+        moved = booked
+        return {
+            "replies": [
+                booked_reply(
+                    picked.start,
+                    round((picked.end - picked.start).total_seconds() / 60),
+                    context.timezone,
+                    lookup.calendar.location,
+                    moved=moved,
+                )
+            ],
+            "reasons": [Reason.MEETING_RESCHEDULED if moved else Reason.MEETING_BOOKED],
+            "stage": "scheduled",
+            "booking": BookingRequest(
+                kind="reschedule" if moved else "book",
+                slot=picked,
+                booking_id=conversation.booking_id if moved else None,
+                email=lead_email(state),
+            ),
+        }
+    if lookup.error is not None:
+        return _calendar_handoff(state, Reason.CALENDAR_UNAVAILABLE, CALENDAR_UNAVAILABLE_REPLY)
+    slots = lookup.slots[: lookup.calendar.slots_offered]
+    if not slots:
+        return _calendar_handoff(state, Reason.NO_FREE_SLOTS, NO_FREE_SLOTS_REPLY)
+    return {
+        "replies": [_offer_intro(state["replies"])],
+        "reasons": [Reason.MEETING_OFFERED],
+        "stage": "scheduled" if booked else "scheduling",
+        "booking": BookingRequest(kind="offer", slots=slots),
+    }
+
+
+def meeting_request(state: TurnState) -> MeetingRequest:
+    """Return what the lead wants of a meeting: the draft's word, else their own words."""
+    if request := state.get("meeting_request"):
+        return request
+    texts = state["new_messages"]
+    if wants_cancel(texts):
+        return "cancel"
+    return "reschedule" if wants_reschedule(texts) else "book"
+
+
+def lead_email(state: TurnState) -> str | None:
+    """Return the lead's e-mail for the invitation: written now, else a collected field."""
+    fields = {**state["conversation"].fields, **state.get("extracted_fields", {})}
+    return email_in(state["new_messages"]) or email_in(
+        [fields[name] for name in _EMAIL_FIELDS if fields.get(name)]
+    )
+
+
+def _ask_for_time(state: TurnState) -> TurnState:
+    """Ask for a time in the conversation when no calendar books it."""
+    replies = state["replies"] or [ASK_TIME_REPLY]
     stage = state["stage"] if state["stage"] in ("scheduling", "scheduled") else "scheduling"
     return {"replies": replies, "stage": stage}
+
+
+def _offer_intro(replies: Sequence[str]) -> str:
+    """Return the offer's text: the draft's first reply unless it names a time itself."""
+    intro = replies[0] if replies else ""
+    return intro if intro and not any(char.isdigit() for char in intro) else OFFER_REPLY
+
+
+def _calendar_handoff(state: TurnState, reason: Reason, reply: str) -> TurnState:
+    """Hand a scheduling turn to a human (no free slots, calendar unavailable), telling the lead."""
+    plan: TurnState = {
+        "action": "handoff",
+        "reasons": [reason, Reason.HANDOFF_REQUESTED],
+        "replies": [reply],
+    }
+    return {**plan, **handoff({**state, **plan})}
 
 
 def close(state: TurnState) -> TurnState:
@@ -249,15 +393,33 @@ def finalize(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
         followup_at = context.now + _first_followup(state["settings"])
     specialist = state.get("specialist")
     promoted = context.mode == "copilot" and specialist in context.pilot_intents
+    booking = state.get("booking") if action in _SENDS_MESSAGES else None
+    booking = booking or _email_for_meeting(state)
+    messages = [
+        OutboundMessage(text=reply, pilot_intent=specialist if promoted else None)
+        for reply in replies
+    ]
+    if booking is not None and booking.kind == "offer" and messages:
+        messages = [_with_choices(messages[0], booking.slots)]
     suggestions: list[str] = []
+    stage = state.get("stage")
     if promoted:
         reasons.append(Reason.PILOT_INTENT)
     elif context.mode == "copilot":
-        suggestions, replies = replies, []
+        # Nothing is held or booked for a seller's suggestion: the offer becomes numbered text.
+        suggestions = [_as_suggestion(message) for message in messages]
+        messages, replies = [], []
+        reasons = [reason for reason in reasons if reason not in _MEETING_REASONS]
         reasons.append(Reason.COPILOT_MODE)
+        if booking is not None and booking.kind != "offer":
+            stage = state["conversation"].stage
+        booking = None
         if action in _COPILOT_SILENCES:
             action, followup_at = Action.STAY_SILENT, None
+    model: str | None
     model, offline = describe_model(context.chat_model)
+    if "draft" not in state and "picked" in state:
+        model, offline = None, False  # the pick was read without a model call
     open_question = None
     if Reason.KNOWLEDGE_GAP in reasons and state["new_messages"]:
         open_question = " ".join(" ".join(state["new_messages"]).split())[:1_000]
@@ -265,26 +427,45 @@ def finalize(state: TurnState, runtime: Runtime[TurnContext]) -> TurnState:
         decision_id=context.decision_id,
         action=action,
         reasons=list(dict.fromkeys(reasons)),
-        messages=[
-            OutboundMessage(text=reply, pilot_intent=specialist if promoted else None)
-            for reply in replies
-        ],
+        messages=messages,
         suggestions=suggestions,
         followup_at=followup_at,
         extracted_fields=state.get("extracted_fields", {}),
         knowledge_used=state.get("knowledge_used", []),
         facts_used=state.get("facts_used", []),
         open_question=open_question,
-        stage=state.get("stage"),
+        stage=stage,
         specialist=specialist,
         model=model,
         offline_model=offline,
         prompt_tokens=state.get("prompt_tokens", 0),
         completion_tokens=state.get("completion_tokens", 0),
         triggering_events=list(context.triggering_events),
+        booking=booking,
         decided_at=context.now,
     )
     return {"decision": decision}
+
+
+def _email_for_meeting(state: TurnState) -> BookingRequest | None:
+    """Return the invitation request when the lead writes an e-mail with a confirmed meeting."""
+    conversation = state["conversation"]
+    email = email_in(state["new_messages"])
+    if email is None or conversation.booking_status != "confirmed" or not conversation.booking_id:
+        return None
+    return BookingRequest(kind="add_email", booking_id=conversation.booking_id, email=email)
+
+
+def _with_choices(message: OutboundMessage, slots: Sequence[Slot]) -> OutboundMessage:
+    """Return the offer's message with one choice per slot (a list row or a numbered line)."""
+    choices = [Choice(id=slot.slot_id, title=slot.label[:24]) for slot in slots]
+    return message.model_copy(update={"choices": choices, "choices_button": CHOICES_BUTTON})
+
+
+def _as_suggestion(message: OutboundMessage) -> str:
+    """Return a message as the seller's suggestion: its choices as numbered lines."""
+    lines = [f"{number}. {choice.title}" for number, choice in enumerate(message.choices, 1)]
+    return "\n".join([message.text or "", *lines]).strip()
 
 
 def _first_followup(settings: AgentSettings) -> timedelta:
@@ -300,13 +481,15 @@ def build_graph() -> CompiledStateGraph[TurnState, TurnContext, InputState, Outp
     builder = StateGraph(
         TurnState, context_schema=TurnContext, input_schema=InputState, output_schema=OutputState
     )
+    builder.add_node("match_offer", match_offer)
     builder.add_node("draft_turn", draft_turn)
     for name, node in (("qualify", qualify), ("sell", sell), ("schedule", schedule),
                        ("close", close), ("handoff", handoff)):  # fmt: skip
         builder.add_node(name, node)
         builder.add_edge(name, "finalize")
     builder.add_node("finalize", finalize)
-    builder.add_edge(START, "draft_turn")
+    builder.add_edge(START, "match_offer")
+    builder.add_conditional_edges("match_offer", route_offer)
     builder.add_conditional_edges("draft_turn", route_turn)
     builder.add_edge("finalize", END)
     return builder.compile(name="piloto-turn")

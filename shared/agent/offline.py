@@ -34,12 +34,16 @@ from shared.agent.prompts import (
     read_section,
 )
 from shared.agent.state import ExtractedField, HandoffCause, TurnDraft
+from shared.scheduling.matching import wants_cancel, wants_reschedule
 
 OFFLINE_MODEL_NAME = "offline-keywords-v1"
 
 _HANDOFF = ("atendente", "humano", "humana", "falar com alguem", "falar com uma pessoa", "gerente")
 _OBJECTION = ("caro", "cara demais", "vou pensar", "vou ver", "depois eu vejo", "sem dinheiro")
-_SCHEDULE = ("agendar", "agendamento", "agenda", "horario", "horarios", "marcar", "amanha")
+_SCHEDULE = (
+    "agendar", "agendamento", "agenda", "horario", "horarios", "marcar", "amanha", "reuniao",
+    "remarcar", "reagendar",
+)  # fmt: skip
 _PRICE = ("quanto custa", "quanto e", "quanto fica", "preco", "precos", "valor", "valores", "custa")
 _GREETING = ("oi", "ola", "bom dia", "boa tarde", "boa noite", "tudo bem", "e ai", "opa")
 _ACK = {"ok", "okay", "obrigado", "obrigada", "valeu", "blz", "beleza", "certo", "entendi", "show"}
@@ -158,6 +162,17 @@ def offline_draft(system: str, human: str) -> TurnDraft:
         return TurnDraft(specialist="qualify", action="speak", replies=[nudge])
     if _has(text, _HANDOFF):
         return handoff("lead_requested", HANDOFF_REPLY)
+    has_meeting = (read_section(human, "meeting") or "").startswith("confirmed")
+    if has_meeting and wants_cancel(texts):
+        return TurnDraft(
+            specialist="schedule", action="speak", meeting_request="cancel",
+            replies=["Tudo bem, vou cancelar a sua reunião."],
+        )  # fmt: skip
+    if has_meeting and wants_reschedule(texts):
+        return TurnDraft(
+            specialist="schedule", action="speak", meeting_request="reschedule",
+            replies=["Claro, vamos remarcar! Qual destes horários fica melhor para você?"],
+        )  # fmt: skip
     if _has(text, _OBJECTION):
         reply = "Entendo, sem pressa! Se ajudar, posso te mandar mais detalhes ou reservar um "
         reply += "horário sem compromisso."
@@ -169,13 +184,17 @@ def offline_draft(system: str, human: str) -> TurnDraft:
         if _TIME.search(normalize(text)):
             reply = "Anotado! A equipe confirma esse horário com você em seguida."
             return TurnDraft(
-                specialist="schedule", action="speak", replies=[reply], stage="scheduled"
-            )
+                specialist="schedule", action="speak", replies=[reply], stage="scheduled",
+                meeting_request="book",
+            )  # fmt: skip
         slots = next((v for k, v in facts.items() if _words(k) & _SLOT_FACT), None)
         reply = f"Temos estes horários: {slots}. Qual fica melhor para você?" if slots else (
             "Claro! Qual dia e horário ficam melhores para você?"
         )  # fmt: skip
-        return TurnDraft(specialist="schedule", action="speak", replies=[reply], stage="scheduling")
+        return TurnDraft(
+            specialist="schedule", action="speak", replies=[reply], stage="scheduling",
+            meeting_request="book",
+        )  # fmt: skip
     asks_price = _has(text, _PRICE)
     asks = "?" in text and bool(_words(text))
     if asks_price or asks:

@@ -15,6 +15,7 @@ from shared.knowledge.models import KnowledgeSnippet
 from shared.models.conversation import Conversation
 from shared.models.decision import Decision, KnowledgeRef, Reason
 from shared.models.tenant import AgentSettings
+from shared.scheduling.models import BookingRequest, Slot
 
 Specialist = Literal["qualify", "sell", "schedule", "close", "handoff"]
 DraftAction = Literal["speak", "stay_silent", "wait", "handoff", "close", "schedule_followup"]
@@ -23,6 +24,7 @@ Stage = Literal[
     "lost", "handoff",
 ]  # fmt: skip
 HandoffCause = Literal["lead_requested", "knowledge_gap", "sensitive_topic"]
+MeetingRequest = Literal["book", "reschedule", "cancel"]
 
 
 class ExtractedField(BaseModel):
@@ -67,6 +69,12 @@ class TurnDraft(BaseModel):
         description="The ids of the <knowledge> entries and the names of the business facts "
         "the replies rely on; empty when the replies state no fact.",
     )
+    meeting_request: MeetingRequest | None = Field(
+        default=None,
+        description="With specialist schedule: book when the lead wants a meeting (the "
+        "calendar's free times are listed after your reply), reschedule when the lead wants to "
+        "move the <meeting> they have, cancel when they want to cancel it; null otherwise.",
+    )
 
 
 class InputState(TypedDict, total=False):
@@ -105,5 +113,10 @@ class TurnState(TypedDict, total=False):
     knowledge_used: list[KnowledgeRef]
     stage: str
     followup_in_minutes: int
+    picked: Slot
+    """The offered slot the lead's texts picked (the deterministic step; no model call)."""
+    meeting_request: MeetingRequest
+    booking: BookingRequest
+    """What the turn asks of the calendar (the runner carries it out)."""
     decision: Decision
     handoff_summary: str

@@ -123,7 +123,7 @@ def test_qualify_marks_the_lead_qualified_when_every_field_is_known() -> None:
 
 def test_sell_and_schedule_set_their_stages() -> None:
     assert sell(state(stage="qualifying")) == {"stage": "selling"}
-    update = schedule(state(specialist="schedule", replies=[]))
+    update = schedule(state(specialist="schedule", replies=[]), runtime())  # no calendar wired
     assert update["stage"] == "scheduling"
     assert update["replies"] and "horário" in update["replies"][0]
 
