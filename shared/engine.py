@@ -370,6 +370,7 @@ def build_followup_runner(settings: Settings) -> FollowupRunner:
         insight_index=IndexCache(client, settings.insight_index_cache_seconds),
         publish_insights=insight_publisher(settings),
         billing=billing_check(settings, client),
+        publish_events=business_event_publisher(settings),
     )
 
 

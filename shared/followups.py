@@ -51,7 +51,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,6 +68,9 @@ from shared.insights.events import (
     inactivity_event,
     publish_listened,
 )
+from shared.integrations.events import events_after_turn
+from shared.integrations.models import BusinessEvent
+from shared.integrations.outbox import PublishEvents, events_of_cause, stage_events
 from shared.models.channel import Channel
 from shared.models.conversation import (
     Contact,
@@ -237,6 +240,11 @@ def moved_on(conversation: Conversation, request: FollowupRequest, now: datetime
     return None
 
 
+def close_cause(request: FollowupRequest) -> str:
+    """Return the outbox cause of the events a follow-up step stages (a close's lost)."""
+    return f"followup:{request.conversation_id}:{request.generation}:{request.step}"
+
+
 def trigger_event_ref(client: Any, tenant_id: str, trigger_id: str) -> Any:
     """Return ``tenants/{t}/trigger_events/{trigger_id}``."""
     return tenant_ref(client, tenant_id).collection("trigger_events").document(trigger_id)
@@ -260,6 +268,8 @@ class FollowupRunner:
     billing: BillingGate | None = None
     """Checks the subscription and quota before a nudge is drafted and counts drafted nudges;
     None: no billing (the simulator, tests)."""
+    publish_events: PublishEvents | None = None
+    """Publishes the business event of a close (conversation.lost) once stored; None: staged."""
 
     def run(self, request: FollowupRequest) -> FollowupResult:
         """Carry out one due task, or do nothing (and say why) when the world moved on."""
@@ -303,6 +313,11 @@ class FollowupRunner:
         reason = moved_on(conversation, request, now)
         if reason == "already_done":
             return self._resume(request, conversation)
+        if reason == "closed" and self.publish_events is not None:
+            # a step that closed it may have failed to publish after its commit
+            staged = events_of_cause(self.firestore, request.tenant_id, close_cause(request))
+            if staged:
+                self.publish_events(staged)
         if reason is not None:
             return FollowupResult(status="skipped", reason=reason)
         due = conversation.followup_due_at
@@ -524,8 +539,12 @@ class DueStep:
             "close_reason": Reason.NO_RESPONSE.value,
             "followup_due_at": None,
         }
-        if self._store(decision, changes) is None:
+        closed = self.conversation.model_copy(update={**changes, "updated_at": self.now})
+        events = events_after_turn(self.conversation, closed, decision, source="system")
+        if self._store(decision, changes, events=events) is None:
             return None
+        if events and self.runner.publish_events is not None:
+            self.runner.publish_events(events)
         return FollowupResult(status="closed", reason=reasons[-1].value, decision=decision)
 
     def stop(self, reasons: list[Reason]) -> FollowupResult | None:
@@ -562,11 +581,16 @@ class DueStep:
         )
 
     def _store(
-        self, decision: Decision, changes: dict[str, Any], replies: int = 0
+        self,
+        decision: Decision,
+        changes: dict[str, Any],
+        replies: int = 0,
+        events: Sequence[BusinessEvent] = (),
     ) -> Conversation | None:
         """Store the decision and the conversation's changes in one batch, if it is unchanged.
 
-        ``replies`` (a drafted nudge) are counted in the same batch when billing is on.
+        ``replies`` (a drafted nudge) are counted in the same batch when billing is on;
+        ``events`` (a close's conversation.lost) are staged under ``close_cause``.
         """
         client = self.runner.firestore
         updated = self.conversation.model_copy(update={**changes, "updated_at": self.now})
@@ -583,6 +607,7 @@ class DueStep:
         )
         if self.runner.billing is not None:
             record_replies(batch, client, self.request.tenant_id, self.now, self.timezone, replies)
+        stage_events(batch, client, events, close_cause(self.request))
         try:
             batch.commit()
         except FailedPrecondition:
