@@ -36,6 +36,7 @@ from emulators.simulator.channels import (
 from emulators.simulator.faults import SEND_ERROR_FAULTS, Fault, FaultBoard, FaultRejected
 from emulators.simulator.mail import DEFAULT_SENDGRID_KEY, MailSimulator
 from emulators.simulator.outbox import Outbox, OutboxMessage
+from emulators.simulator.rdstation import RdStationSimulator
 from emulators.simulator.routing import (
     BadRequest,
     Request,
@@ -144,6 +145,8 @@ class ProviderSimulator:
             webhook_timeout_seconds=webhook_timeout_seconds,
         )
         """Stripe under ``/stripe``: its API, hosted pages and signed event deliveries."""
+        self.rdstation = RdStationSimulator()
+        """RD Station CRM's API v1 under ``/rdstation/api/v1`` (``simulator/rdstation.py``)."""
         self.mail = MailSimulator(smtp_port=smtp_port, host=host, sendgrid_key=sendgrid_key)
         """E-mail: an SMTP sink (with ``smtp_port``; 0 = a free one) and ``/sendgrid``."""
         self._server: RoutedHTTPServer | None = None
@@ -455,6 +458,7 @@ class ProviderSimulator:
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
         self.stripe.add_routes(router)
+        self.rdstation.add_routes(router)
         self.mail.add_routes(router)
         return router
 

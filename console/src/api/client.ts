@@ -2,6 +2,24 @@
 import type {
   AgentMode,
   AgentSettings,
+  ApiKey,
+  ApiKeyWithSecret,
+  Booking,
+  BookingFilters,
+  CalendarIn,
+  CalendarOut,
+  CrmInput,
+  CrmPipeline,
+  CrmSettings,
+  NotificationList,
+  NotificationPreferences,
+  SlotsPreview,
+  WebhookDelivery,
+  WebhookInput,
+  WebhookList,
+  WebhookPatch,
+  WebhookWithSecret,
+  WebhookEndpoint,
   Billing,
   Channel,
   ChannelPatch,
@@ -310,6 +328,50 @@ export function createApiClient({ getToken, baseUrl = '', fetch: fetchImpl }: Ap
     openBillingPortal: (t: string) => json<{ url: string }>('POST', tenant(t, 'billing', 'portal'), { body: {} }),
     listWorkspaces: (t: string) => json<ClientWorkspaces>('GET', tenant(t, 'workspaces')),
     createWorkspace: (t: string, body: NewTenant) => json<Tenant>('POST', tenant(t, 'workspaces'), { body }),
+
+    // Scheduling (issue 10): calendar settings, the slots the agent would offer, bookings, Google Calendar
+    getCalendar: (t: string) => json<CalendarOut>('GET', tenant(t, 'calendar')),
+    putCalendar: (t: string, body: CalendarIn) => json<CalendarOut>('PUT', tenant(t, 'calendar'), { body }),
+    getSlots: (t: string) => json<SlotsPreview>('GET', tenant(t, 'calendar', 'slots')),
+    listBookings: (t: string, filters: BookingFilters = {}) => json<{ bookings: Booking[] }>('GET', tenant(t, 'bookings'), { query: { ...filters } }),
+    cancelBooking: (t: string, bookingId: string, reason: string | null = null) =>
+      json<Booking>('POST', tenant(t, 'bookings', bookingId, 'cancel'), { body: { reason } }),
+    authorizeGoogle: (t: string) => json<{ url: string }>('POST', tenant(t, 'calendar', 'google', 'authorize'), { body: {} }),
+    disconnectGoogle: (t: string) => json<CalendarOut>('DELETE', tenant(t, 'calendar', 'google')),
+
+    // Outbound webhooks (managers)
+    listWebhooks: (t: string) => json<WebhookList>('GET', tenant(t, 'webhooks')),
+    createWebhook: (t: string, body: WebhookInput) => json<WebhookWithSecret>('POST', tenant(t, 'webhooks'), { body }),
+    updateWebhook: (t: string, endpointId: string, body: WebhookPatch) =>
+      json<WebhookEndpoint>('PATCH', tenant(t, 'webhooks', endpointId), { body }),
+    deleteWebhook: (t: string, endpointId: string) => json<{ deleted: boolean }>('DELETE', tenant(t, 'webhooks', endpointId)),
+    rotateWebhookSecret: (t: string, endpointId: string) =>
+      json<WebhookWithSecret>('POST', tenant(t, 'webhooks', endpointId, 'secret'), { body: {} }),
+    testWebhook: (t: string, endpointId: string) => json<{ delivery_id: string }>('POST', tenant(t, 'webhooks', endpointId, 'test'), { body: {} }),
+    listWebhookDeliveries: (t: string, endpointId: string, limit = 20) =>
+      json<{ deliveries: WebhookDelivery[] }>('GET', tenant(t, 'webhooks', endpointId, 'deliveries'), { query: { limit } }),
+    redeliverWebhook: (t: string, endpointId: string, deliveryId: string) =>
+      json<unknown>('POST', tenant(t, 'webhooks', endpointId, 'deliveries', deliveryId, 'redeliver'), { body: {} }),
+
+    // API keys (owners)
+    listApiKeys: (t: string) => json<{ keys: ApiKey[] }>('GET', tenant(t, 'api-keys')),
+    createApiKey: (t: string, name: string) => json<ApiKeyWithSecret>('POST', tenant(t, 'api-keys'), { body: { name } }),
+    revokeApiKey: (t: string, keyId: string) => json<unknown>('DELETE', tenant(t, 'api-keys', keyId)),
+
+    // CRM: RD Station CRM (managers)
+    getCrm: (t: string) => json<CrmSettings>('GET', tenant(t, 'crm')),
+    putCrm: (t: string, body: CrmInput) => json<CrmSettings>('PUT', tenant(t, 'crm'), { body }),
+    listCrmPipelines: (t: string) => json<{ pipelines: CrmPipeline[] }>('GET', tenant(t, 'crm', 'pipelines')),
+    disconnectCrm: (t: string) => json<unknown>('DELETE', tenant(t, 'crm')),
+
+    // Notifications: the caller's own (the list is conditional, for polling) and preferences
+    listNotifications: (t: string, etag?: string | null, limit = 30) =>
+      conditional<NotificationList>(tenant(t, 'notifications'), { query: { limit }, etag }),
+    markNotificationsRead: (t: string, body: { ids: string[] } | { all: true }) =>
+      json<{ unread: number }>('POST', tenant(t, 'notifications', 'read'), { body }),
+    getNotificationPreferences: (t: string) => json<NotificationPreferences>('GET', tenant(t, 'notification-preferences')),
+    putNotificationPreferences: (t: string, body: NotificationPreferences) =>
+      json<NotificationPreferences>('PUT', tenant(t, 'notification-preferences'), { body }),
   };
 }
 

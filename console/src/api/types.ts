@@ -30,6 +30,15 @@ export const REASON_CODES = [
   'media_not_understood',
   'media_rejected',
   'subscription_inactive',
+  'pilot_intent',
+  'meeting_offered',
+  'meeting_booked',
+  'meeting_rescheduled',
+  'meeting_canceled',
+  'slot_taken',
+  'no_free_slots',
+  'calendar_unavailable',
+  'meeting_reminder',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -728,4 +737,219 @@ export interface ClientWorkspaces {
   workspaces: ClientWorkspace[];
   limit: number;
   used: number;
+}
+
+// Issue 10: scheduling, Google Calendar, outbound webhooks, API keys, CRM sync, notifications.
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** Opening hours on one day, "HH:MM" in the tenant's time zone. */
+export interface TimeRange {
+  start: string;
+  end: string;
+}
+
+export type CalendarProvider = 'builtin' | 'google';
+
+export interface CalendarIn {
+  enabled: boolean;
+  provider: CalendarProvider;
+  business_hours: Partial<Record<Weekday, TimeRange[]>>;
+  meeting_minutes: number;
+  buffer_before_minutes: number;
+  buffer_after_minutes: number;
+  min_notice_minutes: number;
+  horizon_days: number;
+  slots_offered: number;
+  meeting_title: string;
+  location: string | null;
+  reminder_minutes_before: number;
+}
+
+export interface GoogleCalendarState {
+  connected: boolean;
+  account_email: string | null;
+  calendar_id: string | null;
+  status: 'connected' | 'failing' | null;
+  error: string | null;
+}
+
+export interface CalendarOut {
+  settings: CalendarIn;
+  timezone: string;
+  google: GoogleCalendarState;
+  google_available: boolean;
+}
+
+export interface Slot {
+  start: string;
+  end: string;
+  label: string;
+}
+
+export interface SlotsPreview {
+  slots: Slot[];
+  error: string | null;
+}
+
+export type BookingStatus = 'held' | 'confirmed' | 'canceled';
+
+export interface Booking {
+  booking_id: string;
+  conversation_id: string | null;
+  contact_name: string | null;
+  phone: string | null;
+  email: string | null;
+  start: string;
+  end: string;
+  status: BookingStatus;
+  provider: CalendarProvider;
+  calendar_synced: boolean;
+  sync_error: string | null;
+  reminder_at: string | null;
+  reminder_sent_at: string | null;
+  source: 'agent' | 'seller' | 'api';
+  created_at: string;
+}
+
+export interface BookingFilters {
+  status?: BookingStatus;
+  from?: string;
+  to?: string;
+}
+
+export interface LastDelivery {
+  delivery_id: string;
+  event_type: string;
+  status: 'succeeded' | 'failed' | 'retrying';
+  http_status: number | null;
+  error: string | null;
+  at: string;
+}
+
+export interface WebhookEndpoint {
+  endpoint_id: string;
+  url: string;
+  description: string;
+  events: string[];
+  enabled: boolean;
+  secret_hint: string;
+  created_at: string;
+  failing_since: string | null;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+  last_delivery: LastDelivery | null;
+}
+
+export interface WebhookList {
+  endpoints: WebhookEndpoint[];
+  event_types: { type: string; label: string }[];
+}
+
+export interface WebhookInput {
+  url: string;
+  description?: string;
+  events: string[];
+}
+
+export interface WebhookPatch {
+  url?: string;
+  description?: string;
+  events?: string[];
+  enabled?: boolean;
+}
+
+export interface WebhookWithSecret {
+  endpoint: WebhookEndpoint;
+  secret: string;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'discarded';
+
+export interface WebhookDelivery {
+  delivery_id: string;
+  event_id: string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_http_status: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  delivered_at: string | null;
+  payload: Record<string, unknown> | null;
+}
+
+export interface ApiKey {
+  key_id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ApiKeyWithSecret {
+  key: ApiKey;
+  secret: string;
+}
+
+export interface CrmSettings {
+  connected: boolean;
+  provider: 'rdstation';
+  enabled: boolean;
+  token_hint: string | null;
+  pipeline_id: string | null;
+  stage_mapping: Record<string, string>;
+  deal_name: string | null;
+  status: 'connected' | 'failing' | null;
+  error: string | null;
+  last_synced_at: string | null;
+  piloto_stages: string[];
+}
+
+export interface CrmInput {
+  token?: string;
+  enabled?: boolean;
+  pipeline_id?: string | null;
+  stage_mapping?: Record<string, string>;
+  deal_name?: string;
+}
+
+export interface CrmPipeline {
+  id: string;
+  name: string;
+  stages: { id: string; name: string }[];
+}
+
+export const NOTIFICATION_TYPES = ['handoff', 'insight', 'meeting', 'account', 'daily_digest'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+export interface Notification {
+  notification_id: string;
+  type: NotificationType | string;
+  title: string;
+  body: string;
+  link: string | null;
+  conversation_id: string | null;
+  created_at: string;
+  read_at: string | null;
+}
+
+export interface NotificationList {
+  notifications: Notification[];
+  unread: number;
+}
+
+export interface ChannelPreference {
+  email: boolean;
+  console: boolean;
+}
+
+export interface NotificationPreferences {
+  types: Partial<Record<NotificationType, ChannelPreference>>;
+  email: string;
+  mail_enabled: boolean;
 }

@@ -1,15 +1,19 @@
 // The signed-in console: left navigation, workspace switcher, sign-out, the billing banner, and the pages.
 import { Suspense, lazy, useCallback } from 'react';
 import { NavLink, Navigate, Route, Routes } from 'react-router-dom';
+import { AgendaPage } from '../agenda/AgendaPage';
 import { AgentPage } from '../agent/AgentPage';
 import { BillingBanner } from '../billing/BillingBanner';
 import { BillingProvider } from '../billing/BillingContext';
 import { BillingPage } from '../billing/BillingPage';
 import { ChannelsPage } from '../channels/ChannelsPage';
 import { InboxPage } from '../inbox/InboxPage';
+import { IntegrationsPage } from '../integrations/IntegrationsPage';
 import { AgentsPage } from '../insights/AgentsPage';
 import { InsightsPage } from '../insights/InsightsPage';
 import { KnowledgePage } from '../knowledge/KnowledgePage';
+import { NotificationBell } from '../notifications/NotificationBell';
+import { NotificationPreferencesPage } from '../notifications/NotificationPreferencesPage';
 import { usePolling } from '../polling/usePolling';
 import { roleNames, t } from '../i18n/pt-BR';
 import { TeamPage } from '../team/TeamPage';
@@ -40,12 +44,14 @@ export function Shell() {
   const manager = canManage(role);
   const links = [
     { to: '/conversas', label: t.nav.conversations, testId: 'nav-conversations', show: true },
+    { to: '/agenda', label: t.nav.agenda, testId: 'nav-agenda', show: true },
     { to: '/painel', label: t.nav.dashboard, testId: 'nav-dashboard', show: manager },
     { to: '/insights', label: t.nav.insights, testId: 'nav-insights', show: manager },
     { to: '/conhecimento', label: t.nav.knowledge, testId: 'nav-knowledge', show: true },
     { to: '/agente', label: t.nav.agent, testId: 'nav-agent', show: true },
     { to: '/agentes-ia', label: t.nav.insightAgents, testId: 'nav-insight-agents', show: manager },
     { to: '/canais', label: t.nav.channels, testId: 'nav-channels', show: manager },
+    { to: '/integracoes', label: t.nav.integrations, testId: 'nav-integrations', show: manager },
     { to: '/equipe', label: t.nav.team, testId: 'nav-team', show: manager },
     { to: '/assinatura', label: t.nav.billing, testId: 'nav-billing', show: manager },
   ];
@@ -54,7 +60,10 @@ export function Shell() {
     <BillingProvider key={tenantId}>
       <div className="shell">
         <nav className="sidebar" aria-label="Navegação">
-          <div className="brand">{t.appName}</div>
+          <div className="brand-row">
+            <div className="brand">{t.appName}</div>
+            <NotificationBell />
+          </div>
           {me.memberships.length > 1 ? (
             <label className="tenant-switcher" title={t.nav.tenant}>
               <span>{t.nav.tenant}</span>
@@ -88,6 +97,9 @@ export function Shell() {
               {me.email}
             </div>
             <div className="muted small">{roleNames[role]}</div>
+            <NavLink to="/notificacoes" className="small" data-testid="nav-notification-preferences">
+              {t.nav.notificationPreferences}
+            </NavLink>
             <button type="button" className="link" onClick={session.signOut} data-testid="sign-out">
               {t.auth.signOut}
             </button>
@@ -111,10 +123,13 @@ export function Shell() {
               <Route path="/conversas/:conversationId?" element={<InboxPage />} />
               <Route path="/conhecimento/:tab?" element={<KnowledgePage />} />
               <Route path="/agente" element={<AgentPage />} />
+              <Route path="/agenda" element={<AgendaPage />} />
+              <Route path="/notificacoes" element={<NotificationPreferencesPage />} />
               {manager ? <Route path="/painel" element={<DashboardPage />} /> : null}
               {manager ? <Route path="/insights/:tab?" element={<InsightsPage />} /> : null}
               {manager ? <Route path="/agentes-ia/:agentId?" element={<AgentsPage />} /> : null}
               {manager ? <Route path="/canais" element={<ChannelsPage />} /> : null}
+              {manager ? <Route path="/integracoes" element={<IntegrationsPage />} /> : null}
               {manager ? <Route path="/equipe" element={<TeamPage />} /> : null}
               {manager ? <Route path="/assinatura" element={<BillingPage />} /> : null}
               <Route path="*" element={<Navigate to="/conversas" replace />} />

@@ -5,10 +5,10 @@ import { decisionText, errorText, errorsFor, fieldErrors, reasonText, understand
 import { actionPhrases, errorMessages, reasonPhrases } from './pt-BR';
 
 // Copied from the contract (/work/api-contract.md, "Reason codes" and "Actions", plus issue 7's media reasons and
-// issue 9's subscription_inactive),
+// issue 9's subscription_inactive, issue 10's meeting reasons),
 // on purpose not imported: a code added to the contract and to this list without a phrase fails here.
 const CONTRACT_REASONS =
-  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed, media_not_understood, media_rejected, subscription_inactive'.split(
+  'duplicate, stale_event, debounced, closed, opted_out, rejection, human_active, quiet_hours, outside_24h_window, unanswered_limit, handoff_requested, quota_exceeded, copilot_mode, opt_in, lead_replied, followup_due, model_error, knowledge_gap, no_response, send_failed, media_not_understood, media_rejected, subscription_inactive, pilot_intent, meeting_offered, meeting_booked, meeting_rescheduled, meeting_canceled, slot_taken, no_free_slots, calendar_unavailable, meeting_reminder'.split(
     ', ',
   );
 const CONTRACT_ACTIONS = 'speak, stay_silent, wait, handoff, close, schedule_followup'.split(', ');
