@@ -82,7 +82,7 @@ def day_grid(settings: CalendarSettings, day: date, zone: ZoneInfo) -> list[Slot
             start = _local(day, wall.time(), zone)
             if start is not None:
                 end = (start.astimezone(UTC) + length).astimezone(zone)
-                if end > close:
+                if end.astimezone(UTC) > close.astimezone(UTC):
                     break
                 slots.append(Slot(start=start, end=end, label=slot_label(start, zone.key)))
             wall += length
@@ -101,8 +101,12 @@ def widen(
 def overlaps(
     start: datetime, end: datetime, intervals: Sequence[tuple[datetime, datetime]]
 ) -> bool:
-    """Tell whether ``[start, end)`` overlaps any of ``intervals``."""
-    return any(start < other_end and other_start < end for other_start, other_end in intervals)
+    """Tell whether ``[start, end)`` overlaps any of ``intervals`` (compared as instants)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    return any(
+        start < other_end.astimezone(UTC) and other_start.astimezone(UTC) < end
+        for other_start, other_end in intervals
+    )
 
 
 def slot_label(start: datetime, timezone: str) -> str:

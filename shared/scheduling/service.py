@@ -260,10 +260,8 @@ class Scheduler:
             if result.status == "taken":
                 return self._slot_taken(conversation, decision, timezone, now)
             return self._with_booking(decision, request, booking_id)
-        booking_id = request.booking_id or conversation.booking_id
-        stored = (
-            bookings.read_booking(self.firestore, tenant_id, booking_id) if booking_id else None
-        )
+        target = request.booking_id or conversation.booking_id
+        stored = bookings.read_booking(self.firestore, tenant_id, target) if target else None
         if stored is None or stored[0].status != BookingStatus.CONFIRMED:
             return decision.model_copy(update={"booking": None})  # nothing (left) to change
         if request.kind == "add_email" and not (request.email and _EMAIL.match(request.email)):
