@@ -190,21 +190,39 @@ def notify_owners(
         now,
         notice=kind,
     )
-    pending = [notification for notification in made if notification.email_status == "pending"]
-    tasks = [
-        task for notification in pending if (task := _email_delivery(client, notification, now))
-    ]
-    if tasks:
-        scheduler = schedule or default_delivery_scheduler()
-        if scheduler is None:
-            logger.warning(
-                "no delivery queue configured: notice e-mails stay pending",
-                extra={"tenant_id": tenant_id, "notice": event_id},
-            )
-        else:
-            for task in tasks:
-                scheduler(task, now)
+    schedule_emails(client, made, now, schedule)
     return made
+
+
+def schedule_emails(
+    client: Any,
+    notifications: Iterable[Notification],
+    now: datetime,
+    schedule: ScheduleDelivery | None = None,
+) -> int:
+    """Make the e-mail delivery of each pending notification and schedule its first attempt.
+
+    Without ``schedule`` the delivery function's queue from the settings is used; without one
+    the deliveries stay pending (logged). Returns how many attempts were scheduled.
+    """
+    tasks = [
+        task
+        for notification in notifications
+        if notification.email_status == "pending"
+        and (task := _email_delivery(client, notification, now)) is not None
+    ]
+    if not tasks:
+        return 0
+    scheduler = schedule or default_delivery_scheduler()
+    if scheduler is None:
+        logger.warning(
+            "no delivery queue configured: notification e-mails stay pending",
+            extra={"deliveries": [task.delivery_id for task in tasks]},
+        )
+        return 0
+    for task in tasks:
+        scheduler(task, now)
+    return len(tasks)
 
 
 def email_delivery_id(notification: Notification) -> str:

@@ -50,7 +50,7 @@ def lead_name(event: BusinessEvent, conversation: dict[str, Any] | None = None) 
 
 def conversation_link(conversation_id: str | None) -> str | None:
     """Return the console path of a conversation."""
-    return f"/inbox/{conversation_id}" if conversation_id else None
+    return f"/conversas/{conversation_id}" if conversation_id else None
 
 
 def when(value: Any, timezone: str) -> str | None:
