@@ -28,6 +28,7 @@ from shared.admin import (
     tenants,
     workspaces,
 )
+from shared.admin import crm as crm_connection  # H7: RD Station CRM
 from shared.admin import notifications as notification_center  # H8: the bell
 from shared.admin.access import EVERYONE, MANAGERS, OWNERS
 from shared.admin.audit import recent_entries
@@ -347,6 +348,17 @@ ROUTES: list[Route] = [
           "Choose which notifications to receive", roles=EVERYONE,
           body=notification_center.PreferencesIn, response=notification_center.PreferencesOut,
           while_read_only=True),
+    # CRM: RD Station CRM (H7)
+    Route("GET", f"{T}/crm", crm_connection.get_crm, "The CRM connection (RD Station CRM)",
+          roles=MANAGERS, response=crm_connection.CrmOut),
+    Route("PUT", f"{T}/crm", crm_connection.put_crm,
+          "Connect or change the CRM (a new token is checked with RD Station first)",
+          roles=MANAGERS, body=crm_connection.CrmIn, response=crm_connection.CrmOut),
+    Route("GET", f"{T}/crm/pipelines", crm_connection.list_crm_pipelines,
+          "The CRM account's funnels and stages", roles=MANAGERS,
+          response=crm_connection.CrmPipelines),
+    Route("DELETE", f"{T}/crm", crm_connection.delete_crm, "Disconnect the CRM",
+          roles=MANAGERS, response=crm_connection.CrmOut),
 ]  # fmt: skip
 
 
