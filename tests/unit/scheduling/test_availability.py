@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.scheduling.availability import free_slots, slot_label
-from shared.scheduling.models import CalendarSettings, TimeRange
+from shared.scheduling.models import CalendarSettings, Slot, TimeRange
 
 SP = "America/Sao_Paulo"
 ZONE = ZoneInfo(SP)
@@ -26,7 +26,7 @@ def _settings(**changes: object) -> CalendarSettings:
     return CalendarSettings.model_validate({**base, **changes})
 
 
-def _starts(slots: list) -> list[str]:
+def _starts(slots: list[Slot]) -> list[str]:
     return [f"{slot.start.astimezone(ZONE):%a %H:%M}" for slot in slots]
 
 
