@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from emulators.simulator import conversions, evolution, media, meta, twilio, zapi
+from emulators.simulator import conversions, evolution, google, media, meta, twilio, zapi
 from emulators.simulator.channels import (
     ChannelConflict,
     ChannelRejected,
@@ -145,6 +145,8 @@ class ProviderSimulator:
             webhook_timeout_seconds=webhook_timeout_seconds,
         )
         """Stripe under ``/stripe``: its API, hosted pages and signed event deliveries."""
+        self.google = google.GoogleSimulator()
+        """Google under ``/google``: OAuth consent and tokens, Calendar API v3."""
         self.rdstation = RdStationSimulator()
         """RD Station CRM's API v1 under ``/rdstation/api/v1`` (``simulator/rdstation.py``)."""
         self.mail = MailSimulator(smtp_port=smtp_port, host=host, sendgrid_key=sendgrid_key)
@@ -458,6 +460,7 @@ class ProviderSimulator:
         for api in SEND_APIS.values():
             router.add("POST", api.SEND_ROUTE, self._send_handler(api))
         self.stripe.add_routes(router)
+        self.google.add_routes(router)
         self.rdstation.add_routes(router)
         self.mail.add_routes(router)
         return router

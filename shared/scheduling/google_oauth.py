@@ -70,7 +70,7 @@ class GrantRefused(OAuthError):
     @property
     def disconnected(self) -> bool:
         """Return whether the authorization is gone and someone must connect again."""
-        return self.error in ("invalid_grant", "unauthorized_client", "invalid_client")
+        return self.error in ("invalid_grant", "unauthorized_client")
 
 
 class GoogleUnavailable(OAuthError):
