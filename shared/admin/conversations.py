@@ -56,6 +56,10 @@ from shared.admin.schemas import (
 )
 from shared.insights.events import read_index, ticket_event
 from shared.insights.models import InsightEvent
+from shared.integrations.events import close_events
+from shared.integrations.models import BusinessEvent
+from shared.integrations.outbox import stage_events
+from shared.integrations.publish import publish_logged
 from shared.knowledge.proposals import proposal_ref, seller_answer
 from shared.models.conversation import Conversation, ConversationStatus, Role, WindowMessage
 from shared.models.decision import Action, Decision, KnowledgeRef, OutboundMessage
@@ -210,7 +214,15 @@ def close(request: Request, tenant_id: str, conversation_id: str) -> Conversatio
         refuse_closed(conversation)
         return close_changes(conversation, reason=body.reason, note=body.note, closed_by=member.uid)
 
-    summary = _act(request, tenant_id, conversation_id, "conversation.close", change)
+    staged: list[BusinessEvent] = []
+
+    def events(closed: Conversation) -> list[BusinessEvent]:
+        staged[:] = outcome_events(closed, body.reason, request.services.now(), request.member.uid)
+        return staged
+
+    summary = _act(request, tenant_id, conversation_id, "conversation.close", change, events)
+    # the close stands whatever happens here: a failed publish is logged (the outbox keeps them)
+    publish_logged(getattr(request.services, "publish_events", None), staged)
     announce_close(
         request.services,
         tenant_id,
@@ -220,6 +232,17 @@ def close(request: Request, tenant_id: str, conversation_id: str) -> Conversatio
         actor_uid=request.member.uid,
     )
     return summary
+
+
+def outcome_events(
+    closed: Conversation, reason: str, now: datetime, actor_uid: str | None
+) -> list[BusinessEvent]:
+    """Return the business event of a seller's close won or lost (none for other reasons)."""
+    if reason not in TICKET_OUTCOMES:
+        return []
+    return close_events(
+        closed, won=TICKET_OUTCOMES[reason], now=now, actor_uid=actor_uid, reason=reason
+    )
 
 
 def close_changes(
@@ -495,8 +518,13 @@ def _act(
     conversation_id: str,
     action: str,
     change: Callable[[Conversation, Membership], dict[str, Any]],
+    events: Callable[[Conversation], list[BusinessEvent]] | None = None,
 ) -> ConversationSummary:
-    """Apply ``change`` to the conversation in a transaction, with its audit entry."""
+    """Apply ``change`` to the conversation in a transaction, with its audit entry.
+
+    ``events`` returns the business events of the changed conversation, staged in the same
+    transaction (cause ``{action}:{conversation_id}``).
+    """
     client = request.services.firestore
     member = request.member
     now = request.services.now()
@@ -518,7 +546,11 @@ def _act(
                 after={name: to_jsonable_python(value) for name, value in update.items()},
             ),
         )
-        return conversation.model_copy(update=update)
+        changed = conversation.model_copy(update=update)
+        if events is not None:
+            valid = Conversation.model_validate(changed.model_dump())
+            stage_events(transaction, client, events(valid), f"{action}:{conversation_id}")
+        return changed
 
     changed = contended(lambda: apply(client.transaction()))
     return summary_of(Conversation.model_validate(changed.model_dump()))

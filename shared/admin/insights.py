@@ -27,7 +27,13 @@ from google.cloud import firestore
 from shared.admin.access import Membership
 from shared.admin.audit import audit_entry, audit_ref
 from shared.admin.channels import tell_simulator
-from shared.admin.conversations import announce_close, close_changes, load_workable, readable
+from shared.admin.conversations import (
+    announce_close,
+    close_changes,
+    load_workable,
+    outcome_events,
+    readable,
+)
 from shared.admin.errors import ApiError, conflict, contended, not_found
 from shared.admin.http import Request
 from shared.admin.insight_agents import read_agent
@@ -51,6 +57,10 @@ from shared.insights.models import (
     Insight,
     InsightStatus,
 )
+from shared.integrations.events import insight_event
+from shared.integrations.models import BusinessEvent
+from shared.integrations.outbox import stage_events
+from shared.integrations.publish import publish_logged
 from shared.models.conversation import Conversation, ConversationStatus
 from shared.store.channels import CHANNELS_COLLECTION
 from shared.store.conversations import conversation_ref, tenant_ref
@@ -106,8 +116,11 @@ def apply_insight(request: Request, tenant_id: str, insight_id: str) -> Insight:
     now = services.now()
     client = services.firestore
 
+    staged: list[BusinessEvent] = []
+
     @firestore.transactional
     def review(transaction: Any) -> tuple[Insight, Conversation, str | None]:
+        staged.clear()
         insight = _stored(transaction, client, tenant_id, insight_id)
         conversation = load_workable(
             transaction, client, tenant_id, insight.conversation_id, member
@@ -133,6 +146,24 @@ def apply_insight(request: Request, tenant_id: str, insight_id: str) -> Insight:
                 update={"status": ConversationStatus.CLOSED, "close_reason": outcome}
             )
             closed = outcome
+            staged.extend(
+                outcome_events(
+                    Conversation.model_validate({**conversation.model_dump(), **changes}),
+                    outcome,
+                    now,
+                    member.uid,
+                )
+            )
+        staged.append(
+            insight_event(
+                Insight.model_validate({**insight.model_dump(), **update}),
+                "applied",
+                now=now,
+                assignee_uid=conversation.assignee_uid,
+                actor_uid=member.uid,
+            )
+        )
+        stage_events(transaction, client, staged, f"insight.apply:{insight_id}")
         transaction.update(insights_ref(client, tenant_id).document(insight_id), update)
         transaction.set(
             audit_ref(client, tenant_id, now),
@@ -151,6 +182,8 @@ def apply_insight(request: Request, tenant_id: str, insight_id: str) -> Insight:
         lambda: review(client.transaction())
     )
     insight, conversation, closed = reviewed
+    # the review stands whatever happens here: a failed publish is logged (the outbox keeps them)
+    publish_logged(getattr(services, "publish_events", None), staged)
     if closed is not None:
         announce_close(
             services,
