@@ -76,7 +76,7 @@ from shared.store.conversations import (
     message_ref,
     outbound_ledger_ref,
 )
-from shared.templates import has_template, template_for
+from shared.templates import TemplatePurpose, approved_template, has_template, template_for
 
 if TYPE_CHECKING:
     import httpx
@@ -553,12 +553,7 @@ def _claim(
                 now=now,
                 timezone=timezone,
                 proactive=job.message.proactive,
-                has_template=channel is not None
-                and has_template(
-                    channel,
-                    "followup" if job.message.proactive else "reengagement",
-                    settings.templates,
-                ),
+                has_template=_may_use_template(channel, job.message, settings),
             ),
             job.message,
             job.message.acknowledgement,
@@ -592,6 +587,20 @@ def _claim(
         values=values,
         templates=settings.templates,
     )
+
+
+def _may_use_template(
+    channel: Channel | None, message: OutboundMessage, settings: AgentSettings
+) -> bool:
+    """Return whether the message may go as a template outside the 24-hour window: a template
+    message needs its own template approved (a follow-up's, a reminder's, one the public API
+    started a conversation with); free text needs the follow-up or re-engagement template."""
+    if channel is None:
+        return False
+    if message.template is not None:
+        return approved_template(channel, message.template, settings.templates) is not None
+    purpose: TemplatePurpose = "followup" if message.proactive else "reengagement"
+    return has_template(channel, purpose, settings.templates)
 
 
 def seller_may_send(conversation: Conversation | None, contact: Contact) -> Verdict:

@@ -137,6 +137,10 @@ class Settings:
     webhook_timeout_seconds: float = _setting(10.0, minimum=1)
     webhook_disable_after_hours: float = _setting(72.0, minimum=1)
     """An endpoint failing without a success for this long is disabled, with a notice."""
+    api_rate_per_second: float = _setting(5.0, minimum=0.01)
+    """Public API (``/api/v1``): requests per second one API key may make, sustained."""
+    api_burst: int = _setting(30, minimum=1)
+    """Public API: requests one API key may make at once after a quiet spell."""
     rdstation_api_base: str = _setting("https://crm.rdstation.com/api/v1")
     """RD Station CRM's API origin (locally: the provider simulator's ``/rdstation/api/v1``)."""
     mail_transport: Literal["off", "smtp", "sendgrid"] = _setting("off")

@@ -49,6 +49,22 @@ def template_for(
     )
 
 
+def approved_template(
+    channel: Channel, name: str, defaults: AgentTemplates | None = None
+) -> Mapping[str, Any] | None:
+    """Return the entry of the template called ``name`` when the channel (or the tenant) has it
+    approved for any purpose, else None."""
+    templates = channel.config.get("templates")
+    entries: list[Any] = list(templates.values()) if isinstance(templates, Mapping) else []
+    if defaults is not None:
+        specs = [getattr(defaults, purpose) for purpose in type(defaults).model_fields]
+        entries += [spec.model_dump() for spec in specs if spec is not None]
+    for entry in entries:
+        if isinstance(entry, Mapping) and entry.get("name") == name:
+            return entry
+    return None
+
+
 def has_template(
     channel: Channel, purpose: TemplatePurpose, defaults: AgentTemplates | None = None
 ) -> bool:

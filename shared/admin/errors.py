@@ -19,6 +19,7 @@ STATUS_CODES = {
     409: "conflict",
     413: "payload_too_large",
     422: "validation_failed",
+    429: "rate_limited",
     502: "bad_gateway",
     503: "unavailable",
 }

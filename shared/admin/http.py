@@ -6,6 +6,10 @@ route and method, token (401), membership and role in the path's tenant (403), p
 document can have (404), a change to a read-only workspace (402: its subscription is canceled
 or its trial ended; billing routes stay open), query and body (400 malformed, 413 too large,
 422 invalid with the field), then the handler runs.
+
+Public API routes (access ``api_key``, ``/api/v1/...``) authenticate a tenant's API key instead
+of a Firebase token (``shared.admin.api_keys.authenticate``: 401 missing, unknown or revoked,
+403 without the route's scope, 429 over the key's rate); the key names the tenant.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ READ_ONLY_REASONS = {
     "trial_expired": "its trial ended; subscribe on the billing page",
 }
 
-Access = Literal["public", "user", "member"]
+Access = Literal["public", "user", "member", "api_key"]
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -66,12 +70,14 @@ class Route:
     while_read_only: bool = False
     """A route that stays open while the workspace is read-only although its method is not
     GET (it changes nothing the subscription pays for, or the law requires it)."""
+    scope: str | None = None
+    """For access ``api_key``: the scope the key must carry (``contacts``, ``conversations``...)."""
 
     @property
     def gated(self) -> bool:
         """Return whether a read-only workspace (subscription canceled, trial ended) refuses it."""
         return (
-            self.access == "member"
+            self.access in ("member", "api_key")
             and self.method in MUTATING_METHODS
             and not self.billing
             and not self.while_read_only
@@ -93,6 +99,9 @@ class Request:
     query: Any = None
     body: Any = None
     params: dict[str, str] = field(default_factory=dict)
+    api_key: Any = None
+    """For access ``api_key``: the caller's ``ApiKey`` (its tenant is the request's)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def user(self) -> Caller:
@@ -158,7 +167,7 @@ class Router:
         except ApiError as error:
             if error.status >= 500:
                 logger.error("admin request failed: %s", error.message)
-            return Response(error.status, error.body())
+            return Response(error.status, error.body(), getattr(error, "headers", None) or {})
 
     def _dispatch(
         self,
@@ -178,8 +187,12 @@ class Router:
             allowed = ", ".join(sorted(error.valid_methods or ()))
             raise ApiError(405, f"{method} is not allowed here (allowed: {allowed})") from None
         route = self.routes[index]
-        request = Request(services=services, params=dict(params))
-        if route.access != "public":
+        request = Request(services=services, params=dict(params), headers=headers)
+        if route.access == "api_key":
+            from shared.admin.api_keys import authenticate  # it imports this module
+
+            request.api_key = authenticate(services, headers.get("Authorization"), route.scope)
+        elif route.access != "public":
             request.caller = services.verify_token(bearer_token(headers.get("Authorization")))
         if route.access == "member":
             tenant_id = params["tenant_id"]
@@ -192,7 +205,8 @@ class Router:
             if not _is_document_id(value):  # no such document can exist: Firestore refuses it
                 raise ApiError(404, f"{name} not found")
         if route.gated:
-            self._refuse_if_read_only(services, params["tenant_id"])
+            tenant_id = params.get("tenant_id") or request.api_key.tenant_id
+            self._refuse_if_read_only(services, tenant_id)
         if route.query is not None:
             request.query = _parse(route.query, dict(query), "query")
         if route.body is not None:
@@ -312,7 +326,10 @@ def openapi_document(routes: Iterable[Route], *, title: str, version: str) -> di
             "parameters": _parameters(route),
             "responses": _responses(route, refs),
         }
-        if route.access != "public":
+        if route.access == "api_key":
+            operation["security"] = [{"apiKey": []}]
+            operation["description"] = f"API key scope: {route.scope}."
+        elif route.access != "public":
             operation["security"] = [{"firebase": []}]
             roles = ", ".join(sorted(route.roles)) if route.access == "member" else "signed in"
             operation["description"] = f"Who may call it: {roles}."
@@ -333,7 +350,12 @@ def openapi_document(routes: Iterable[Route], *, title: str, version: str) -> di
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "Firebase Auth ID token",
-                }
+                },
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "API key (pk_live_…), made by an owner in the console",
+                },
             },
         },
     }
@@ -390,6 +412,8 @@ def _responses(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
         codes += ["409"]
     if route.gated:  # read-only workspace, or a stock quota of the plan used up
         codes += ["402"]
+    if route.access == "api_key":  # a missing scope, the key's rate
+        codes += ["403", "404", "429"]
     for code in codes:
         responses[code] = {"description": "refused", "content": error_content}
     return responses

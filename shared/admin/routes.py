@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.admin import (
     agent,
+    api_keys,
     billing,
     channels,
     contacts,
@@ -25,7 +26,9 @@ from shared.admin import (
     knowledge,
     metrics,
     proposals,
+    public_api,
     tenants,
+    webhooks,
     workspaces,
 )
 from shared.admin import crm as crm_connection  # H7: RD Station CRM
@@ -110,6 +113,9 @@ if TYPE_CHECKING:
     import stripe
 
     from shared.insights.events import InsightPublisher
+    from shared.integrations.dispatch import ScheduleDelivery
+    from shared.integrations.models import DeliveryTask
+    from shared.integrations.outbox import PublishEvents
     from shared.knowledge.embeddings import Embedder
     from shared.secret_store import SecretStore
     from shared.settings import Settings
@@ -141,6 +147,11 @@ class AdminServices:
     """Publishes insight events (TICKET_*, macro presses); made on first use."""
     stripe: Callable[[], stripe.StripeClient] = field(default=_no_stripe)
     """Returns the Stripe client (``PILOTO_STRIPE_API_BASE``, key resolved on first use)."""
+    # Outbound webhooks and the public API (H6): delivery attempts of "send a test event" and
+    # "redeliver" go on Cloud Tasks (None: no delivery URL/queue configured, they answer 503);
+    # business events the public API stages are published after the commit.
+    schedule_delivery: ScheduleDelivery | None = None
+    publish_events: PublishEvents | None = None
 
 
 def health(request: Request) -> Health:
@@ -176,6 +187,7 @@ def audit_log(request: Request, tenant_id: str) -> AuditLog:
 
 T = "/api/tenants/<tenant_id>"
 C = f"{T}/conversations/<conversation_id>"
+W = f"{T}/webhooks/<endpoint_id>"
 
 ROUTES: list[Route] = [
     Route("GET", "/api/health", health, "Health check", "public", response=Health),
@@ -348,6 +360,45 @@ ROUTES: list[Route] = [
           "Choose which notifications to receive", roles=EVERYONE,
           body=notification_center.PreferencesIn, response=notification_center.PreferencesOut,
           while_read_only=True),
+    # Outbound webhooks, API keys and the public API (H6)
+    Route("GET", f"{T}/webhooks", webhooks.list_endpoints, "The outbound webhook endpoints",
+          roles=MANAGERS, response=webhooks.EndpointList),
+    Route("POST", f"{T}/webhooks", webhooks.create_endpoint, "Add an outbound webhook endpoint",
+          roles=MANAGERS, body=webhooks.EndpointIn, response=webhooks.EndpointCreated,
+          status=201),
+    Route("PATCH", f"{W}", webhooks.update_endpoint, "Change a webhook endpoint",
+          roles=MANAGERS, body=webhooks.EndpointPatch, response=webhooks.EndpointOut),
+    Route("DELETE", f"{W}", webhooks.delete_endpoint, "Delete a webhook endpoint",
+          roles=MANAGERS, response=webhooks.EndpointDeleted),
+    Route("POST", f"{W}/secret", webhooks.rotate_secret, "Rotate an endpoint's signing secret",
+          roles=MANAGERS, response=webhooks.EndpointCreated),
+    Route("POST", f"{W}/test", webhooks.send_test, "Send a test event to an endpoint",
+          roles=MANAGERS, response=webhooks.DeliveryAccepted, status=202),
+    Route("GET", f"{W}/deliveries", webhooks.list_deliveries, "An endpoint's latest deliveries",
+          roles=MANAGERS, query=webhooks.DeliveriesQuery, response=webhooks.DeliveryList),
+    Route("POST", f"{W}/deliveries/<delivery_id>/redeliver", webhooks.redeliver,
+          "Attempt a delivery again", roles=MANAGERS, response=webhooks.DeliveryOut,
+          status=202),
+    Route("GET", f"{T}/api-keys", api_keys.list_keys, "The public API keys", roles=OWNERS,
+          response=api_keys.ApiKeyList),
+    Route("POST", f"{T}/api-keys", api_keys.create_key, "Make a public API key", roles=OWNERS,
+          body=api_keys.ApiKeyCreate, response=api_keys.ApiKeyCreated, status=201),
+    Route("DELETE", f"{T}/api-keys/<key_id>", api_keys.revoke_key, "Revoke a public API key",
+          roles=OWNERS, response=api_keys.ApiKeyOut),
+    Route("POST", "/api/v1/contacts", public_api.upsert_contact,
+          "Create or update a contact by phone", "api_key", scope="contacts",
+          body=public_api.ContactIn, response=public_api.ContactOut, status=201,
+          tag="public-api"),
+    Route("POST", "/api/v1/conversations", public_api.start_conversation,
+          "Start a conversation with an approved template", "api_key", scope="conversations",
+          body=public_api.ConversationStart, response=public_api.ConversationStarted,
+          status=202, tag="public-api"),
+    Route("GET", "/api/v1/conversations/<conversation_id>", public_api.get_conversation,
+          "A conversation's status, stage and meeting", "api_key", scope="conversations",
+          response=public_api.ConversationOut, tag="public-api"),
+    Route("POST", "/api/v1/conversations/<conversation_id>/macros/<agent_id>",
+          public_api.press_macro, "Run an insight agent on a conversation", "api_key",
+          scope="macros", response=public_api.MacroAccepted, status=202, tag="public-api"),
     # CRM: RD Station CRM (H7)
     Route("GET", f"{T}/crm", crm_connection.get_crm, "The CRM connection (RD Station CRM)",
           roles=MANAGERS, response=crm_connection.CrmOut),
@@ -380,6 +431,7 @@ def build_services(settings: Settings) -> AdminServices:
 
     from shared.admin.auth import firebase_verifier
     from shared.engine import outbound_publisher
+    from shared.integrations.publish import business_event_publisher
     from shared.knowledge.embeddings import embedder_from_settings
     from shared.secret_store import LocalSecretStore, SecretManagerStore
     from shared.store.firestore import firestore_client
@@ -398,7 +450,32 @@ def build_services(settings: Settings) -> AdminServices:
         embedder=embedder_from_settings(settings),
         publish_insights=_on_first_use(settings),
         stripe=_stripe_on_first_use(settings),
+        schedule_delivery=_deliveries_on_first_use(settings),
+        publish_events=business_event_publisher(settings),
     )
+
+
+def _deliveries_on_first_use(settings: Settings) -> ScheduleDelivery | None:
+    """Return what schedules delivery attempts, its Cloud Tasks client made on first use
+    (None without a delivery URL and queue)."""
+    from shared.integrations.dispatch import delivery_scheduler
+
+    if not settings.delivery_url or not (
+        settings.delivery_queue or settings.followup_queue or settings.tasks_queue
+    ):
+        return None
+    built: list[ScheduleDelivery] = []
+    lock = threading.Lock()
+
+    def schedule(task: DeliveryTask, at: datetime) -> None:
+        with lock:
+            if not built:
+                made = delivery_scheduler(settings)
+                assert made is not None
+                built.append(made)
+        built[0](task, at)
+
+    return schedule
 
 
 def _stripe_on_first_use(settings: Settings) -> Callable[[], stripe.StripeClient]:

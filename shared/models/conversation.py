@@ -82,6 +82,11 @@ class Contact(BaseModel):
     opted_out: bool = False
     opted_out_at: AwareDatetime | None = None
     current_conversation_id: str | None = None
+    email: str | None = Field(default=None, description="Given through the public API.")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Given through the public API; a conversation it starts begins with them.",
+    )
 
 
 class Conversation(BaseModel):

@@ -57,6 +57,8 @@ class Reason(StrEnum):
     NO_FREE_SLOTS = "no_free_slots"
     CALENDAR_UNAVAILABLE = "calendar_unavailable"
     MEETING_REMINDER = "meeting_reminder"
+    API_STARTED = "api_started"
+    """The tenant's own tool started the conversation with a template (the public API)."""
 
 
 class Choice(BaseModel):
