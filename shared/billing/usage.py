@@ -302,10 +302,14 @@ class BillingCheck:
     ) -> bool:
         """Create one notice; False (tried again on a later check) when Firestore failed."""
         try:
-            notify(self._client, tenant_id, kind, key, now, fields)
+            created = notify(self._client, tenant_id, kind, key, now, fields)
         except GoogleAPICallError:
             logger.exception(
                 "notice not created", extra={"tenant_id": tenant_id, "notice": f"{kind}-{key}"}
             )
             return False
+        if created:  # notifications (H8): the owners hear of it once, in the console and by mail
+            from shared.notifications.plan import tell_owners_of_notice
+
+            tell_owners_of_notice(self._client, tenant_id, kind, key, fields, now)
         return True

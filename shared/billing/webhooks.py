@@ -314,8 +314,11 @@ def handle_event(
     )
     from google.cloud import firestore
 
+    created_notices: list[tuple[str, str]] = []  # (tenant, notice key): owners told after
+
     @firestore.transactional
     def apply(transaction: Any) -> HandleResult:
+        created_notices.clear()
         event_doc = client.collection(EVENTS_COLLECTION).document(event_id)
         if event_doc.get(transaction=transaction).exists:
             return HandleResult("duplicate", f"event {event_id} was received before", account_id)
@@ -341,6 +344,7 @@ def handle_event(
                 )
                 if not notice.get(transaction=transaction).exists:
                     notices.append((notice, _month_key(now, zone)))
+                    created_notices.append((tenant_id, f"canceled-{_day_key(now, zone)}"))
         transaction.create(
             event_doc,
             {
@@ -378,6 +382,12 @@ def handle_event(
         result: HandleResult = contended(lambda: apply(client.transaction()))
     except ApiError as error:  # contention never settled: nothing was written
         raise BillingUnavailable(error.message) from error
+    if created_notices:  # notifications (H8): the owners are told in the console and by mail
+        from shared.notifications.plan import tell_owners_of_notice
+
+        for tenant_id, key in created_notices:
+            fields = {"reason": "canceled"}
+            tell_owners_of_notice(client, tenant_id, "service_stopped", key, fields, now)
     if result.status == "unknown_account":
         logger.warning(
             "Stripe event for an unknown billing account; only the event is recorded",

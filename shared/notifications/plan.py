@@ -266,3 +266,34 @@ def default_delivery_scheduler() -> ScheduleDelivery | None:
     except SettingsError:
         logger.exception("settings unreadable: no delivery scheduler")
         return None
+
+
+def tell_owners_of_notice(
+    client: Any,
+    tenant_id: str,
+    kind: str,
+    key: str,
+    fields: dict[str, Any],
+    now: datetime,
+    schedule: ScheduleDelivery | None = None,
+) -> None:
+    """Notify the owners of a billing notice just created; never raises (logged instead)."""
+    from shared.notifications.texts import notice_text
+
+    text = notice_text(kind, fields)
+    try:
+        notify_owners(
+            client,
+            tenant_id,
+            kind=kind,
+            key=key,
+            title=text.title,
+            body=text.body,
+            link=text.link,
+            now=now,
+            schedule=schedule,
+        )
+    except Exception:
+        logger.exception(
+            "owners not notified of a notice", extra={"tenant_id": tenant_id, "notice": kind}
+        )

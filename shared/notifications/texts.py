@@ -142,3 +142,47 @@ def _insight_summary(payload: Any) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()[:280]
     return ""
+
+
+STOP_REASONS = {
+    "trial_expired": "o período de teste terminou",
+    "past_due_expired": "o pagamento está atrasado há mais tempo do que o plano permite",
+    "canceled": "a assinatura foi cancelada",
+}
+
+
+def notice_text(kind: str, fields: dict[str, Any]) -> Text:
+    """Return what the owners read about a billing notice (``tenants/{t}/notices``)."""
+    used, limit = fields.get("used"), fields.get("limit")
+    figures = f" ({used} de {limit} respostas do agente neste mês)" if used is not None else ""
+    link = "/assinatura"
+    if kind == "quota_warning":
+        return Text(
+            "Seu plano está perto do limite",
+            f"O agente já usou boa parte das respostas do plano{figures}. "
+            "Considere mudar de plano para não interromper o atendimento.",
+            link,
+        )
+    if kind == "quota_reached":
+        return Text(
+            "Limite de respostas do plano atingido",
+            f"O agente atingiu o limite de respostas do plano{figures}; a margem de tolerância "
+            "está sendo usada. Mude de plano para continuar sem interrupção.",
+            link,
+        )
+    if kind == "quota_exceeded":
+        return Text(
+            "Limite do plano ultrapassado: conversas vão para a equipe",
+            f"O agente parou de responder{figures}. Novas mensagens são passadas para a equipe "
+            "até o próximo mês ou até uma mudança de plano.",
+            link,
+        )
+    if kind == "service_stopped":
+        reason = STOP_REASONS.get(str(fields.get("reason")), "a assinatura não está ativa")
+        return Text(
+            "O agente foi pausado",
+            f"O agente parou de responder porque {reason}. As conversas vão para a equipe. "
+            "Reative a assinatura em Assinatura.",
+            link,
+        )
+    return Text("Aviso da sua conta", "Há um aviso sobre a sua conta no Piloto.", link)
