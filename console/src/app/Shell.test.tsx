@@ -103,3 +103,21 @@ describe('Shell billing', () => {
     expect(session.switchTenant).toHaveBeenCalledWith('loja-bela');
   });
 });
+
+describe('Shell issue 10 entries', () => {
+  it('gives everyone Agenda, the bell and notification preferences; Integrações only to managers', async () => {
+    renderShell(activeBilling(pro), { role: 'seller', path: '/integracoes' });
+    await screen.findByTestId('nav-agenda');
+    expect(screen.getByTestId('notification-bell')).toBeTruthy();
+    expect(screen.getByTestId('nav-notification-preferences').textContent).toBe('Preferências de notificação');
+    expect(screen.queryByTestId('nav-integrations')).toBeNull();
+    expect(screen.queryByTestId('integrations-page')).toBeNull();
+  });
+
+  it('opens Integrações for an owner', async () => {
+    renderShell(activeBilling(pro), { role: 'owner', path: '/agente' });
+    fireEvent.click(await screen.findByTestId('nav-integrations'));
+    expect(await screen.findByTestId('integrations-page')).toBeTruthy();
+    expect(screen.getByTestId('nav-integrations').textContent).toBe('Integrações');
+  });
+});
