@@ -224,6 +224,7 @@ def test_digest_hour_zones_and_text() -> None:
 def test_marking_read_takes_ids_or_all_not_both() -> None:
     assert MarkRead.model_validate({"ids": ["a"]}).ids == ["a"]
     assert MarkRead.model_validate({"all": True}).all is True
-    for bad in ({}, {"ids": ["a"], "all": True}, {"all": False}, {"ids": []}):
+    bodies: list[dict[str, Any]] = [{}, {"ids": ["a"], "all": True}, {"all": False}, {"ids": []}]
+    for bad in bodies:
         with pytest.raises(ValueError):
             MarkRead.model_validate(bad)
