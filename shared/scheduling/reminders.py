@@ -151,6 +151,8 @@ class ReminderRunner:
             )
         except AlreadyExists:  # recorded by an earlier delivery: publish its message again
             outcome = self._again(request)
+        if outcome[0].status == "already_done":  # the publish after the commit may have failed
+            outcome = self._again(request)
         result, conversation = outcome
         if conversation is not None and result.decision is not None and result.decision.messages:
             self.deliver(conversation, result.decision)
@@ -211,14 +213,14 @@ class ReminderRunner:
             (snapshot.to_dict() or {}).get("conversation_id") if snapshot.exists else None
         )
         if not conversation_id:
-            return ReminderResult("already_done"), None
+            return ReminderResult("already_done", "sent"), None
         document = conversation_ref(self.firestore, request.tenant_id, conversation_id)
         decision_snapshot = (
             document.collection("decisions").document(reminder_decision_id(request)).get()
         )
         conversation_snapshot = document.get()
         if not decision_snapshot.exists or not conversation_snapshot.exists:
-            return ReminderResult("already_done"), None
+            return ReminderResult("already_done", "sent"), None
         decision = Decision.model_validate(decision_snapshot.to_dict())
         conversation = Conversation.model_validate(conversation_snapshot.to_dict())
         return ReminderResult("already_done", "redelivered", decision), conversation

@@ -107,7 +107,7 @@ def test_an_expired_hold_frees_itself(client: firestore.Client) -> None:
     assert bookings.busy_intervals(client, tenant_id, *window, SP, late) == []
     taker = _booking(tenant_id, "taker-1", NINE)
     assert bookings.hold(client, tenant_id, taker, SETTINGS, SP, late).status == "held"
-    day = client.document(f"tenants/{tenant_id}/calendar_days/2026-11-24").get().to_dict()
+    day = client.document(f"tenants/{tenant_id}/calendar_days/2026-11-24").get().to_dict() or {}
     assert set(day["intervals"]) == {"taker-1"}  # the expired hold was dropped
 
 
