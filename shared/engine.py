@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.billing.usage import BillingCheck
 from shared.events.tasks import FollowupRequest, TaskScheduler, TurnRequest
@@ -63,6 +63,9 @@ from shared.settings import Settings
 from shared.store.cache import TTLCache
 from shared.store.conversations import tenant_ref
 from shared.turns import TurnRunner
+
+if TYPE_CHECKING:
+    from shared.scheduling.service import Scheduler
 
 logger = logging.getLogger("piloto.engine")
 
@@ -292,15 +295,46 @@ def build_turn_runner(settings: Settings) -> TurnRunner:
     from shared.knowledge.embeddings import embedder_from_settings
 
     retrieve = knowledge_retriever(client, embedder_from_settings(settings))
+    scheduler = calendar_scheduler(settings, client, tenants.get)
     return TurnRunner(
         firestore=client,
-        decide=graph_decider(chat_model, lambda tenant_id: tenants.get(tenant_id)[1], retrieve),
+        decide=graph_decider(
+            chat_model,
+            lambda tenant_id: tenants.get(tenant_id)[1],
+            retrieve,
+            slots_for=scheduler.slots_for,
+        ),
         load_settings=tenants.get,
         deliver=outbound_publisher(settings),
         schedule_followup=schedule_followup,
         clock_speed=settings.clock_speed,
         billing=billing_check(settings, client),
         publish_events=business_event_publisher(settings),
+        scheduler=scheduler,
+    )
+
+
+def calendar_scheduler(
+    settings: Settings, client: Any, load_agent: Callable[[str], tuple[AgentSettings, str]]
+) -> Scheduler:
+    """Return the turns' scheduler: Firestore holds, Google Calendar when connected, reminders."""
+    import httpx
+
+    from shared.scheduling.google import google_backend_for
+    from shared.scheduling.reminders import reminder_scheduler
+    from shared.scheduling.service import Scheduler
+
+    schedule_reminder = reminder_scheduler(settings)
+    if schedule_reminder is None:
+        logger.warning(
+            "PILOTO_REMINDER_URL or a queue (PILOTO_FOLLOWUP_QUEUE, PILOTO_TASKS_QUEUE) is unset: "
+            "booked meetings get no reminder"
+        )
+    return Scheduler(
+        firestore=client,
+        backend_for=google_backend_for(settings, httpx.Client(timeout=10.0)),
+        schedule_reminder=schedule_reminder,
+        load_agent=load_agent,
     )
 
 

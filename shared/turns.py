@@ -16,6 +16,13 @@ ceiling; if not, the guards hand the conversation to a human (``subscription_ina
 or drafted (a pilot reply, a copilot draft, a promoted intent) counts one agent reply in the same
 batch as its decision.
 
+Meetings (``shared.scheduling.service.Scheduler``): a pilot decision (or a promoted intent's)
+that asks the calendar for something (``Decision.booking``) and whose messages survived the
+guards is carried out before the batch (``carry_out`` holds the picked slot; a lost race turns
+the confirmation into a new offer, SLOT_TAKEN); the batch confirms it (``stage``) and records it
+on the conversation (offered slots, the booking); after the commit the external calendar and the
+reminder follow (``after_commit``, which never fails the turn).
+
 Every decided turn also re-plans the follow-ups (``shared.followups.plan_after_turn``, stored in
 the same batch): older follow-up tasks become no-ops, and a reply in pilot mode starts the
 cadence; its first task and the conversation's inactivity check (INACTIVITY_2H) are put on
@@ -35,7 +42,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.api_core.exceptions import FailedPrecondition
 
@@ -60,11 +67,19 @@ from shared.models.decision import Action, Decision, OutboundMessage, Reason
 from shared.models.tenant import AgentSettings
 from shared.policy import PolicyContext, Verdict, as_pilot, before_turn
 from shared.policy.verdict import DEFAULT_TIMEZONE
+from shared.sender import numbered_text
 from shared.store.conversations import contact_ref, conversation_ref
+
+if TYPE_CHECKING:
+    from shared.scheduling.service import Scheduler
 
 logger = logging.getLogger("piloto.turns")
 
 ATTEMPTS = 3
+_MEETING_REASONS = {
+    Reason.MEETING_OFFERED, Reason.MEETING_BOOKED, Reason.MEETING_RESCHEDULED,
+    Reason.MEETING_CANCELED,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -212,6 +227,9 @@ class TurnRunner:
     (the simulator, tests)."""
     publish_events: PublishEvents | None = None
     """Publishes the turn's business events once stored; None stages them only."""
+    scheduler: Scheduler | None = None
+    """Carries out the decisions' booking requests (holds, confirmations, calendar sync);
+    None: a booking request is dropped (nothing is offered or booked)."""
 
     def run(self, turn: TurnRequest) -> TurnResult:
         """Decide one due turn, or do nothing when a newer inbound supersedes it."""
@@ -292,6 +310,7 @@ class TurnRunner:
                 self.decide(conversation, texts, settings, decision_id, now), verdict
             )
             replies = 1
+        decision = self._book(conversation, decision, turn.inbound_seq, timezone, now)
         decision = decision.model_copy(
             update={
                 "messages": voiced(
@@ -330,6 +349,7 @@ class TurnRunner:
             timezone=timezone,
             replies=counted,
             events=events,
+            scheduler=self.scheduler,
         )
         if not stored:
             return None
@@ -340,9 +360,67 @@ class TurnRunner:
         if self.schedule_followup is not None:
             for request, due in tasks:
                 self.schedule_followup(request, due)
+        if decision.booking is not None and self.scheduler is not None:
+            try:
+                self.scheduler.after_commit(updated, decision, timezone)
+            except Exception:  # the booking is stored; its calendar sync must not fail the turn
+                logger.exception(
+                    "calendar sync after the turn failed",
+                    extra={"tenant_id": turn.tenant_id, "decision_id": decision.decision_id},
+                )
         if events and self.publish_events is not None:
             self.publish_events(events)  # last: a failure here loses none of the above
         return TurnResult(status="decided", decision=decision)
+
+    def _book(
+        self,
+        conversation: Conversation,
+        decision: Decision,
+        inbound_seq: int,
+        timezone: str,
+        now: datetime,
+    ) -> Decision:
+        """Carry out the decision's booking request, or drop it when it cannot stand.
+
+        Dropped without a scheduler, and when the guards held back the messages that offer or
+        confirm it (nothing is held for a lead who is not told). A booking gets the turn's id,
+        ``{conversation_id}-{inbound_seq}``, stable across retries of the same turn.
+        """
+        booking = decision.booking
+        if booking is None:
+            return decision
+        if self.scheduler is None or (booking.kind != "add_email" and not decision.messages):
+            return without_booking(decision, conversation)
+        if booking.kind == "book" and booking.booking_id is None:
+            booking = booking.model_copy(
+                update={"booking_id": f"{conversation.conversation_id}-{inbound_seq}"}
+            )
+            decision = decision.model_copy(update={"booking": booking})
+        carried = self.scheduler.carry_out(
+            conversation, decision, inbound_seq=inbound_seq, timezone=timezone, now=now
+        )
+        taken = carried.booking is None or carried.booking.kind == "offer"
+        if booking.kind not in ("book", "reschedule") or not taken:
+            return carried
+        # The slot was taken meanwhile: a new offer (or a handoff) replaced the confirmation.
+        if carried.action is Action.HANDOFF:
+            stage = "handoff"
+        else:
+            stage = "scheduled" if conversation.booking_status == "confirmed" else "scheduling"
+        kept = [r for r in decision.reasons if r not in _MEETING_REASONS]
+        reasons = list(dict.fromkeys([*carried.reasons, *kept]))
+        return carried.model_copy(update={"stage": stage, "reasons": reasons})
+
+
+def without_booking(decision: Decision, conversation: Conversation) -> Decision:
+    """Return the decision without its booking request: no meeting reasons, the stage kept."""
+    return decision.model_copy(
+        update={
+            "booking": None,
+            "reasons": [reason for reason in decision.reasons if reason not in _MEETING_REASONS],
+            "stage": conversation.stage if decision.stage == "scheduled" else decision.stage,
+        }
+    )
 
 
 def turn_cause(turn: TurnRequest) -> str:
@@ -376,6 +454,7 @@ def _store(
     timezone: str = DEFAULT_TIMEZONE,
     replies: int = 0,
     events: Sequence[BusinessEvent] = (),
+    scheduler: Scheduler | None = None,
 ) -> bool:
     """Store the decision and the conversation's new state in one batch, if it is unchanged.
 
@@ -383,6 +462,7 @@ def _store(
     message that arrived meanwhile fails the whole batch (no re-read needed on the common path).
     ``replies`` are the agent replies the turn counts, on the tenant's day (in the same batch).
     ``events`` are its business events, staged in the outbox under ``turn_cause(turn)``.
+    ``scheduler`` adds what confirms or cancels the decision's booking (in the same batch).
     """
     conversation_doc = conversation_ref(client, turn.tenant_id, turn.conversation_id)
     batch = client.batch()
@@ -403,6 +483,8 @@ def _store(
         )
     copilot.record(batch, client, turn.tenant_id, now, copilot_counts(previous, updated))
     record_replies(batch, client, turn.tenant_id, now, timezone, replies)
+    if scheduler is not None and decision.booking is not None:
+        scheduler.stage(batch, updated, decision, now)
     stage_events(batch, client, events, turn_cause(turn))
     if verdict.persist_opt_out or verdict.persist_opt_in:
         batch.set(
@@ -421,8 +503,13 @@ def _store(
 
 
 def apply_decision(conversation: Conversation, decision: Decision, now: datetime) -> Conversation:
-    """Return the conversation after the decision: messages in the window, counters, status."""
-    sent = [message.text or f"[template {message.template}]" for message in decision.messages]
+    """Return the conversation after the decision: messages in the window, counters, status.
+
+    A message with choices enters the window as its numbered text (what the lead can answer by
+    number, and what the model and the pick step read); the decision's booking request sets the
+    conversation's offer and meeting (``booking_fields``).
+    """
+    sent = [window_text(message) for message in decision.messages]
     update: dict[str, Any] = {
         **conversation.with_messages(
             *(WindowMessage(role=Role.AGENT, text=text, at=now) for text in sent)
@@ -440,6 +527,7 @@ def apply_decision(conversation: Conversation, decision: Decision, now: datetime
             "last_outbound_at": now,
         }
     update |= dashboard_counts(conversation, decision, now, agent_sent=len(sent))
+    update |= booking_fields(conversation, decision)
     if decision.action is Action.CLOSE:
         reason = next(
             (r for r in decision.reasons if r in (Reason.OPTED_OUT, Reason.REJECTION)), None
@@ -451,6 +539,36 @@ def apply_decision(conversation: Conversation, decision: Decision, now: datetime
     elif decision.action is Action.HANDOFF:
         update["status"] = ConversationStatus.HANDOFF
     return conversation.model_copy(update=update)
+
+
+def window_text(message: OutboundMessage) -> str:
+    """Return what the window keeps of a sent message: its text with numbered choices."""
+    if message.choices:
+        return numbered_text(message)
+    return message.text or f"[template {message.template}]"
+
+
+def booking_fields(conversation: Conversation, decision: Decision) -> dict[str, Any]:
+    """Return what a carried-out booking request changes on the conversation.
+
+    An offer replaces the offered slots; a book or a move clears them and records the confirmed
+    meeting (a move keeps its id); a cancel clears them and marks the meeting canceled.
+    """
+    booking = decision.booking
+    if booking is None or booking.kind == "add_email":
+        return {}
+    if booking.kind == "offer":
+        return {"offered_slots": list(booking.slots)}
+    if booking.kind == "cancel":
+        return {"offered_slots": [], "booking_status": "canceled"}
+    if booking.slot is None:
+        return {}
+    return {
+        "offered_slots": [],
+        "booking_id": booking.booking_id or conversation.booking_id,
+        "booking_start": booking.slot.start,
+        "booking_status": "confirmed",
+    }
 
 
 def dashboard_counts(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.graph import END, START, StateGraph
@@ -53,6 +53,9 @@ from shared.models.decision import Action, Choice, Decision, OutboundMessage, Re
 from shared.models.tenant import AgentSettings
 from shared.scheduling.matching import email_in, pick_offered, wants_cancel, wants_reschedule
 from shared.scheduling.models import BookingRequest, Slot
+
+if TYPE_CHECKING:
+    from shared.scheduling.service import SlotLookup
 
 logger = logging.getLogger("piloto.agent")
 
@@ -577,16 +580,21 @@ def decide_turn(
 Retrieve = Callable[[str, Sequence[str]], Sequence[KnowledgeSnippet]]
 """Return the tenant's knowledge relevant to the lead's texts (``shared.knowledge.retrieve``)."""
 
+SlotsFor = Callable[[str, str, datetime], "SlotLookup"]
+"""Return a tenant's calendar and free slots for its zone and now (``Scheduler.slots_for``)."""
+
 
 def graph_decider(
     chat_model: BaseChatModel,
     timezone_of: Callable[[str], str],
     retrieve: Retrieve | None = None,
+    slots_for: SlotsFor | None = None,
 ) -> Callable[[Conversation, Sequence[str], AgentSettings, str, datetime], Decision]:
-    """Return the ``decide`` a turn runner calls: this graph, its model, zones and knowledge.
+    """Return the ``decide`` a turn runner calls: this graph, its model, zones, knowledge and
+    calendar.
 
     A failed retrieval finds nothing, so a question about prices or policies then hands off
-    rather than guess.
+    rather than guess. The calendar is asked only by a turn that schedules, at most once.
     """
 
     def decide(
@@ -596,6 +604,11 @@ def graph_decider(
         decision_id: str,
         now: datetime,
     ) -> Decision:
+        timezone = timezone_of(conversation.tenant_id)
+        slots = None
+        if slots_for is not None:
+            tenant_id = conversation.tenant_id
+            slots = cache(lambda: slots_for(tenant_id, timezone, now))
         context = TurnContext(
             tenant_id=conversation.tenant_id,
             conversation_id=conversation.conversation_id,
@@ -603,7 +616,8 @@ def graph_decider(
             now=now,
             chat_model=chat_model,
             mode=conversation.mode if settings.mode == "pilot" else "copilot",
-            timezone=timezone_of(conversation.tenant_id),
+            timezone=timezone,
+            slots=slots,
             pilot_intents=frozenset(settings.pilot_intents)
             if settings.mode == "copilot"
             else (frozenset()),
