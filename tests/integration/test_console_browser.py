@@ -20,7 +20,13 @@ the billing function to activate it from the signed webhooks, creates a client w
 to it (its inbox is empty: isolation; its billing is managed in the home workspace), switches
 back, opens and leaves the simulated Customer Portal, then cancels there: Assinatura shows the
 workspace read-only with the agent off, the banner shows on other pages, and a change is refused
-in Portuguese. Screenshots land in ``test-artifacts/console/``.
+in Portuguese. ``console/e2e/integrations.e2e.mjs`` turns scheduling on (built-in calendar) and
+sees the free slots, connects Google Calendar through the simulated consent page, creates a webhook
+endpoint pointing at a receiver it starts (the secret shown once verifies the test event's
+Piloto-Signature; the badge turns "Entregue" and the deliveries drawer lists it), creates an API
+key that then creates a contact through the public API, connects RD Station CRM with a fresh
+simulator account and maps a stage, and opens a lead's handoff from the notification bell.
+Screenshots land in ``test-artifacts/console/``.
 """
 
 from __future__ import annotations
@@ -164,6 +170,26 @@ def test_billing_trial_checkout_agency_workspaces_portal_and_cancel_in_chromium(
             "stripe-portal.png",
             "billing-canceled.png",
             "billing-read-only-refusal.png",
+        ),
+        log,
+    )
+
+
+def test_agenda_google_webhook_api_key_crm_and_notification_bell_in_chromium(
+    loop: PilotoLoop, artifacts: Path
+) -> None:
+    log = run_scenario("integrations.e2e.mjs", loop, artifacts)
+    assert_screenshots(
+        artifacts,
+        (
+            "agenda.png",
+            "google-consent.png",
+            "agenda-google.png",
+            "integrations-webhook.png",
+            "webhook-deliveries.png",
+            "api-key.png",
+            "crm.png",
+            "notifications.png",
         ),
         log,
     )
