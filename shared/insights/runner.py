@@ -14,7 +14,10 @@ For an ``InsightEvent`` (functions/insights, Pub/Sub push) ``InsightRunner.handl
    invalid answer is told what was wrong), then the insight is FAILED with the error. Tokens are
    summed over the attempts. Offline (``PILOTO_LLM=offline``) the payload is the deterministic
    one of ``shared.insights.offline``, model ``offline-insights``;
-5. stores the insight as a SUGGESTION (or FAILED), unless another delivery finished it first.
+5. stores the insight as a SUGGESTION (or FAILED), unless another delivery finished it first;
+   a SUGGESTION stages the business event ``insight.ready`` in the same write (cause
+   ``insight:{insight_id}``) and publishes it after (a redelivery finding the insight done
+   publishes it again).
 
 An exception (Firestore unavailable) propagates, so Pub/Sub redelivers and the RUNNING insights
 are resumed.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -59,6 +62,9 @@ from shared.insights.throttle import (
     insight_ref,
     tenant_zone,
 )
+from shared.integrations.events import insight_event
+from shared.integrations.models import BusinessEvent
+from shared.integrations.outbox import PublishEvents, events_of_cause, stage_events
 from shared.models.conversation import Conversation
 from shared.settings import Settings
 from shared.store.conversations import conversation_ref, tenant_ref
@@ -165,6 +171,8 @@ class InsightRunner:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     read_agents: Callable[[Any, str], list[InsightAgent]] = read_active_agents
     """How the active agents are read (a query; unit tests pass a list)."""
+    publish_events: PublishEvents | None = None
+    """Publishes ``insight.ready`` once stored; None stages it only."""
 
     def on_message(self, data: bytes) -> list[Insight] | None:
         """Handle one Pub/Sub message; None (logged, acknowledged) when it is not an event."""
@@ -254,6 +262,10 @@ class InsightRunner:
             return None
         if admission.status == "done":
             logger.info("insight already done", extra=context)
+            if self.publish_events is not None:  # its publish may have failed after the write
+                staged = events_of_cause(self.firestore, event.tenant_id, ready_cause(running))
+                if staged:
+                    self.publish_events(staged)
             return admission.insight
         outcome = self._produce(agent, event, conversation, attribution, zone)
         finished = running.model_copy(
@@ -270,7 +282,19 @@ class InsightRunner:
                 "completed_at": self.now(),
             }
         )
-        stored = complete(self.firestore, finished)
+        ready = []
+        if finished.status is InsightStatus.SUGGESTION:
+            ready = [
+                insight_event(
+                    finished,
+                    "ready",
+                    now=finished.completed_at or now,
+                    assignee_uid=conversation.assignee_uid,
+                )
+            ]
+        stored = complete(self.firestore, finished, ready)
+        if stored is finished and ready and self.publish_events is not None:
+            self.publish_events(ready)
         log = logger.info if stored.status is InsightStatus.SUGGESTION else logger.warning
         log(
             "insight %s",
@@ -379,27 +403,39 @@ def _attribution(value: Any) -> Attribution | None:
         return None
 
 
-def complete(client: Any, finished: Insight) -> Insight:
+def ready_cause(insight: Insight) -> str:
+    """Return the outbox cause of an insight's ``insight.ready`` event."""
+    return f"insight:{insight.insight_id}"
+
+
+def complete(client: Any, finished: Insight, events: Sequence[BusinessEvent] = ()) -> Insight:
     """Store a finished run unless another delivery finished it first; return what is stored.
 
     Optimistic: the write is conditioned on the RUNNING document's last update time, and a
     document that changed meanwhile is read again (no transaction, so no lock is held).
+    ``events`` (its ``insight.ready``) are staged in the same batch.
     """
     document = insight_ref(client, finished.tenant_id, finished.insight_id)
     data = finished.model_dump(mode="python")
     for _ in range(ATTEMPTS):
         snapshot = document.get()
+        batch = client.batch()
         if not snapshot.exists:
+            batch.create(document, data)
+            stage_events(batch, client, events, ready_cause(finished))
             try:
-                document.create(data)
+                batch.commit()
             except AlreadyExists:
                 continue
             return finished
         current = Insight.model_validate(snapshot.to_dict() or {})
         if current.status is not InsightStatus.RUNNING:
             return current
+        written = client.write_option(last_update_time=snapshot.update_time)
+        batch.update(document, data, option=written)
+        stage_events(batch, client, events, ready_cause(finished))
         try:
-            document.update(data, option=client.write_option(last_update_time=snapshot.update_time))
+            batch.commit()
         except FailedPrecondition:
             continue
         return finished
@@ -409,15 +445,19 @@ def complete(client: Any, finished: Insight) -> Insight:
 def build_insight_runner(settings: Settings) -> InsightRunner:
     """Wire the runner to Firestore and to Gemini on Vertex AI (offline payloads otherwise)."""
     from shared.agent.llm import chat_model_from_settings
+    from shared.integrations.publish import business_event_publisher
     from shared.store.firestore import firestore_client
 
     client = firestore_client(settings.project_id)
+    publish = business_event_publisher(settings)
     if settings.llm == "offline":
-        return InsightRunner(firestore=client)
+        return InsightRunner(firestore=client, publish_events=publish)
     models: dict[ModelChoice, BaseChatModel] = {
         "fast": chat_model_from_settings(settings),
         "precise": chat_model_from_settings(
             replace(settings, gemini_model=settings.gemini_precise_model)
         ),
     }
-    return InsightRunner(firestore=client, chat_model_for=models.__getitem__)
+    return InsightRunner(
+        firestore=client, chat_model_for=models.__getitem__, publish_events=publish
+    )

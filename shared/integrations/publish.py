@@ -7,6 +7,7 @@ so a turn or task fails and its retry publishes again (consumers drop duplicates
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -32,13 +33,18 @@ def business_event_publisher(settings: Settings) -> PublishEvents:
     def publish(events: Sequence[BusinessEvent]) -> None:
         if not events:
             return
+        topic = ""
         with lock:
             if not client:
                 import google.cloud.pubsub_v1 as pubsub_v1
 
-                client.append(pubsub_v1.PublisherClient())
+                made = pubsub_v1.PublisherClient()
+                topic = made.topic_path(settings.project_id, settings.business_events_topic)
+                if settings.pubsub_emulator_host:
+                    _ensure_emulator_topic(made, topic)
+                client.append(made)
         publisher = client[0]
-        topic = publisher.topic_path(settings.project_id, settings.business_events_topic)
+        topic = topic or publisher.topic_path(settings.project_id, settings.business_events_topic)
         futures = [
             publisher.publish(
                 topic,
@@ -62,6 +68,18 @@ def business_event_publisher(settings: Settings) -> PublishEvents:
             )
 
     return publish
+
+
+def _ensure_emulator_topic(publisher: Any, topic: str) -> None:
+    """Create the topic on a local emulator that lacks it (production: Terraform makes it).
+
+    Processes started without the whole local loop (a single function under test) would
+    otherwise fail every turn that makes a business event.
+    """
+    from google.api_core.exceptions import AlreadyExists
+
+    with contextlib.suppress(AlreadyExists):
+        publisher.create_topic(name=topic)
 
 
 def publish_logged(publish: PublishEvents | None, events: Sequence[BusinessEvent]) -> bool:
