@@ -5,7 +5,9 @@ otherwise); an unknown instance is 404. ``sendText`` takes ``number`` and ``text
 ``sendMedia`` ``mediatype`` (image, video, document, audio) and ``media``;
 ``sendWhatsAppAudio`` ``audio`` (a voice note: a link, or plain base64 bytes; a ``data:`` URI is
 refused as Evolution refuses it); ``sendButtons`` ``title`` and one to three
-reply ``buttons``. Success is 201 with the sent message, ``status`` ``PENDING``.
+reply ``buttons``; ``sendList`` ``description`` (the text), ``buttonText``, ``footerText`` and
+``sections`` of ``rows`` ``{title, description, rowId}`` (up to ten rows). Success is 201
+with the sent message, ``status`` ``PENDING``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from shared.simulator.payloads import instance_uuid, new_message_id
 PROVIDER: Provider = "evolution"
 SEND_ROUTE = r"/evolution/message/(?P<endpoint>[^/]+)/(?P<instance>[^/]+)"
 
-_ENDPOINTS = ("sendText", "sendMedia", "sendWhatsAppAudio", "sendButtons")
+_ENDPOINTS = ("sendText", "sendMedia", "sendWhatsAppAudio", "sendButtons", "sendList")
+_MAX_LIST_ROWS = 10
 _MEDIA_TYPES = ("image", "video", "document", "audio")
 _MAX_BUTTONS = 3
 
@@ -208,11 +211,51 @@ def _send_buttons(document: dict[str, Any]) -> _Read:
     return SentContent(kind="buttons", text=title, buttons=tuple(found)), message, "buttonsMessage"
 
 
+def _send_list(document: dict[str, Any]) -> _Read:
+    text = text_field(document, "description")
+    button = text_field(document, "buttonText")
+    sections = document.get("sections")
+    if text is None:
+        return 'instance requires property "description"'
+    if button is None:
+        return 'instance requires property "buttonText"'
+    if not isinstance(sections, list) or not sections:
+        return 'instance requires property "sections"'
+    rows: list[dict[str, str]] = []
+    for section in sections:
+        section_rows = section.get("rows") if isinstance(section, dict) else None
+        if not isinstance(section_rows, list) or not section_rows:
+            return "each section needs rows"
+        for row in section_rows:
+            item = row if isinstance(row, dict) else {}
+            row_id, title = text_field(item, "rowId"), text_field(item, "title")
+            if row_id is None or title is None:
+                return "each row needs title and rowId"
+            found = {"id": row_id, "title": title}
+            if text_field(item, "description"):
+                found["description"] = item["description"]
+            rows.append(found)
+    if len(rows) > _MAX_LIST_ROWS:
+        return f"a list holds at most {_MAX_LIST_ROWS} rows"
+    message = {
+        "listMessage": {
+            "title": document.get("title") or "",
+            "description": text,
+            "buttonText": button,
+            "footerText": document.get("footerText") or "",
+            "listType": 1,
+            "sections": sections,
+        }
+    }
+    return SentContent(kind="list", text=text, buttons=tuple(rows)), message, "listMessage"
+
+
 _READERS = {
     "sendText": _send_text,
     "sendMedia": _send_media,
     "sendWhatsAppAudio": _send_audio,
     "sendButtons": _send_buttons,
+    "sendList": _send_list,
 }
 
 

@@ -48,6 +48,9 @@ _TYPES = ("text", "template", "interactive", *_MEDIA_KINDS)
 _MAX_TEXT = 4096
 _MAX_BUTTONS = 3
 _MAX_BUTTON_TITLE = 20
+_MAX_INTERACTIVE_BODY = 1024
+_MAX_LIST_ROWS = 10
+_MAX_ROW_TITLE = 24
 _MB = 1024 * 1024
 _UPLOAD_LIMITS = {  # supported media types and their size limits (Cloud API media reference)
     "audio/aac": 16 * _MB,
@@ -351,16 +354,43 @@ def _interactive(interactive: dict[str, Any]) -> SentContent:
     action = object_field(interactive, "action") or {}
     if kind == "button":
         return SentContent(kind="buttons", text=body, buttons=_reply_buttons(action))
-    sections = action.get("sections")
-    if text_field(action, "button") is None or not isinstance(sections, list) or not sections:
+    if len(body) > _MAX_INTERACTIVE_BODY:
         raise _Invalid(
             131009,
             "(#131009) Parameter value is not valid",
-            "a list needs action.button and at least one section",
+            f"body.text is longer than {_MAX_INTERACTIVE_BODY} characters",
+        )
+    return SentContent(kind="list", text=body, buttons=_list_rows(action))
+
+
+def _list_rows(action: dict[str, Any]) -> tuple[dict[str, str], ...]:
+    """Check a list's button and sections as the Cloud API does; return its rows."""
+    sections = action.get("sections")
+    button = text_field(action, "button")
+    if button is None or not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+        raise _Invalid(
+            131009,
+            "(#131009) Parameter value is not valid",
+            "a list needs action.button and 1 to 10 sections",
+        )
+    if len(button) > _MAX_BUTTON_TITLE:
+        raise _Invalid(
+            131009,
+            "(#131009) Parameter value is not valid",
+            f"action.button is longer than {_MAX_BUTTON_TITLE} characters",
         )
     rows: list[dict[str, str]] = []
     for section in sections:
-        for row in (section.get("rows") if isinstance(section, dict) else None) or []:
+        section_rows = section.get("rows") if isinstance(section, dict) else None
+        if not isinstance(section_rows, list) or not section_rows:
+            raise _Invalid(131009, "(#131009) Parameter value is not valid", "empty section")
+        if len(sections) > 1 and not text_field(section, "title"):
+            raise _Invalid(
+                131009,
+                "(#131009) Parameter value is not valid",
+                "sections need a title when there are several",
+            )
+        for row in section_rows:
             if (
                 not isinstance(row, dict)
                 or not text_field(row, "id")
@@ -369,8 +399,25 @@ def _interactive(interactive: dict[str, Any]) -> SentContent:
                 raise _Invalid(
                     131009, "(#131009) Parameter value is not valid", "rows need id and title"
                 )
-            rows.append({"id": row["id"], "title": row["title"]})
-    return SentContent(kind="list", text=body, buttons=tuple(rows))
+            if len(row["title"]) > _MAX_ROW_TITLE or len(row.get("description") or "") > 72:
+                raise _Invalid(
+                    131009,
+                    "(#131009) Parameter value is not valid",
+                    f"row title over {_MAX_ROW_TITLE} or description over 72 characters",
+                )
+            found = {"id": row["id"], "title": row["title"]}
+            if text_field(row, "description"):
+                found["description"] = row["description"]
+            rows.append(found)
+    if len(rows) > _MAX_LIST_ROWS:
+        raise _Invalid(
+            131009,
+            "(#131009) Parameter value is not valid",
+            f"a list holds at most {_MAX_LIST_ROWS} rows",
+        )
+    if len({row["id"] for row in rows}) != len(rows):
+        raise _Invalid(131009, "(#131009) Parameter value is not valid", "row ids repeat")
+    return tuple(rows)
 
 
 def _reply_buttons(action: dict[str, Any]) -> tuple[dict[str, str], ...]:

@@ -56,6 +56,7 @@ from shared.simulator.payloads import (
     STATUS_ORDER,
     AdClick,
     BusinessAccount,
+    ChoiceReply,
     InboundKind,
     InboundMessage,
     inbound_request,
@@ -368,6 +369,7 @@ class ProviderSimulator:
         size_bytes: int | None = None,
         document_text: str | None = None,
         referral: AdClick | None = None,
+        reply: ChoiceReply | None = None,
     ) -> LeadMessagePosted:
         """Post a lead's message (or the business phone's) to Piloto's webhook, signed.
 
@@ -412,6 +414,7 @@ class ProviderSimulator:
             filename=filename,
             size_bytes=size_bytes,
             referral=referral,
+            reply=reply,
         )
         request = inbound_request(
             provider,
@@ -426,6 +429,51 @@ class ProviderSimulator:
         copies = 2 if self.faults.take(("duplicate_webhooks",), provider, channel_id) else 1
         posts = tuple(self._webhooks.post(webhook) for _ in range(copies))
         return LeadMessagePosted(provider_message_id=message_id, posts=posts)
+
+    def tap_choice(
+        self,
+        channel_id: str,
+        phone: str,
+        *,
+        choice_id: str | None = None,
+        index: int | None = None,
+        provider_message_id: str | None = None,
+        name: str | None = None,
+    ) -> LeadMessagePosted:
+        """Post the lead's tap on a row or button of a list or buttons message sent to them.
+
+        The message is ``provider_message_id`` or the latest one; the row is ``choice_id`` or
+        the ``index``-th (from 1). The webhook is the provider's own list/button reply.
+        """
+        lead_phone = recipient(phone)
+        if lead_phone is None:
+            raise ValueError(f"{phone!r} is not a phone number")
+        sent = [
+            message
+            for message in self.outbox(channel_id=channel_id, to=lead_phone)
+            if message.kind in ("list", "buttons")
+            and provider_message_id in (None, message.provider_message_id)
+        ]
+        if not sent:
+            raise ValueError("no list or buttons message was sent to this lead to tap")
+        tapped = sent[-1]
+        rows = tapped.content.buttons
+        if choice_id is not None:
+            row = next((item for item in rows if item["id"] == choice_id), None)
+        elif index is not None and 1 <= index <= len(rows):
+            row = rows[index - 1]
+        else:
+            row = None
+        if row is None:
+            raise ValueError(f"the message has no such choice (it has {len(rows)})")
+        reply = ChoiceReply(
+            id=row["id"],
+            title=row["title"],
+            description=row.get("description"),
+            kind="list" if tapped.kind == "list" else "button",
+            context_id=tapped.provider_message_id,
+        )
+        return self.send_lead_message(channel_id, lead_phone, None, name=name, reply=reply)
 
     # Routes
 
@@ -443,6 +491,7 @@ class ProviderSimulator:
         router.add("GET", r"/channels/(?P<channel_id>[^/]+)", self._get_channel)
         router.add("DELETE", r"/channels/(?P<channel_id>[^/]+)", self._remove_channel)
         router.add("POST", r"/leads/(?P<provider>[^/]+)/(?P<channel_id>[^/]+)/messages", self._lead)
+        router.add("POST", r"/leads/(?P<provider>[^/]+)/(?P<channel_id>[^/]+)/taps", self._tap)
         router.add("GET", media.PUBLIC_ROUTE, self._media_content)
         router.add("GET", media.META_DESCRIBE_ROUTE, self._meta_media)
         router.add("GET", media.META_DOWNLOAD_ROUTE, self._meta_media_download)
@@ -616,6 +665,42 @@ class ProviderSimulator:
                 "webhook_url": first.url,
                 "webhook_status": first.status_code,
                 "webhook_statuses": [post.status_code for post in posted.posts],
+                "error": first.error,
+            },
+        )
+
+    def _tap(self, request: Request, params: Mapping[str, str]) -> Response:
+        channel = self.channels.get(params["channel_id"])
+        if channel is None or channel.provider != params["provider"]:
+            return json_response(
+                404, {"error": f"no {params['provider']} channel {params['channel_id']}"}
+            )
+        if self.webhook_base_url is None:
+            return json_response(409, {"error": "the simulator has no webhook_base_url"})
+        document = request.json_object()
+        unknown = set(document) - {"from", "name", "choice_id", "index", "message_id"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        index = document.get("index")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+            raise BadRequest("index must be a whole number")
+        try:
+            posted = self.tap_choice(
+                channel.channel_id,
+                str(document.get("from") or ""),
+                choice_id=_optional_text(document, "choice_id"),
+                index=index,
+                provider_message_id=_optional_text(document, "message_id"),
+                name=_optional_text(document, "name"),
+            )
+        except ValueError as error:
+            raise BadRequest(str(error)) from error
+        first = posted.posts[0]
+        return json_response(
+            200,
+            {
+                "provider_message_id": posted.provider_message_id,
+                "webhook_status": first.status_code,
                 "error": first.error,
             },
         )

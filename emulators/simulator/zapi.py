@@ -5,7 +5,9 @@ header (the account security token) is 401; errors read ``{"error", "message"}``
 ``send-text`` (``phone``, ``message``), ``send-image`` / ``send-audio`` / ``send-video`` (the
 link, or the bytes as a ``data:`` URI, under the kind's name; ``send-audio`` also takes
 ``waveform``), ``send-document/{extension}`` (``document``, ``fileName``) and
-``send-button-list`` (``message``, ``buttonList.buttons`` of ``{id, label}``). Success is
+``send-button-list`` (``message``, ``buttonList.buttons`` of ``{id, label}``) and
+``send-option-list`` (``message``, ``optionList`` ``{title, buttonLabel, options: [{id, title,
+description}]}``, up to ten options). Success is
 ``{"zaapId", "messageId", "id"}``.
 """
 
@@ -39,6 +41,7 @@ SEND_ROUTE = r"/zapi/instances/(?P<instance_id>[^/]+)/token/(?P<token>[^/]+)/(?P
 
 _MEDIA_ENDPOINTS = {"send-image": "image", "send-audio": "audio", "send-video": "video"}
 _MAX_BUTTONS = 3
+_MAX_OPTIONS = 10
 
 
 def zapi_error(
@@ -116,6 +119,8 @@ def _content(endpoint: str, document: dict[str, Any]) -> SentContent | Response:
         return _media("document", document, extension)
     if endpoint == "send-button-list":
         return _buttons(document)
+    if endpoint == "send-option-list":
+        return _option_list(document)
     return zapi_error(404, "Not Found", f"no endpoint {endpoint}")
 
 
@@ -167,3 +172,26 @@ def _buttons(document: dict[str, Any]) -> SentContent | Response:
             return zapi_error(400, "Bad Request", "each button needs id and label")
         found.append({"id": button_id, "title": label})
     return SentContent(kind="buttons", text=text, buttons=tuple(found))
+
+
+def _option_list(document: dict[str, Any]) -> SentContent | Response:
+    text = text_field(document, "message")
+    option_list = object_field(document, "optionList") or {}
+    options = option_list.get("options")
+    if text is None:
+        return zapi_error(400, "Bad Request", "message is required")
+    if text_field(option_list, "title") is None or text_field(option_list, "buttonLabel") is None:
+        return zapi_error(400, "Bad Request", "optionList needs title and buttonLabel")
+    if not isinstance(options, list) or not 1 <= len(options) <= _MAX_OPTIONS:
+        return zapi_error(400, "Bad Request", f"optionList.options must hold 1 to {_MAX_OPTIONS}")
+    found: list[dict[str, str]] = []
+    for option in options:
+        item = option if isinstance(option, dict) else {}
+        title = text_field(item, "title")
+        if title is None:
+            return zapi_error(400, "Bad Request", "each option needs a title")
+        row = {"id": text_field(item, "id") or str(len(found) + 1), "title": title}
+        if text_field(item, "description"):
+            row["description"] = item["description"]
+        found.append(row)
+    return SentContent(kind="list", text=text, buttons=tuple(found))

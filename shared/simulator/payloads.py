@@ -184,6 +184,24 @@ class AdClick:
 
 
 @dataclass(frozen=True)
+class ChoiceReply:
+    """A lead tapping a row of an interactive list or a reply button the business sent."""
+
+    id: str
+    title: str
+    description: str | None = None
+    kind: Literal["list", "button"] = "list"
+    context_id: str | None = None
+    """The provider id of the message whose row or button was tapped."""
+
+    def __post_init__(self) -> None:
+        if not self.id or not self.title:
+            raise ValueError("a tapped choice needs its id and title")
+        if self.kind not in ("list", "button"):
+            raise ValueError("a tapped choice is a list row or a button")
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A message a lead sends (or, on Evolution and Z-API, the business's own phone sends)."""
 
@@ -207,10 +225,14 @@ class InboundMessage:
     """The media's size, where the provider reports one."""
     referral: AdClick | None = None
     """The click-to-WhatsApp ad the lead came from."""
+    reply: ChoiceReply | None = None
+    """The list row or button the lead tapped (then ``kind`` is text and ``text`` unused)."""
 
     def __post_init__(self) -> None:
-        if self.kind == "text" and not self.text:
+        if self.kind == "text" and not self.text and self.reply is None:
             raise ValueError("a text message needs text")
+        if self.reply is not None and (self.kind != "text" or self.from_business):
+            raise ValueError("only a lead's text-kind message can tap a choice")
         if self.referral is not None and self.from_business:
             raise ValueError("only a lead's message comes from an ad (referral with from_business)")
         if self.at.tzinfo is None:
@@ -265,6 +287,10 @@ def inbound_request(
     if provider == "twilio":
         if message.from_business:
             return None
+        if message.reply is not None:
+            raise ValueError(
+                "Piloto sends Twilio choices as numbered text: the lead answers with the number"
+            )
         return _signed_form(_twilio_inbound(message, account), url, account, secrets)
     if provider == "evolution":
         return _signed_json(provider, _evolution_inbound(message, account, url), url, secrets)
@@ -373,7 +399,9 @@ def _meta_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
         "timestamp": str(int(message.at.timestamp())),
         "type": message.kind,
     }
-    if message.kind == "text":
+    if message.reply is not None:
+        item |= _meta_reply(message.reply, account)
+    elif message.kind == "text":
         item["text"] = {"body": message.text}
     else:
         media: dict[str, Any] = {
@@ -396,6 +424,18 @@ def _meta_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
     if message.name:
         contact["profile"] = {"name": message.name}
     return _meta_envelope({"contacts": [contact], "messages": [item]}, account)
+
+
+def _meta_reply(reply: ChoiceReply, account: BusinessAccount) -> dict[str, Any]:
+    """Return a tapped list row (``list_reply``) or button (``button_reply``) as Meta posts it."""
+    kind = f"{reply.kind}_reply"
+    chosen = {"id": reply.id, "title": reply.title}
+    if reply.description and reply.kind == "list":
+        chosen["description"] = reply.description
+    item: dict[str, Any] = {"type": "interactive", "interactive": {"type": kind, kind: chosen}}
+    if reply.context_id:
+        item["context"] = {"from": account.business_digits, "id": reply.context_id}
+    return item
 
 
 def _meta_referral(ad: AdClick) -> dict[str, Any]:
@@ -552,7 +592,9 @@ def _evolution_inbound(
 ) -> dict[str, Any]:
     digits = message.lead_phone.lstrip("+")
     content: dict[str, Any]
-    if message.kind == "text":
+    if message.reply is not None:
+        content, message_type = _evolution_reply(message.reply, account)
+    elif message.kind == "text":
         content, message_type = {"conversation": message.text}, "conversation"
     else:
         message_type = f"{message.kind}Message"
@@ -609,6 +651,33 @@ def _evolution_inbound(
     return _evolution_envelope("messages.upsert", data, account, url, message.at)
 
 
+def _evolution_reply(reply: ChoiceReply, account: BusinessAccount) -> tuple[dict[str, Any], str]:
+    """Return WhatsApp Web's list or buttons response message, as Evolution API passes it on."""
+    context: dict[str, Any] = {}
+    if reply.context_id:
+        context = {
+            "stanzaId": reply.context_id,
+            "participant": f"{account.business_digits}@s.whatsapp.net",
+        }
+    if reply.kind == "list":
+        listed: dict[str, Any] = {
+            "title": reply.title,
+            "listType": 1,
+            "singleSelectReply": {"selectedRowId": reply.id},
+            "contextInfo": context,
+        }
+        if reply.description:
+            listed["description"] = reply.description
+        return {"listResponseMessage": listed}, "listResponseMessage"
+    button = {
+        "selectedButtonId": reply.id,
+        "selectedDisplayText": reply.title,
+        "type": 1,
+        "contextInfo": context,
+    }
+    return {"buttonsResponseMessage": button}, "buttonsResponseMessage"
+
+
 def _external_ad_reply(ad: AdClick, media_type: str | int) -> dict[str, Any]:
     """Return WhatsApp Web's ``externalAdReply`` (the gateways pass it on as they get it)."""
     reply: dict[str, Any] = {
@@ -662,7 +731,19 @@ def _zapi_inbound(message: InboundMessage, account: BusinessAccount) -> dict[str
     if message.referral is not None:
         ad = message.referral
         document["externalAdReply"] = _external_ad_reply(ad, _ZAPI_AD_MEDIA_TYPES[ad.media_type])
-    if message.kind == "text":
+    if message.reply is not None:
+        reply = message.reply
+        if reply.context_id:
+            document["referenceMessageId"] = reply.context_id
+        if reply.kind == "list":
+            document["listResponseMessage"] = {
+                "message": reply.description or "",
+                "title": reply.title,
+                "selectedRowId": reply.id,
+            }
+        else:
+            document["buttonsResponseMessage"] = {"buttonId": reply.id, "message": reply.title}
+    elif message.kind == "text":
         document["text"] = {"message": message.text}
         if message.referral is not None:  # the ad's preview rides along with the text
             document["text"] |= {
