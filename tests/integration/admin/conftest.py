@@ -196,6 +196,7 @@ def admin(
         "PILOTO_STRIPE_SECRET_KEY": f"env:{STRIPE_KEY_VARIABLE}",
         STRIPE_KEY_VARIABLE: STRIPE_SECRET_KEY,
         "PILOTO_CONSOLE_URL": CONSOLE_URL,
+        "PILOTO_RDSTATION_API_BASE": f"{stripe_simulator.url}/rdstation/api/v1",  # H7: CRM
     }
     env.pop("PILOTO_SIMULATOR_URL", None)
     env |= admin_env

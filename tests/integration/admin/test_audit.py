@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from emulators.simulator.rdstation import DEFAULT_TOKEN as RDSTATION_TOKEN
 from shared.admin.routes import ROUTES
 from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
 from shared.models.decision import Action, Decision
@@ -267,6 +268,13 @@ def _steps() -> list[tuple[str, str, Step]]:
     def forget_conversions(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return admin.api.delete(f"{office.base}/conversions", office.owner)
 
+    def connect_crm(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"token": RDSTATION_TOKEN}
+        return admin.api.put(f"{office.base}/crm", office.owner, body)
+
+    def disconnect_crm(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.delete(f"{office.base}/crm", office.owner)
+
     def checkout(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         body = {"plan_id": "starter"}
         return admin.api.post(f"{office.base}/billing/checkout", office.owner, body)
@@ -322,6 +330,8 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("POST", f"{t}/insights/<insight_id>/dismiss", review("dismiss")),
         ("PUT", f"{t}/conversions", save_conversions),
         ("DELETE", f"{t}/conversions", forget_conversions),
+        ("PUT", f"{t}/crm", connect_crm),
+        ("DELETE", f"{t}/crm", disconnect_crm),
         ("POST", f"{t}/billing/checkout", checkout),
         ("POST", f"{t}/billing/portal", portal),
         ("POST", f"{t}/billing/plan", change_plan),
@@ -363,6 +373,8 @@ EXPECTED_ACTIONS = {
     "POST /api/tenants/<tenant_id>/insights/<insight_id>/dismiss": "insight.dismiss",
     "PUT /api/tenants/<tenant_id>/conversions": "conversions.update",
     "DELETE /api/tenants/<tenant_id>/conversions": "conversions.delete",
+    "PUT /api/tenants/<tenant_id>/crm": "crm.update",
+    "DELETE /api/tenants/<tenant_id>/crm": "crm.delete",
     "POST /api/tenants/<tenant_id>/billing/checkout": "billing.checkout",
     "POST /api/tenants/<tenant_id>/billing/portal": "billing.portal",
     "POST /api/tenants/<tenant_id>/billing/plan": "billing.plan_change",

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from emulators.simulator.rdstation import DEFAULT_TOKEN as RDSTATION_TOKEN
 from shared.admin.http import Route
 from shared.admin.routes import ROUTES
 from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
@@ -188,6 +189,7 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
         "ConversionsIn": {"dataset_id": "1234567890", "access_token": "stolen-token"},
         "PlanChoice": {"plan_id": "agency"},
         "WorkspaceCreate": {"name": "Cliente Tomado"},
+        "CrmIn": {"token": RDSTATION_TOKEN, "deal_name": "{nome} (tomado)"},  # H7
     }
     name = route.body.__name__
     assert name in samples, f"no sample body for {name} ({route.method} {route.path}): add one"
