@@ -5,15 +5,14 @@
 //   E2E_EMAIL=ana+5@example.com E2E_PASSWORD=senha-forte-1 node e2e/integrations.e2e.mjs
 //
 // Sign up → create the company → connect a Meta channel → a lead asks for a human (the agent hands off: a
-// notification for the team) → Agenda: scheduling on, built-in calendar, saved → the next free slots show →
-// "Conectar Google Agenda" → the simulated consent page → "Permitir" (google-allow) → back on
-// /agenda?google=connected, "Conectado: <account>" → Integrações: a webhook endpoint pointing at the local
-// receiver (http://127.0.0.1:<port>) → its secret shown once → "Enviar teste" → the receiver gets a
-// webhook.test whose Piloto-Signature verifies with that secret → the badge turns "Entregue" and the deliveries
-// drawer lists it → an API key, shown once, creates a contact through the public API → RD Station CRM connected
-// with a fresh simulator account's token, "Funil de vendas" chosen and "Ganho" mapped to "Fechamento" (read back
-// after a reload) → the bell counts the handoff notification; clicking it opens the conversation and marks it
-// read. Screenshots agenda.png, google-consent.png, agenda-google.png, integrations-webhook.png,
+// notification for the team) → Integrações: an API key, shown once, creates a contact through the public API →
+// RD Station CRM connected with a fresh simulator account's token, "Funil de vendas" chosen and "Ganho" mapped to
+// "Fechamento" (read back after a reload) → a webhook endpoint pointing at the local receiver
+// (http://127.0.0.1:<port>) → its secret shown once → "Enviar teste" → the receiver gets a webhook.test whose
+// Piloto-Signature verifies with that secret → the badge turns "Entregue" and the deliveries drawer lists it →
+// Agenda: scheduling on, built-in calendar, saved → the next free slots show → "Conectar Google Agenda" → the
+// simulated consent page → "Permitir" (google-allow) → back on /agenda?google=connected, "Conectado: <account>" →
+// the bell counts the handoff notification; clicking it opens the conversation and marks it read. Screenshots agenda.png, google-consent.png, agenda-google.png, integrations-webhook.png,
 // webhook-deliveries.png, api-key.png, crm.png, notifications.png.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -85,48 +84,50 @@ exit(
         await simulator.leadWrites(channel.channelId, { from: LEAD.from, name: LEAD.name, text: 'Oi, quero falar com um atendente humano, por favor' });
       });
 
-      await step('Agenda: turn scheduling on with the built-in calendar and see the next free slots', async () => {
-        await page.click(byTestId('nav-agenda'));
-        await page.locator(byTestId('calendar-form')).waitFor();
-        if (!(await page.locator(byTestId('calendar-enabled')).isChecked())) await page.check(byTestId('calendar-enabled'));
-        await page.selectOption(byTestId('calendar-provider'), 'builtin');
-        // Open every day, so the preview has slots whatever day the test runs.
-        for (const day of ['sat', 'sun']) {
-          if ((await page.locator(`${byTestId('hours-day')}[data-day="${day}"]`).getAttribute('data-ranges')) === '0') await page.click(byTestId(`hours-add-${day}`));
-        }
-        await page.fill(byTestId('calendar-location'), 'Av. Paulista, 1000');
-        await page.click(byTestId('calendar-save'));
-        await page.locator(byTestId('calendar-saved')).waitFor();
-        const slot = page.locator(byTestId('slot')).first();
-        await slot.waitFor();
-        const label = (await slot.textContent()) ?? '';
-        if (!/^\w{3} \d\d\/\d\d às \d\d:\d\d$/.test(label)) throw new Error(`a slot reads "${label}"`);
-        const count = await page.locator(byTestId('slot')).count();
-        log(`${count} slots, the first "${label}"`);
-        await shot(page, 'agenda.png');
+      await step('an API key, shown once, creates a contact through the public API', async () => {
+        await page.click(byTestId('nav-integrations'));
+        await page.locator(byTestId('integrations-page')).waitFor();
+        await page.fill(byTestId('api-key-name'), 'Zapier');
+        await page.click(byTestId('api-key-create'));
+        await page.locator(byTestId('secret-reveal')).waitFor();
+        const key = await readSecret(page, 'pk_live_');
+        await page.locator(`${byTestId('api-key-row')}[data-revoked="false"]`).waitFor();
+        await shot(page, 'api-key.png');
+        await page.click(byTestId('secret-done'));
+        const answer = await fetch(`${env.consoleUrl}/api/v1/contacts`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ phone: '+5511987650099', name: 'Contato via API' }),
+        });
+        if (answer.status !== 201 && answer.status !== 200) throw new Error(`POST /api/v1/contacts answered ${answer.status}: ${await answer.text()}`);
+        const anonymous = await fetch(`${env.consoleUrl}/api/v1/contacts`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"phone":"+5511987650098"}' });
+        if (anonymous.status !== 401) throw new Error(`without the key the public API answered ${anonymous.status}`);
       });
 
-      await step('connect Google Calendar through the simulated consent page', async () => {
-        await page.click(byTestId('google-connect'));
-        await page.waitForURL(/\/google\/o\/oauth2\//);
-        await page.locator(byTestId('google-allow')).waitFor();
-        await shot(page, 'google-consent.png');
-        await page.click(byTestId('google-allow'));
-        await page.waitForURL(/\/agenda\?google=connected/);
-        const notice = page.locator(byTestId('google-notice'));
-        await notice.waitFor();
-        if ((await notice.getAttribute('data-state')) !== 'connected') throw new Error(`back from Google: ${await notice.textContent()}`);
-        const status = page.locator(`${byTestId('google-status')}[data-status="connected"]`);
-        await status.waitFor();
-        const text = (await status.textContent()) ?? '';
-        if (!text.startsWith('Conectado')) throw new Error(`Google status reads "${text}"`);
-        await page.locator(byTestId('slot')).first().waitFor();
-        await shot(page, 'agenda-google.png');
+      await step('connect RD Station CRM and map "Ganho" to "Fechamento"', async () => {
+        const account = await simulator.call('POST', '/rdstation/_control/accounts', {});
+        if (account.status !== 201 || !account.json?.token) throw new Error(`the simulator made no RD Station account: ${account.status} ${account.text}`);
+        await page.fill(byTestId('crm-token'), account.json.token);
+        await page.click(byTestId('crm-connect'));
+        await page.locator(`${byTestId('crm-status')}[data-status="connected"]`).waitFor();
+        await until('the RD Station funnels', async () => (await page.locator(`${byTestId('crm-pipeline')} option`).count()) > 1);
+        await page.selectOption(byTestId('crm-pipeline'), { label: 'Funil de vendas' });
+        await page.selectOption(byTestId('crm-stage-won'), { label: 'Fechamento' });
+        await page.selectOption(byTestId('crm-stage-new'), { label: 'Sem contato' });
+        await page.click(byTestId('crm-save'));
+        await page.locator(byTestId('crm-saved')).waitFor();
+        await page.reload();
+        await page.locator(`${byTestId('crm-status')}[data-status="connected"]`).waitFor();
+        await until('the saved mapping after a reload', async () => {
+          const won = page.locator(byTestId('crm-stage-won'));
+          if (!(await won.count())) return false;
+          return ((await won.locator('option:checked').textContent()) ?? '') === 'Fechamento';
+        });
+        await shot(page, 'crm.png');
       });
 
       let secret = '';
       await step(`Integrações: a webhook endpoint to the local receiver ${receiver.url}, its secret shown once`, async () => {
-        await page.click(byTestId('nav-integrations'));
         await page.click(byTestId('webhook-new'));
         await page.fill(byTestId('webhook-url'), receiver.url);
         await page.fill(byTestId('webhook-description'), 'Receptor local do teste');
@@ -166,44 +167,43 @@ exit(
         await page.click(byTestId('deliveries-close'));
       });
 
-      await step('an API key, shown once, creates a contact through the public API', async () => {
-        await page.fill(byTestId('api-key-name'), 'Zapier');
-        await page.click(byTestId('api-key-create'));
-        await page.locator(byTestId('secret-reveal')).waitFor();
-        const key = await readSecret(page, 'pk_live_');
-        await page.locator(`${byTestId('api-key-row')}[data-revoked="false"]`).waitFor();
-        await shot(page, 'api-key.png');
-        await page.click(byTestId('secret-done'));
-        const answer = await fetch(`${env.consoleUrl}/api/v1/contacts`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ phone: '+5511987650099', name: 'Contato via API' }),
-        });
-        if (answer.status !== 201 && answer.status !== 200) throw new Error(`POST /api/v1/contacts answered ${answer.status}: ${await answer.text()}`);
-        const anonymous = await fetch(`${env.consoleUrl}/api/v1/contacts`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"phone":"+5511987650098"}' });
-        if (anonymous.status !== 401) throw new Error(`without the key the public API answered ${anonymous.status}`);
+      await step('Agenda: turn scheduling on with the built-in calendar and see the next free slots', async () => {
+        await page.click(byTestId('nav-agenda'));
+        await page.locator(byTestId('calendar-form')).waitFor();
+        if (!(await page.locator(byTestId('calendar-enabled')).isChecked())) await page.check(byTestId('calendar-enabled'));
+        await page.selectOption(byTestId('calendar-provider'), 'builtin');
+        // Open every day, so the preview has slots whatever day the test runs.
+        for (const day of ['sat', 'sun']) {
+          if ((await page.locator(`${byTestId('hours-day')}[data-day="${day}"]`).getAttribute('data-ranges')) === '0') await page.click(byTestId(`hours-add-${day}`));
+        }
+        await page.fill(byTestId('calendar-location'), 'Av. Paulista, 1000');
+        await page.click(byTestId('calendar-save'));
+        await page.locator(byTestId('calendar-saved')).waitFor();
+        const slot = page.locator(byTestId('slot')).first();
+        await slot.waitFor();
+        const label = (await slot.textContent()) ?? '';
+        if (!/^\w{3} \d\d\/\d\d às \d\d:\d\d$/.test(label)) throw new Error(`a slot reads "${label}"`);
+        const count = await page.locator(byTestId('slot')).count();
+        log(`${count} slots, the first "${label}"`);
+        await shot(page, 'agenda.png');
       });
 
-      await step('connect RD Station CRM and map "Ganho" to "Fechamento"', async () => {
-        const account = await simulator.call('POST', '/rdstation/_control/accounts', {});
-        if (account.status !== 201 || !account.json?.token) throw new Error(`the simulator made no RD Station account: ${account.status} ${account.text}`);
-        await page.fill(byTestId('crm-token'), account.json.token);
-        await page.click(byTestId('crm-connect'));
-        await page.locator(`${byTestId('crm-status')}[data-status="connected"]`).waitFor();
-        await until('the RD Station funnels', async () => (await page.locator(`${byTestId('crm-pipeline')} option`).count()) > 1);
-        await page.selectOption(byTestId('crm-pipeline'), { label: 'Funil de vendas' });
-        await page.selectOption(byTestId('crm-stage-won'), { label: 'Fechamento' });
-        await page.selectOption(byTestId('crm-stage-new'), { label: 'Sem contato' });
-        await page.click(byTestId('crm-save'));
-        await page.locator(byTestId('crm-saved')).waitFor();
-        await page.reload();
-        await page.locator(`${byTestId('crm-status')}[data-status="connected"]`).waitFor();
-        await until('the saved mapping after a reload', async () => {
-          const won = page.locator(byTestId('crm-stage-won'));
-          if (!(await won.count())) return false;
-          return ((await won.locator('option:checked').textContent()) ?? '') === 'Fechamento';
-        });
-        await shot(page, 'crm.png');
+      await step('connect Google Calendar through the simulated consent page', async () => {
+        await page.click(byTestId('google-connect'));
+        await page.waitForURL(/\/google\/o\/oauth2\//);
+        await page.locator(byTestId('google-allow')).waitFor();
+        await shot(page, 'google-consent.png');
+        await page.click(byTestId('google-allow'));
+        await page.waitForURL(/\/agenda\?google=connected/);
+        const notice = page.locator(byTestId('google-notice'));
+        await notice.waitFor();
+        if ((await notice.getAttribute('data-state')) !== 'connected') throw new Error(`back from Google: ${await notice.textContent()}`);
+        const status = page.locator(`${byTestId('google-status')}[data-status="connected"]`);
+        await status.waitFor();
+        const text = (await status.textContent()) ?? '';
+        if (!text.startsWith('Conectado')) throw new Error(`Google status reads "${text}"`);
+        await page.locator(byTestId('slot')).first().waitFor();
+        await shot(page, 'agenda-google.png');
       });
 
       await step('the bell counts the handoff; clicking it opens the conversation and marks it read', async () => {

@@ -16,8 +16,10 @@ describe('calendar form', () => {
   });
 
   it('sends every weekday, a blank location as null and a trimmed title', () => {
-    const form = { ...formFromSettings(calendarSettings()), location: '  ', meeting_title: ' Conversa com {nome} ' };
+    const form = { ...formFromSettings(calendarSettings()), location: '  ', meeting_title: ' Conversa com {nome} ', google: { calendar_id: 'primary' } };
     const body = requestFromForm(form);
+    // only CalendarIn's fields go back (the API refuses unknown ones)
+    expect(Object.keys(body).sort()).toEqual(Object.keys(calendarSettings()).sort());
     expect(Object.keys(body.business_hours)).toEqual(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
     expect(body.business_hours.sun).toEqual([]);
     expect(body.location).toBeNull();

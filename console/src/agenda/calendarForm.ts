@@ -23,10 +23,18 @@ export function formFromSettings(settings: CalendarIn): CalendarForm {
   return { ...settings, business_hours: hours, location: settings.location ?? '' };
 }
 
-/** The body of PUT calendar: every weekday (a closed day is an empty list), the location null when blank. */
+/** The body of PUT calendar, exactly CalendarIn's fields: every weekday (a closed day is an empty list), the location null when blank. */
 export function requestFromForm(form: CalendarForm): CalendarIn {
   return {
-    ...form,
+    enabled: form.enabled,
+    provider: form.provider,
+    meeting_minutes: form.meeting_minutes,
+    buffer_before_minutes: form.buffer_before_minutes,
+    buffer_after_minutes: form.buffer_after_minutes,
+    min_notice_minutes: form.min_notice_minutes,
+    horizon_days: form.horizon_days,
+    slots_offered: form.slots_offered,
+    reminder_minutes_before: form.reminder_minutes_before,
     business_hours: Object.fromEntries(WEEKDAYS.map((day) => [day, form.business_hours[day].map((range) => ({ ...range }))])),
     location: form.location.trim() || null,
     meeting_title: form.meeting_title.trim(),
