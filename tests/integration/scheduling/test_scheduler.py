@@ -1,0 +1,225 @@
+"""The Scheduler as the turn runner uses it, on the Firestore emulator with a fake Google."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+
+from emulators.stack import LocalStack
+from shared.models.conversation import Conversation
+from shared.models.decision import Action, Decision, OutboundMessage, Reason
+from shared.scheduling import bookings
+from shared.scheduling.models import (
+    Booking,
+    BookingRequest,
+    BookingStatus,
+    CalendarSettings,
+    GoogleCalendarLink,
+)
+from shared.scheduling.reminders import ReminderRequest
+from shared.scheduling.service import CalendarUnavailable, Scheduler
+from shared.store.conversations import tenant_ref
+
+SP = "America/Sao_Paulo"
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # Monday 09:00 in São Paulo
+
+
+class FakeGoogle:
+    def __init__(self) -> None:
+        self.busy_times: list[tuple[datetime, datetime]] = []
+        self.created: list[str] = []
+        self.down = False
+
+    def busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        if self.down:
+            raise CalendarUnavailable("Google Calendar indisponível")
+        return self.busy_times
+
+    def create_event(
+        self, booking: Booking, title: str, description: str, location: str | None
+    ) -> str:
+        if self.down:
+            raise CalendarUnavailable("Google Calendar indisponível")
+        self.created.append(title)
+        return "ev" + booking.booking_id
+
+    def move_event(self, event_id: str, booking: Booking) -> None: ...
+    def cancel_event(self, event_id: str) -> None: ...
+    def add_attendee(self, event_id: str, email: str) -> None: ...
+
+
+@pytest.fixture
+def client(local_stack: LocalStack) -> firestore.Client:
+    return firestore.Client(project=local_stack.project_id)
+
+
+def _setup(
+    client: Any, google: FakeGoogle | None = None
+) -> tuple[Scheduler, Conversation, list[Any]]:
+    tenant_id = f"sch-{uuid.uuid4().hex[:10]}"
+    settings = CalendarSettings(enabled=True, slots_offered=3, min_notice_minutes=60)
+    if google is not None:
+        settings = settings.model_copy(
+            update={
+                "provider": "google",
+                "google": GoogleCalendarLink(token_secret="local:x", connected_at=NOW),
+            }
+        )
+    tenant_ref(client, tenant_id).collection("settings").document("calendar").set(
+        settings.model_dump(mode="json")
+    )
+    reminders: list[Any] = []
+    scheduler = Scheduler(
+        firestore=client,
+        backend_for=lambda _tenant, _settings: google,
+        schedule_reminder=lambda request, at: reminders.append((request, at)),
+        now=lambda: NOW,
+    )
+    conversation = Conversation(
+        conversation_id="conv-9",
+        tenant_id=tenant_id,
+        channel_id="ch",
+        contact_key="+5511988887777",
+        contact_name="Bruno Lima",
+        fields={"email": "bruno@example.com"},
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return scheduler, conversation, reminders
+
+
+def _book(conversation: Conversation, request: BookingRequest) -> Decision:
+    return Decision(
+        decision_id="d1",
+        action=Action.SPEAK,
+        reasons=[Reason.MEETING_BOOKED],
+        messages=[OutboundMessage(text="Reunião marcada!")],
+        booking=request,
+        decided_at=NOW,
+    )
+
+
+def _store(scheduler: Scheduler, conversation: Conversation, decision: Decision) -> None:
+    batch = scheduler.firestore.batch()
+    scheduler.stage(batch, conversation, decision, NOW)
+    batch.commit()
+
+
+def test_book_confirm_sync_and_remind(client: firestore.Client) -> None:
+    google = FakeGoogle()
+    scheduler, conversation, reminders = _setup(client, google)
+    lookup = scheduler.slots_for(conversation.tenant_id, SP, NOW)
+    assert lookup.calendar is not None and len(lookup.slots) == 3 and lookup.error is None
+    slot = lookup.slots[-1]  # a later day: its reminder is two hours before, not now
+    decision = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=4,
+        timezone=SP,
+        now=NOW,
+    )
+    assert decision.booking is not None and decision.booking.booking_id == "conv-9-4"
+    assert scheduler.booking_fields(decision)["booking_start"] == slot.start
+    _store(scheduler, conversation, decision)
+    scheduler.after_commit(conversation, decision, SP)
+    stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
+    assert stored is not None
+    booking = stored[0]
+    assert booking.status == BookingStatus.CONFIRMED and booking.email == "bruno@example.com"
+    assert booking.calendar_synced and booking.google_event_id == "evconv-9-4"
+    assert google.created == ["Reunião com Bruno Lima"]
+    assert reminders == [
+        (
+            ReminderRequest(conversation.tenant_id, "conv-9-4", slot.start),
+            slot.start - timedelta(hours=2),
+        )
+    ]
+    assert booking.reminder_at == slot.start - timedelta(hours=2)
+    # The slot is no longer offered.
+    assert slot not in scheduler.slots_for(conversation.tenant_id, SP, NOW).slots
+
+
+def test_a_lost_race_becomes_a_fresh_offer(client: firestore.Client) -> None:
+    scheduler, conversation, _ = _setup(client)
+    slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[0]
+    other = conversation.model_copy(update={"conversation_id": "conv-8"})
+    first = scheduler.carry_out(
+        other,
+        _book(other, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=2,
+        timezone=SP,
+        now=NOW,
+    )
+    assert first.booking is not None and first.booking.kind == "book"
+    lost = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=4,
+        timezone=SP,
+        now=NOW,
+    )
+    assert lost.reasons == [Reason.SLOT_TAKEN, Reason.MEETING_OFFERED]
+    assert lost.booking is not None and lost.booking.kind == "offer"
+    assert slot not in lost.booking.slots and lost.booking.slots
+    assert [choice.title for choice in lost.messages[0].choices] == [
+        s.label for s in lost.booking.slots
+    ]
+    assert "acabou de ser preenchido" in (lost.messages[0].text or "")
+
+
+def test_google_busy_and_google_down(client: firestore.Client) -> None:
+    google = FakeGoogle()
+    scheduler, conversation, _ = _setup(client, google)
+    slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[0]
+    google.busy_times = [(slot.start, slot.end)]
+    taken = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=4,
+        timezone=SP,
+        now=NOW,
+    )
+    assert Reason.SLOT_TAKEN in taken.reasons
+    google.down = True
+    lookup = scheduler.slots_for(conversation.tenant_id, SP, NOW)
+    assert lookup.slots == [] and lookup.error == "Google Calendar indisponível"
+
+
+def test_cancel_through_the_turn_frees_the_time(client: firestore.Client) -> None:
+    scheduler, conversation, _ = _setup(client)
+    slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[0]
+    booked = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=4,
+        timezone=SP,
+        now=NOW,
+    )
+    _store(scheduler, conversation, booked)
+    current = conversation.model_copy(update=scheduler.booking_fields(booked))
+    cancel = scheduler.carry_out(
+        current, _book(current, BookingRequest(kind="cancel")), inbound_seq=5, timezone=SP, now=NOW
+    )
+    assert cancel.booking is not None and cancel.booking.booking_id == "conv-9-4"
+    _store(scheduler, current, cancel)
+    assert scheduler.booking_fields(cancel)["booking_status"] == "canceled"
+    stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
+    assert stored is not None and stored[0].status == BookingStatus.CANCELED
+    assert slot in scheduler.slots_for(conversation.tenant_id, SP, NOW).slots
+    again = scheduler.carry_out(
+        current, _book(current, BookingRequest(kind="cancel")), inbound_seq=6, timezone=SP, now=NOW
+    )
+    assert again.booking is None  # nothing left to cancel
+
+
+def test_scheduling_off_offers_nothing(client: firestore.Client) -> None:
+    _scheduler, conversation, _ = _setup(client)
+    tenant_ref(client, conversation.tenant_id).collection("settings").document("calendar").set(
+        {"enabled": False}
+    )
+    fresh = Scheduler(firestore=client, now=lambda: NOW)
+    assert fresh.slots_for(conversation.tenant_id, SP, NOW).calendar is None
