@@ -167,10 +167,10 @@ def put_crm(request: Request, tenant_id: str) -> CrmOut:
 
 
 def list_crm_pipelines(request: Request, tenant_id: str) -> CrmPipelines:
-    """Return the connected account's funnels and stages (to map Piloto's stages)."""
+    """Return the connected account's funnels and stages (none while nothing is connected)."""
     settings = read_crm_settings(request.services.firestore, tenant_id)
     if settings is None:
-        raise conflict("RD Station CRM is not connected")
+        return CrmPipelines(pipelines=[])
     pipelines = _call(_api(request, None, settings).pipelines)
     return CrmPipelines(
         pipelines=[
