@@ -291,6 +291,10 @@ def _steps() -> list[tuple[str, str, Step]]:
     def add_workspace(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return admin.api.post(f"{office.base}/workspaces", office.owner, {"name": "Cliente"})
 
+    def choose_notifications(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"types": {"daily_digest": {"email": False, "console": True}}}  # H8
+        return admin.api.put(f"{office.base}/notification-preferences", office.owner, body)
+
     def assign(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return on_conversation("/assign", {"assignee_uid": office.seller.uid})(admin, office, ids)
 
@@ -336,6 +340,7 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("POST", f"{t}/billing/portal", portal),
         ("POST", f"{t}/billing/plan", change_plan),
         ("POST", f"{t}/workspaces", add_workspace),
+        ("PUT", f"{t}/notification-preferences", choose_notifications),
         ("POST", f"{c}/close", on_conversation("/close", {"reason": "won"})),
         ("DELETE", f"{t}/contacts/<contact_key>", erase),
         ("DELETE", f"{t}/channels/<channel_id>", disconnect),
@@ -379,6 +384,7 @@ EXPECTED_ACTIONS = {
     "POST /api/tenants/<tenant_id>/billing/portal": "billing.portal",
     "POST /api/tenants/<tenant_id>/billing/plan": "billing.plan_change",
     "POST /api/tenants/<tenant_id>/workspaces": "workspace.create",
+    "PUT /api/tenants/<tenant_id>/notification-preferences": "notifications.preferences",
 }
 
 # POSTs that change nothing (so leave no audit entry): a search is a read with a body; a macro
@@ -386,6 +392,8 @@ EXPECTED_ACTIONS = {
 READ_ONLY = {
     ("POST", "/api/tenants/<tenant_id>/knowledge/search"),
     ("POST", "/api/tenants/<tenant_id>/conversations/<conversation_id>/macros/<agent_id>"),
+    # marking one's own notifications read changes only the caller's bell (H8)
+    ("POST", "/api/tenants/<tenant_id>/notifications/read"),
 }
 
 

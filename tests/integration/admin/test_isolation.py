@@ -190,6 +190,8 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
         "PlanChoice": {"plan_id": "agency"},
         "WorkspaceCreate": {"name": "Cliente Tomado"},
         "CrmIn": {"token": RDSTATION_TOKEN, "deal_name": "{nome} (tomado)"},  # H7
+        "MarkRead": {"all": True},  # notifications (H8)
+        "PreferencesIn": {"types": {"handoff": {"email": False, "console": True}}},  # H8
     }
     name = route.body.__name__
     assert name in samples, f"no sample body for {name} ({route.method} {route.path}): add one"

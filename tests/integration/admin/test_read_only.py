@@ -119,6 +119,8 @@ def test_only_billing_search_erasure_and_accepting_stay_open(
         ("post", "/knowledge/search"),
         ("delete", "/contacts/{contact_key}"),
         ("post", "/invites/accept"),
+        ("post", "/notifications/read"),  # the caller's own bell and preferences (H8)
+        ("put", "/notification-preferences"),
     }
 
 
