@@ -72,6 +72,8 @@ class Route:
     GET (it changes nothing the subscription pays for, or the law requires it)."""
     scope: str | None = None
     """For access ``api_key``: the scope the key must carry (``contacts``, ``conversations``...)."""
+    also: tuple[int, ...] = ()
+    """Other success statuses answering with the response model (200 for an upsert's update)."""
 
     @property
     def gated(self) -> bool:
@@ -389,16 +391,19 @@ def _responses(route: Route, refs: Mapping[Any, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if route.status == 204:
         responses[str(route.status)] = {"description": "done"}
+    elif route.status == 302:  # a browser redirect (Location), e.g. an OAuth callback
+        responses[str(route.status)] = {"description": "redirect to the Location header"}
     else:
         schema = (
             refs[(route.response, "serialization")]
             if route.response is not None
             else {"type": "object"}
         )
-        responses[str(route.status)] = {
-            "description": "ok",
-            "content": {"application/json": {"schema": schema}},
-        }
+        for status in (route.status, *route.also):
+            responses[str(status)] = {
+                "description": "ok",
+                "content": {"application/json": {"schema": schema}},
+            }
     if route.method == "GET":
         responses["304"] = {"description": "unchanged since the ETag in If-None-Match"}
     codes = ["400", "422"] if route.body or route.query else ["400"]

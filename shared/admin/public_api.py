@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import phonenumbers
 from google.cloud import firestore
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -458,8 +459,21 @@ def _conversation(client: Any, tenant_id: str, conversation_id: str) -> Conversa
 
 
 def _phone(raw: str) -> str:
-    """Return the phone as the contact key intake uses (E.164, Brazil by default), or 422."""
-    phone = to_e164(raw, "BR")
+    """Return the phone as the contact key intake uses (E.164, Brazil by default), or 422.
+
+    "(11) 98765-4321", "11987654321", "5511987654321" and "+55 11 98765-4321" are one contact,
+    the one intake finds for WhatsApp's "5511987654321".
+    """
+    text = raw.strip()
+    phone = None
+    if not text.startswith("+"):  # as a person types it: a Brazilian number unless valid else
+        try:
+            number = phonenumbers.parse(text, "BR")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None and phonenumbers.is_valid_number(number):
+            phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    phone = phone or to_e164(text, "BR")  # as WhatsApp ids come (country code first)
     if phone is None:
         raise invalid("phone", "not a phone number (use E.164, +5511987654321)")
     return phone

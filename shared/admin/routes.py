@@ -20,6 +20,7 @@ from shared.admin import (
     channels,
     contacts,
     conversations,
+    google_calendar,
     insight_agents,
     insights,
     intents,
@@ -387,7 +388,7 @@ ROUTES: list[Route] = [
           roles=OWNERS, response=api_keys.ApiKeyOut),
     Route("POST", "/api/v1/contacts", public_api.upsert_contact,
           "Create or update a contact by phone", "api_key", scope="contacts",
-          body=public_api.ContactIn, response=public_api.ContactOut, status=201,
+          body=public_api.ContactIn, response=public_api.ContactOut, status=201, also=(200,),
           tag="public-api"),
     Route("POST", "/api/v1/conversations", public_api.start_conversation,
           "Start a conversation with an approved template", "api_key", scope="conversations",
@@ -410,6 +411,15 @@ ROUTES: list[Route] = [
           response=crm_connection.CrmPipelines),
     Route("DELETE", f"{T}/crm", crm_connection.delete_crm, "Disconnect the CRM",
           roles=MANAGERS, response=crm_connection.CrmOut),
+    # Google Calendar connection (H2): Google redirects the browser to the public callback
+    Route("POST", f"{T}/calendar/google/authorize", google_calendar.authorize,
+          "Google's consent page to connect a calendar", roles=MANAGERS,
+          response=google_calendar.GoogleAuthorizeOut),
+    Route("GET", "/api/calendar/google/callback", google_calendar.callback,
+          "Google's redirect after consent (redirects to the console)", "public",
+          query=google_calendar.GoogleCallbackQuery, status=302),
+    Route("DELETE", f"{T}/calendar/google", google_calendar.disconnect,
+          "Disconnect the Google Calendar (back to the built-in calendar)", roles=MANAGERS),
 ]  # fmt: skip
 
 

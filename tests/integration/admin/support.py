@@ -52,6 +52,7 @@ ERROR_CODES = {
     409: "conflict",
     413: "payload_too_large",
     422: "validation_failed",
+    429: "rate_limited",
 }
 
 
