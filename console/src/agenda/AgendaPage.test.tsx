@@ -97,6 +97,20 @@ describe('AgendaPage', () => {
     expect((await screen.findByTestId('field-error-business_hours.fri')).textContent).toBe('overlapping ranges');
   });
 
+  it('says why a booking could not be canceled (409 with the reason)', async () => {
+    const state = { calendar: calendar(), bookings: [booking()] };
+    const handler = server(state);
+    renderWithSession(<AgendaPage />, (request) =>
+      request.method === 'POST' && request.path.endsWith('/cancel')
+        ? jsonResponse(409, { error: { code: 'conflict', message: 'the booking is already canceled' } })
+        : handler(request),
+    );
+    fireEvent.click(await screen.findByTestId('booking-cancel'));
+    fireEvent.click(screen.getByTestId('booking-cancel-confirm'));
+    expect((await screen.findByTestId('error-reason')).textContent).toBe('Motivo informado: the booking is already canceled');
+    expect(screen.queryByTestId('booking-canceled')).toBeNull();
+  });
+
   it('connects Google by leaving for the consent URL the API gives', async () => {
     const assign = vi.spyOn(browserNavigation, 'assign').mockImplementation(() => undefined);
     const { requests } = renderAgenda({ calendar: calendar(), bookings: [] });

@@ -6,7 +6,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import type { Booking, CalendarOut, SlotsPreview } from '../api/types';
 import { canManage, useApi, useSession } from '../app/context';
 import { browserNavigation } from '../billing/redirect';
-import { ErrorBanner } from '../components/ErrorBanner';
+import { ReasonBanner } from '../components/ReasonBanner';
 import { bookingStatusNames, t } from '../i18n/pt-BR';
 import { type CalendarForm, cancelable, formFromSettings, googleReturn, meetingTime, syncState, syncText } from './calendarForm';
 import { SettingsForm } from './SettingsForm';
@@ -50,7 +50,7 @@ export function AgendaPage() {
           {returned.text}
         </div>
       ) : null}
-      {calendar ? null : loadError ? <ErrorBanner error={loadError} /> : <p className="muted">{t.loading}</p>}
+      {calendar ? null : loadError ? <ReasonBanner error={loadError} /> : <p className="muted">{t.loading}</p>}
       {calendar && manager ? <GoogleCard calendar={calendar} onChange={changed} /> : null}
       {calendar && manager ? <SettingsCard calendar={calendar} onSaved={changed} /> : null}
       {calendar && !manager ? <p className="muted">{t.agenda.sellerNote}</p> : null}
@@ -128,7 +128,7 @@ function GoogleCard({ calendar, onChange }: { calendar: CalendarOut; onChange: (
           </button>
         </div>
       ) : null}
-      <ErrorBanner error={error} />
+      <ReasonBanner error={error} />
     </section>
   );
 }
@@ -182,7 +182,7 @@ function SlotsCard({ enabled, version }: { enabled: boolean; version: number }) 
         </button>
       </div>
       <p className="muted">{enabled ? t.agenda.slotsIntro : t.agenda.slotsDisabled}</p>
-      <ErrorBanner error={error} />
+      <ReasonBanner error={error} />
       {preview?.error ? (
         <p className="field-error" data-testid="slots-error">
           {t.agenda.slotsError(preview.error)}
@@ -262,7 +262,7 @@ function BookingsCard({ timeZone, onCanceled }: { timeZone: string; onCanceled: 
           {t.agenda.canceled}
         </p>
       ) : null}
-      <ErrorBanner error={error} />
+      <ReasonBanner error={error} />
       {bookings && bookings.length === 0 ? (
         <p className="muted" data-testid="bookings-empty">
           {t.agenda.bookingsEmpty}

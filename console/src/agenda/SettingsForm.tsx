@@ -3,7 +3,7 @@
 import { type FormEvent, useState } from 'react';
 import { type CalendarOut, type TimeRange, WEEKDAYS, type Weekday } from '../api/types';
 import { useApi, useSession } from '../app/context';
-import { ErrorBanner } from '../components/ErrorBanner';
+import { ReasonBanner } from '../components/ReasonBanner';
 import { FieldErrors } from '../components/FieldErrors';
 import { fieldErrors } from '../i18n/format';
 import { t, weekdayNames } from '../i18n/pt-BR';
@@ -175,7 +175,7 @@ export function SettingsForm({
         <input value={form.location} maxLength={500} onChange={(event) => set('location', event.target.value)} data-testid="calendar-location" />
         <FieldErrors errors={errors} field="location" />
       </label>
-      <ErrorBanner error={error} placedFields={PLACED} />
+      <ReasonBanner error={error} placedFields={PLACED} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy || Object.keys(problems).length > 0} data-testid="calendar-save">
           {busy ? t.saving : t.agenda.save}

@@ -423,6 +423,7 @@ export const t = {
   required: 'obrigatório',
   none: '—',
   fieldProblem: (field: string, reason: string) => `${field}: ${reason}`,
+  errorReason: (reason: string) => `Motivo informado: ${reason}`,
   listItem: (position: number) => `item ${position}`,
 
   auth: {

@@ -2,7 +2,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { ApiKey } from '../api/types';
 import { useApi, useSession } from '../app/context';
-import { ErrorBanner } from '../components/ErrorBanner';
+import { ReasonBanner } from '../components/ReasonBanner';
 import { FieldErrors } from '../components/FieldErrors';
 import { dateTime, fieldErrors } from '../i18n/format';
 import { t } from '../i18n/pt-BR';
@@ -79,7 +79,7 @@ export function ApiKeysSection() {
         </button>
       </form>
       <FieldErrors errors={fieldErrors(error)} field="name" />
-      <ErrorBanner error={error} placedFields={['name']} />
+      <ReasonBanner error={error} placedFields={['name']} />
       {keys && keys.length === 0 ? (
         <p className="muted" data-testid="api-keys-empty">
           {t.integrations.apiKeysEmpty}

@@ -3,7 +3,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { CrmPipeline, CrmSettings } from '../api/types';
 import { useApi, useSession } from '../app/context';
-import { ErrorBanner } from '../components/ErrorBanner';
+import { ReasonBanner } from '../components/ReasonBanner';
 import { FieldErrors } from '../components/FieldErrors';
 import { dateTime, fieldErrors } from '../i18n/format';
 import { stageNames, t } from '../i18n/pt-BR';
@@ -190,7 +190,7 @@ export function CrmSection() {
               </label>
             </>
           ) : null}
-          <ErrorBanner error={error} placedFields={['token', 'pipeline_id', 'stage_mapping']} />
+          <ReasonBanner error={error} placedFields={['token', 'pipeline_id', 'stage_mapping']} />
           <div className="form-actions">
             <button type="submit" className="primary" disabled={busy} data-testid={connected ? 'crm-save' : 'crm-connect'}>
               {busy ? t.saving : connected ? t.integrations.crmSave : t.integrations.crmConnect}
@@ -231,7 +231,7 @@ export function CrmSection() {
           ) : null}
         </form>
       ) : error && !settings ? (
-        <ErrorBanner error={error} />
+        <ReasonBanner error={error} />
       ) : null}
     </section>
   );

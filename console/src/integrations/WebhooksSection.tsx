@@ -4,7 +4,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import type { WebhookDelivery, WebhookEndpoint, WebhookList } from '../api/types';
 import { useApi, useSession } from '../app/context';
-import { ErrorBanner } from '../components/ErrorBanner';
+import { ReasonBanner } from '../components/ReasonBanner';
 import { FieldErrors } from '../components/FieldErrors';
 import { dateTime, fieldErrors } from '../i18n/format';
 import { deliveryStatusNames, t } from '../i18n/pt-BR';
@@ -55,7 +55,7 @@ export function WebhooksSection() {
         ) : null}
       </div>
       <p className="muted">{t.integrations.webhooksIntro}</p>
-      <ErrorBanner error={loadError} />
+      <ReasonBanner error={loadError} />
       {secret ? <SecretReveal title={t.integrations.secretTitle} secret={secret.value} onDone={() => setSecret(null)} /> : null}
       {creating && list ? (
         <WebhookForm
@@ -161,7 +161,7 @@ function WebhookForm({
         ) : null}
         <FieldErrors errors={errors} field="events" />
       </fieldset>
-      <ErrorBanner error={error} placedFields={['url', 'events']} />
+      <ReasonBanner error={error} placedFields={['url', 'events']} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy} data-testid="webhook-submit">
           {busy ? t.saving : t.integrations.createWebhook}
@@ -318,7 +318,7 @@ function EndpointRow({
           </button>
         </div>
       ) : null}
-      <ErrorBanner error={error} />
+      <ReasonBanner error={error} />
     </div>
   );
 }
@@ -367,7 +367,7 @@ function DeliveriesDrawer({ endpoint, labels, onClose }: { endpoint: WebhookEndp
           </button>
         </div>
       </div>
-      <ErrorBanner error={error} />
+      <ReasonBanner error={error} />
       {deliveries === null && !error ? <p className="muted">{t.loading}</p> : null}
       {deliveries?.length === 0 ? (
         <p className="muted" data-testid="deliveries-empty">
