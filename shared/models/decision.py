@@ -83,10 +83,11 @@ class OutboundMessage(BaseModel):
     proactive: bool = Field(
         default=False, description="A follow-up the agent starts, not a reply to the lead."
     )
-    acknowledgement: Literal["opt_out", "rejection", "handoff"] | None = Field(
+    acknowledgement: Literal["opt_out", "rejection", "handoff", "meeting_reminder"] | None = Field(
         default=None,
         description="The one message an opt-out or a rejection allows (the sender sets the "
-        "conversation's *_acknowledged flag when it goes out).",
+        "conversation's *_acknowledged flag when it goes out); meeting_reminder: a booked "
+        "meeting's reminder, which may reach a conversation closed after the booking.",
     )
     sent_by: str | None = Field(
         default=None,

@@ -85,7 +85,10 @@ def at_send(
     after the caller stored the close (``close_reason`` = the reason code) and, for an opt-out,
     ``Contact.opted_out``, and only while the conversation's ``*_acknowledged`` flag is unset.
     The ``handoff`` acknowledgement tells the lead a person takes over: the handoff its decision
-    stored does not hold it back (a seller who wrote since, or an opt-out, still does).
+    stored does not hold it back (a seller who wrote since, or an opt-out, still does). The
+    ``meeting_reminder`` acknowledgement reminds the lead of a booked meeting: it passes a
+    conversation closed after the booking (won, say) unless the lead opted out or rejected the
+    conversation, and every other guard (window, template, quiet hours) still judges it.
     """
     if message.pilot_intent is not None and message.pilot_intent in context.settings.pilot_intents:
         context = as_pilot(context)  # the owner still lets the agent answer this intent alone
@@ -100,7 +103,7 @@ def at_send(
     stopped = _stop_rules(context, acknowledgement)
     if stopped is not None:
         return stopped
-    proactive = context.proactive and acknowledgement is None
+    proactive = context.proactive and acknowledgement in (None, "meeting_reminder")
     verdict = guard_sending(context, lead_replied=False, proactive=proactive)
     if verdict.action is None and not verdict.permits(message):
         return replace(verdict, action=Action.STAY_SILENT)
@@ -185,6 +188,13 @@ def _stop_rules(context: PolicyContext, acknowledgement: Acknowledgement | None)
             and not conversation.rejection_acknowledged
         )
         return None if allowed else stay_silent(Reason.REJECTION)
+    if (
+        acknowledgement == "meeting_reminder"
+        and conversation is not None
+        and _is_closed(conversation)
+    ):
+        rejected = conversation.close_reason == Reason.REJECTION
+        return stay_silent(Reason.REJECTION) if rejected else None
     return stay_silent(Reason.CLOSED) if _is_closed(conversation) else None
 
 

@@ -12,9 +12,10 @@ from shared.models.tenant import AgentSettings
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
-Acknowledgement = Literal["opt_out", "rejection", "handoff"]
+Acknowledgement = Literal["opt_out", "rejection", "handoff", "meeting_reminder"]
 """The one message allowed after an opt-out or a rejection, which the stop rules let through,
-or the one telling the lead a person will take over (sent as the conversation is handed off)."""
+the one telling the lead a person will take over (sent as the conversation is handed off), or a
+booked meeting's reminder (which a conversation closed after the booking lets through)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,8 @@ The task body is a ``ReminderRequest`` (tenant, booking, the start it was schedu
 runner re-reads the booking and does nothing unless it is still confirmed at that start and not
 yet reminded; it then records the reminder as a decision in the conversation's decision log and
 hands its message to ``outbound-messages`` (the sender re-checks opt-out, window and quiet hours
-at send time).
+at send time). The message is the ``meeting_reminder`` acknowledgement, so it still reaches a
+conversation closed after the booking (closed as won, say).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class ReminderRunner:
         """Return the reminder: free text inside the 24-hour window, else the template (or None)."""
         if within_24h_window(conversation.last_inbound_at, now):
             text = reminder_text(conversation, booking, calendar.location, timezone, now)
-            return OutboundMessage(text=text, proactive=True)
+            return OutboundMessage(text=text, proactive=True, acknowledgement="meeting_reminder")
         local = booking.start.astimezone(ZoneInfo(timezone))
         values = {
             **conversation.fields,
@@ -205,6 +206,7 @@ class ReminderRunner:
                 _fill(str(item), values) for item in entry.get("parameters") or []
             ],
             proactive=True,
+            acknowledgement="meeting_reminder",
         )
 
     def _again(self, request: ReminderRequest) -> tuple[ReminderResult, Conversation | None]:

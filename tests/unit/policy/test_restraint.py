@@ -525,6 +525,89 @@ def test_a_rejection_acknowledgement_that_no_longer_fits_is_held(
     assert verdict.reasons == (reason,)
 
 
+# --- a meeting's reminder: it may reach a conversation closed after the booking ---------------
+
+
+def closed_as(reason: str, **changes: Any) -> Conversation:
+    """Return a conversation a seller closed with ``reason`` (won, lost) after the booking."""
+    return make_conversation(status=ConversationStatus.CLOSED, close_reason=reason, **changes)
+
+
+REMINDER = OutboundMessage(
+    text="Olá, Ana! Lembrando da sua reunião amanhã às 15:00.",
+    proactive=True,
+    acknowledgement="meeting_reminder",
+)
+REMINDER_TEMPLATE = OutboundMessage(
+    template="lembrete_reuniao",
+    template_language="pt_BR",
+    proactive=True,
+    acknowledgement="meeting_reminder",
+)
+
+
+@pytest.mark.parametrize(
+    "conversation",
+    [make_conversation(), closed_as("won"), closed_as("lost")],
+    ids=["open", "closed-won", "closed-lost"],
+)
+def test_a_meeting_reminder_passes_a_conversation_closed_after_booking(
+    conversation: Conversation,
+) -> None:
+    context = make_context(conversation=conversation, proactive=True)
+    assert at_send(context, REMINDER, acknowledgement="meeting_reminder").action is None
+    assert at_send(context, REMINDER.model_copy(update={"acknowledgement": None})).reasons == (
+        () if conversation.status is ConversationStatus.OPEN else (Reason.CLOSED,)
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "reason"),
+    [
+        (make_context(conversation=closed_as("won"), opted_out=True), Reason.OPTED_OUT),
+        (make_context(opted_out=True), Reason.OPTED_OUT),
+        (make_context(conversation=closed(Reason.REJECTION)), Reason.REJECTION),
+        (
+            make_context(conversation=closed_as("won", last_inbound_at=NOON - timedelta(2))),
+            Reason.OUTSIDE_24H_WINDOW,
+        ),
+        (
+            make_context(conversation=closed_as("won"), settings=AgentSettings(mode="copilot")),
+            Reason.COPILOT_MODE,
+        ),
+        (
+            make_context(
+                conversation=closed_as("won", human_active_until=NOON + timedelta(hours=1))
+            ),
+            Reason.HUMAN_ACTIVE,
+        ),
+    ],
+    ids=["opted-out-closed", "opted-out-open", "rejected", "window", "copilot", "human-active"],
+)
+def test_a_meeting_reminder_is_still_held_by_every_other_guard(
+    context: PolicyContext, reason: Reason
+) -> None:
+    verdict = at_send(context, REMINDER, acknowledgement="meeting_reminder")
+    assert verdict.action is Action.STAY_SILENT
+    assert verdict.reasons == (reason,)
+
+
+def test_a_meeting_reminder_outside_the_window_goes_as_its_approved_template() -> None:
+    conversation = closed_as("won", last_inbound_at=NOON - timedelta(days=2))
+    context = make_context(conversation=conversation, has_template=True, proactive=True)
+    assert at_send(context, REMINDER_TEMPLATE, acknowledgement="meeting_reminder").action is None
+    verdict = at_send(context, REMINDER, acknowledgement="meeting_reminder")
+    assert verdict.action is Action.STAY_SILENT  # free text outside the window never goes
+
+
+def test_a_meeting_reminder_waits_out_quiet_hours() -> None:
+    conversation = make_conversation(LATE, status=ConversationStatus.CLOSED, close_reason="won")
+    context = make_context(now=LATE, conversation=conversation, proactive=True)
+    verdict = at_send(context, REMINDER, acknowledgement="meeting_reminder")
+    assert verdict.action is Action.SCHEDULE_FOLLOWUP
+    assert verdict.retry_at == datetime(2026, 3, 11, 8, 0, tzinfo=SAO_PAULO)
+
+
 # --- a new conversation or the old one -------------------------------------------------------
 
 
