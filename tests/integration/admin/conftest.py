@@ -24,6 +24,8 @@ from google.cloud import firestore
 
 from emulators.loop import serve_function, stop_process, wait_for_function
 from emulators.simulator import ProviderSimulator
+from emulators.simulator.google import CLIENT_ID as GOOGLE_CLIENT_ID
+from emulators.simulator.google import CLIENT_SECRET as GOOGLE_CLIENT_SECRET
 from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY as STRIPE_SECRET_KEY
 from emulators.stack import LocalStack, free_port
 from shared.billing.accounts import account_ref
@@ -151,6 +153,24 @@ STRIPE_KEY_VARIABLE = "PILOTO_TEST_STRIPE_SECRET_KEY"
 CONSOLE_URL = "http://console.piloto.test"
 
 
+GOOGLE_SECRET_VARIABLE = "PILOTO_TEST_GOOGLE_OAUTH_CLIENT_SECRET"
+STATE_KEY_VARIABLE = "PILOTO_TEST_OAUTH_STATE_SECRET"
+
+
+def google_env(simulator_url: str) -> dict[str, str]:
+    """Return the admin's Google Calendar settings: the simulated Google and its local client."""
+    return {
+        "PILOTO_GOOGLE_OAUTH_CLIENT_ID": GOOGLE_CLIENT_ID,
+        "PILOTO_GOOGLE_OAUTH_CLIENT_SECRET": f"env:{GOOGLE_SECRET_VARIABLE}",
+        GOOGLE_SECRET_VARIABLE: GOOGLE_CLIENT_SECRET,
+        "PILOTO_OAUTH_STATE_SECRET": f"env:{STATE_KEY_VARIABLE}",
+        STATE_KEY_VARIABLE: "local-oauth-state-key",
+        "PILOTO_GOOGLE_OAUTH_BASE": f"{simulator_url}/google",
+        "PILOTO_GOOGLE_TOKEN_URL": f"{simulator_url}/google/token",
+        "PILOTO_GOOGLE_CALENDAR_API_BASE": f"{simulator_url}/google/calendar/v3",
+    }
+
+
 @pytest.fixture(scope="session")
 def stripe_simulator() -> Iterator[ProviderSimulator]:
     """Serve the provider simulator, whose ``/stripe`` answers like Stripe's API."""
@@ -196,6 +216,7 @@ def admin(
         "PILOTO_STRIPE_SECRET_KEY": f"env:{STRIPE_KEY_VARIABLE}",
         STRIPE_KEY_VARIABLE: STRIPE_SECRET_KEY,
         "PILOTO_CONSOLE_URL": CONSOLE_URL,
+        **google_env(stripe_simulator.url),  # H2: Google Calendar through the simulated Google
         "PILOTO_RDSTATION_API_BASE": f"{stripe_simulator.url}/rdstation/api/v1",  # H7: CRM
     }
     env.pop("PILOTO_SIMULATOR_URL", None)
