@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from emulators.loop import DEMO_LOGIN, FUNCTIONS, PilotoLoop, seed_demo_login
@@ -43,6 +44,11 @@ PORT_VARIABLES = {
     "admin": "PILOTO_DEV_ADMIN_PORT",
     "insights": "PILOTO_DEV_INSIGHTS_PORT",
     "billing": "PILOTO_DEV_BILLING_PORT",
+    "integrations": "PILOTO_DEV_INTEGRATIONS_PORT",
+    "delivery": "PILOTO_DEV_DELIVERY_PORT",
+    "reminder": "PILOTO_DEV_REMINDER_PORT",
+    "digest": "PILOTO_DEV_DIGEST_PORT",
+    "smtp": "PILOTO_DEV_SMTP_PORT",
     "simulator": "PILOTO_DEV_SIMULATOR_PORT",
 }
 
@@ -95,15 +101,24 @@ def main(argv: list[str] | None = None) -> int:
     with loop:
         seed_demo_login(loop, DEMO_TENANT, *DEMO_LOGIN)
         _print_urls(loop)
+        next_digest = _next_hour(time.time())
         try:
             while not stop_requested.is_set():
                 stop_requested.wait(0.5)
                 if not loop.running():
                     raise RuntimeError("a function exited; see .piloto/dev/logs")
+                if time.time() >= next_digest:  # what Cloud Scheduler does in production
+                    next_digest = _next_hour(time.time())
+                    loop.run_digest()
         finally:
             sys.stdout.write("\nstopping the local stack...\n")
     sys.stdout.write("stopped.\n")
     return 0
+
+
+def _next_hour(now: float) -> float:
+    """Return the next top of the hour (the digest job's schedule, ``0 * * * *``)."""
+    return (int(now) // 3600 + 1) * 3600
 
 
 def _print_urls(loop: PilotoLoop) -> None:
@@ -124,6 +139,10 @@ def _print_urls(loop: PilotoLoop) -> None:
         " /outbox)",
         f"             {loop.simulator_url}/stripe  (Stripe: API, Checkout and portal pages;"
         f" events signed to {loop.billing_url})",
+        f"             {loop.simulator_url}/google  (Google consent and Calendar API),"
+        " /rdstation (RD Station CRM)",
+        f"             e-mail: SMTP sink 127.0.0.1:{ports['smtp']}, read at"
+        f" {loop.simulator_url}/mail/_control/messages",
         f"  console    {loop.console_url}/  (Firebase Hosting emulator; the API under /api)",
         f"             sign in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (owner of {DEMO_TENANT})",
         f"  auth       http://127.0.0.1:{ports['auth']}/  (Firebase Auth emulator)",

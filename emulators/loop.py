@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from emulators.simulator import ProviderSimulator, channels_from_seed
+from emulators.simulator import ProviderSimulator, channels_from_seed, google
 from emulators.simulator.stripe_objects import DEFAULT_SECRET_KEY as LOCAL_STRIPE_SECRET_KEY
 from emulators.stack import LocalStack, free_port
 from shared.events.topology import ensure_topology
@@ -56,12 +56,20 @@ FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("admin", "http", "admin", "the console's API (/api), behind Hosting"),
     LocalFunction("insights", "cloudevent", "insights", "Pub/Sub push from insight-events"),
     LocalFunction("billing", "http", "billing", "Stripe webhooks (from the simulator's /stripe)"),
+    LocalFunction(
+        "integrations", "cloudevent", "integrations", "Pub/Sub push from business-events"
+    ),
+    LocalFunction("delivery", "http", "delivery", "Cloud Tasks target of webhook/CRM/e-mail"),
+    LocalFunction("reminder", "http", "reminder", "Cloud Tasks target of meeting reminders"),
+    LocalFunction("digest", "http", "digest", "the owners' daily digest (hourly, like Scheduler)"),
 )
 ADMIN_SERVICE = "piloto-admin"  # the Cloud Run service firebase.json's /api/** rewrite names
 CONSOLE_DIST = ROOT / "console" / "dist"
 EMULATOR_PORTS = ("firestore", "pubsub", "tasks", "auth", "hosting")
 LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_piloto_local_webhook_signing_secret"  # noqa: S105 (local)
 """The simulated Stripe signs the billing function's events with this (never Stripe's)."""
+LOCAL_OAUTH_STATE_SECRET = "piloto-local-oauth-state-key"  # noqa: S105 (local only)
+"""Signs the OAuth state of Google Calendar connections in the local loop."""
 
 
 class PilotoLoop:
@@ -95,12 +103,13 @@ class PilotoLoop:
         self.clock_speed = clock_speed
         self.turns_queue = f"projects/{project_id}/locations/{LOCATION}/queues/turns"
         self.followups_queue = f"projects/{project_id}/locations/{LOCATION}/queues/followups"
+        self.deliveries_queue = f"projects/{project_id}/locations/{LOCATION}/queues/deliveries"
         self.owns_stack = stack is None
         self.stack = stack or LocalStack(
             project_id,
             only=emulators,
             runtime_dir=runtime_dir,
-            queues=[self.turns_queue, self.followups_queue],
+            queues=[self.turns_queue, self.followups_queue, self.deliveries_queue],
             hosting_public_dir=hosting_public_dir,
             ports={name: port for name, port in self.ports.items() if name in EMULATOR_PORTS},
         )
@@ -135,7 +144,9 @@ class PilotoLoop:
         if self.owns_stack:
             self.stack.__enter__()
         else:  # a running stack (the tests'): create the queues it was not started with
-            _create_queues(self.stack, (self.turns_queue, self.followups_queue))
+            _create_queues(
+                self.stack, (self.turns_queue, self.followups_queue, self.deliveries_queue)
+            )
         try:
             self._start()
         except BaseException:
@@ -174,6 +185,27 @@ class PilotoLoop:
             "PILOTO_STRIPE_WEBHOOK_SECRET": "env:PILOTO_DEV_STRIPE_WEBHOOK_SECRET",
             "PILOTO_DEV_STRIPE_SECRET_KEY": LOCAL_STRIPE_SECRET_KEY,  # the simulator's own
             "PILOTO_DEV_STRIPE_WEBHOOK_SECRET": LOCAL_STRIPE_WEBHOOK_SECRET,
+            # Meetings: reminders on the follow-up queue; Google is the simulator's /google (its
+            # OAuth client is a local stand-in), the OAuth state is signed with a local key.
+            "PILOTO_REMINDER_URL": self.urls["reminder"],
+            "PILOTO_GOOGLE_OAUTH_CLIENT_ID": google.CLIENT_ID,
+            "PILOTO_GOOGLE_OAUTH_CLIENT_SECRET": "env:PILOTO_DEV_GOOGLE_CLIENT_SECRET",
+            "PILOTO_DEV_GOOGLE_CLIENT_SECRET": google.CLIENT_SECRET,
+            "PILOTO_GOOGLE_OAUTH_BASE": f"{simulator_base}/google",
+            "PILOTO_GOOGLE_TOKEN_URL": f"{simulator_base}/google/token",
+            "PILOTO_GOOGLE_CALENDAR_API_BASE": f"{simulator_base}/google/calendar/v3",
+            "PILOTO_OAUTH_STATE_SECRET": "env:PILOTO_DEV_OAUTH_STATE_SECRET",
+            "PILOTO_DEV_OAUTH_STATE_SECRET": LOCAL_OAUTH_STATE_SECRET,
+            # Deliveries (webhooks, RD Station, e-mail) as their own tasks; RD Station and the
+            # mail servers are the simulator's: nothing leaves the machine.
+            "PILOTO_DELIVERY_URL": self.urls["delivery"],
+            "PILOTO_DELIVERY_QUEUE": self.deliveries_queue,
+            "PILOTO_RDSTATION_API_BASE": f"{simulator_base}/rdstation/api/v1",
+            "PILOTO_MAIL_TRANSPORT": "smtp",
+            "PILOTO_SMTP_HOST": "127.0.0.1",
+            "PILOTO_SMTP_PORT": str(self.port("smtp")),
+            "PILOTO_SMTP_SECURITY": "none",
+            "PILOTO_MAIL_API_BASE": f"{simulator_base}/sendgrid",
         }
         if "firebase" in self.stack.emulators:  # Checkout and the portal return to the console
             self.env["PILOTO_CONSOLE_URL"] = self.console_url
@@ -193,6 +225,7 @@ class PilotoLoop:
             webhook_base_url=self.webhook_url,
             host="127.0.0.1",
             port=simulator_port,
+            smtp_port=self.port("smtp"),
         )
         self.simulator.start()
         logs = self.runtime_dir / "logs"
@@ -212,6 +245,13 @@ class PilotoLoop:
         register_stripe_webhook(simulator_base, self.billing_url, LOCAL_STRIPE_WEBHOOK_SECRET)
         if "firebase" in self.stack.emulators:
             self.stack.register_cloud_run_service(ADMIN_SERVICE, self.urls["admin"].rstrip("/"))
+
+    def run_digest(self) -> None:
+        """Call the digest function as the hourly Cloud Scheduler job does (a failure is logged)."""
+        try:
+            httpx.post(self.urls["digest"], json={}, timeout=120).raise_for_status()
+        except httpx.HTTPError as error:
+            logger.warning("the hourly digest run failed: %s", error)
 
     @property
     def console_url(self) -> str:
