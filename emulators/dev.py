@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from emulators.loop import DEMO_LOGIN, FUNCTIONS, PilotoLoop, seed_demo_login
+from emulators.simulator import rdstation
 
 DEMO_TENANT = "demo-clinica"
 
@@ -140,7 +141,8 @@ def _print_urls(loop: PilotoLoop) -> None:
         f"             {loop.simulator_url}/stripe  (Stripe: API, Checkout and portal pages;"
         f" events signed to {loop.billing_url})",
         f"             {loop.simulator_url}/google  (Google consent and Calendar API),"
-        " /rdstation (RD Station CRM)",
+        " /rdstation (RD Station CRM; token for the console: "
+        f"{rdstation.DEFAULT_TOKEN})",
         f"             e-mail: SMTP sink 127.0.0.1:{ports['smtp']}, read at"
         f" {loop.simulator_url}/mail/_control/messages",
         f"  console    {loop.console_url}/  (Firebase Hosting emulator; the API under /api)",
