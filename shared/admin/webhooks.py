@@ -310,10 +310,12 @@ def rotate_secret(request: Request, tenant_id: str, endpoint_id: str) -> Endpoin
 
 def send_test(request: Request, tenant_id: str, endpoint_id: str) -> Response:
     """Send a ``webhook.test`` event to the endpoint now (a delivery like any other)."""
-    schedule = _scheduler(request)
     client = request.services.firestore
     now = request.services.now()
     document = endpoints_ref(client, tenant_id).document(endpoint_id)
+    if not document.get().exists:
+        raise not_found("webhook endpoint")
+    schedule = _scheduler(request)
     event = test_event(tenant_id, endpoint_id, now)
     target = webhook_target(endpoint_id)
     delivery = Delivery(
@@ -376,11 +378,13 @@ def list_deliveries(request: Request, tenant_id: str, endpoint_id: str) -> Deliv
 
 def redeliver(request: Request, tenant_id: str, endpoint_id: str, delivery_id: str) -> Response:
     """Attempt a finished delivery again (it becomes pending; the next attempt goes now)."""
-    schedule = _scheduler(request)
     client = request.services.firestore
     now = request.services.now()
     endpoint_doc = endpoints_ref(client, tenant_id).document(endpoint_id)
     document = deliveries(client, tenant_id).document(delivery_id)
+    if not endpoint_doc.get().exists:
+        raise not_found("webhook endpoint")
+    schedule = _scheduler(request)
 
     @firestore.transactional
     def reopen(transaction: Any) -> dict[str, Any]:

@@ -8,12 +8,15 @@ per session, reached through the ``stripe`` library as in production.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ from tests.integration.admin.support import (
     User,
     snapshot_tree,
 )
+from tests.integration.conftest import PRECREATED_QUEUE
 
 
 @dataclass
@@ -64,6 +68,8 @@ class AdminStack:
     stripe_url: str
     """The simulated Stripe's API base (``PILOTO_STRIPE_API_BASE`` of the served admin)."""
     _received: dict[str, list[Published]] = field(default_factory=lambda: defaultdict(list))
+    delivery_tasks: list[dict[str, Any]] = field(default_factory=list)
+    """H6: the DeliveryTask bodies Cloud Tasks dispatched to the delivery URL (a local sink)."""
 
     def published(self, tenant_id: str, *, expect: int = 0, settle: float = 0.5) -> list[Published]:
         """Return (and forget) what was published for a tenant: wait for ``expect`` messages,
@@ -178,6 +184,32 @@ def stripe_simulator() -> Iterator[ProviderSimulator]:
         yield simulator
 
 
+@pytest.fixture(scope="session")
+def delivery_sink() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """H6: answer 200 to every delivery task Cloud Tasks dispatches, keeping their bodies
+    (the admin schedules test events and redeliveries; the delivery function is not served)."""
+    received: list[dict[str, Any]] = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            received.append(json.loads(self.rfile.read(length) or b"{}"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/delivery", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="module")
 def admin_env() -> dict[str, str]:
     """Return extra environment for the served admin function (a test module may override it)."""
@@ -190,6 +222,7 @@ def admin(
     tmp_path_factory: pytest.TempPathFactory,
     admin_env: dict[str, str],
     stripe_simulator: ProviderSimulator,
+    delivery_sink: tuple[str, list[dict[str, Any]]],
 ) -> Iterator[AdminStack]:
     """Serve functions/admin (functions-framework) against the session's emulators."""
     project = local_stack.project_id
@@ -216,6 +249,8 @@ def admin(
         "PILOTO_STRIPE_SECRET_KEY": f"env:{STRIPE_KEY_VARIABLE}",
         STRIPE_KEY_VARIABLE: STRIPE_SECRET_KEY,
         "PILOTO_CONSOLE_URL": CONSOLE_URL,
+        "PILOTO_DELIVERY_URL": delivery_sink[0],  # H6: test events and redeliveries
+        "PILOTO_DELIVERY_QUEUE": PRECREATED_QUEUE,
         **google_env(stripe_simulator.url),  # H2: Google Calendar through the simulated Google
         "PILOTO_RDSTATION_API_BASE": f"{stripe_simulator.url}/rdstation/api/v1",  # H7: CRM
     }
@@ -238,6 +273,7 @@ def admin(
             subscriber=subscriber,
             tap=tap,
             stripe_url=f"{stripe_simulator.url}/stripe",
+            delivery_tasks=delivery_sink[1],
         )
     finally:
         http.close()  # first: gunicorn waits for open keep-alive connections before it stops
