@@ -340,7 +340,7 @@ def test_every_queue_the_code_uses_exists(module: TerraformDirectory) -> None:
     assert env["agent"]["PILOTO_TASKS_QUEUE"] == '${local.queue_paths["turns"]}'
     for name in ("turn", "followup"):
         assert env[name]["PILOTO_FOLLOWUP_QUEUE"] == '${local.queue_paths["followups"]}'
-    for name in ("integrations", "delivery", "admin", "digest"):
+    for name in ("integrations", "delivery", "admin", "digest", "turn", "followup", "billing"):
         assert function_env(module, name)["PILOTO_DELIVERY_QUEUE"] == (
             '${local.queue_paths["deliveries"]}'
         )
@@ -358,6 +358,9 @@ def test_task_creators_may_enqueue_and_name_the_tasks_account(module: TerraformD
         ("deliveries", "delivery"),
         ("deliveries", "admin"),
         ("deliveries", "digest"),
+        ("deliveries", "turn"),
+        ("deliveries", "followup"),
+        ("deliveries", "billing"),
     }
     acting = module.resource("google_service_account_iam_member", "tasks_user")
     assert acting["role"] == "roles/iam.serviceAccountUser"

@@ -99,7 +99,7 @@ resource "google_project_iam_member" "deployer" {
 
 # Functions that schedule tasks name the tasks account in them: they must be able to act as it.
 resource "google_service_account_iam_member" "tasks_user" {
-  for_each = toset(["agent", "turn", "followup", "integrations", "delivery", "admin", "digest"])
+  for_each = toset(["agent", "turn", "followup", "integrations", "delivery", "admin", "digest", "billing"])
 
   service_account_id = google_service_account.tasks.name
   role               = "roles/iam.serviceAccountUser"

@@ -261,9 +261,10 @@ locals {
     webhook = { PILOTO_PUBLIC_BASE_URL = local.webhook_public_url }
     # The agent transcribes and describes a lead's media with the same model as the turn.
     agent = merge(local.llm_env, local.turn_tasks_env)
-    # Turns book meetings: Google Calendar, and reminders on the follow-up queue.
-    turn     = merge(local.llm_env, local.followup_tasks_env, local.google_calendar_env, local.reminder_tasks_env)
-    followup = merge(local.llm_env, local.followup_tasks_env)
+    # Turns book meetings: Google Calendar, and reminders on the follow-up queue. Turns,
+    # follow-ups and the billing function e-mail billing notices to the owners (deliveries).
+    turn     = merge(local.llm_env, local.followup_tasks_env, local.google_calendar_env, local.reminder_tasks_env, local.delivery_tasks_env)
+    followup = merge(local.llm_env, local.followup_tasks_env, local.delivery_tasks_env)
     # Voice replies (a tenant setting) need text-to-speech; "off" keeps every reply text.
     sender = { PILOTO_TTS = var.text_to_speech }
     # The admin API embeds knowledge as the turn embeds questions: the same model settings.
@@ -274,7 +275,7 @@ locals {
     reminder     = {}
     digest       = merge(local.delivery_tasks_env, local.mail_env)
     # Stripe webhooks (shared/billing/webhooks.py).
-    billing = merge(local.stripe_env, local.billing_env)
+    billing = merge(local.stripe_env, local.billing_env, local.delivery_tasks_env)
     # The insight agents' models (shared/insights/runner.py).
     insights = merge(local.llm_env, local.insights_env)
   }

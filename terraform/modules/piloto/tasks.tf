@@ -60,6 +60,9 @@ locals {
     "deliveries delivery"     = { queue = "deliveries", function = "delivery" }
     "deliveries admin"        = { queue = "deliveries", function = "admin" }
     "deliveries digest"       = { queue = "deliveries", function = "digest" }
+    "deliveries turn"         = { queue = "deliveries", function = "turn" }
+    "deliveries followup"     = { queue = "deliveries", function = "followup" }
+    "deliveries billing"      = { queue = "deliveries", function = "billing" }
   }
 }
 
