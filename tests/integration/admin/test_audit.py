@@ -275,6 +275,20 @@ def _steps() -> list[tuple[str, str, Step]]:
     def disconnect_crm(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return admin.api.delete(f"{office.base}/crm", office.owner)
 
+    def disconnect_google(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        # connected as the callback leaves it (the callback itself is audited in
+        # test_google_calendar.py: it is public, so not part of this sweep)
+        link = {
+            "calendar_id": "primary",
+            "account_email": office.owner.email,
+            "token_secret": f"local:piloto-tenant-{office.tenant_id}-google-calendar",
+            "connected_at": datetime.now(UTC),
+            "connected_by": office.owner.uid,
+        }
+        calendar = admin.db.document(f"tenants/{office.tenant_id}/settings/calendar")
+        calendar.set({"provider": "google", "google": link}, merge=True)
+        return admin.api.delete(f"{office.base}/calendar/google", office.owner)
+
     def checkout(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         body = {"plan_id": "starter"}
         return admin.api.post(f"{office.base}/billing/checkout", office.owner, body)
@@ -336,6 +350,7 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("DELETE", f"{t}/conversions", forget_conversions),
         ("PUT", f"{t}/crm", connect_crm),
         ("DELETE", f"{t}/crm", disconnect_crm),
+        ("DELETE", f"{t}/calendar/google", disconnect_google),
         ("POST", f"{t}/billing/checkout", checkout),
         ("POST", f"{t}/billing/portal", portal),
         ("POST", f"{t}/billing/plan", change_plan),
@@ -380,6 +395,7 @@ EXPECTED_ACTIONS = {
     "DELETE /api/tenants/<tenant_id>/conversions": "conversions.delete",
     "PUT /api/tenants/<tenant_id>/crm": "crm.update",
     "DELETE /api/tenants/<tenant_id>/crm": "crm.delete",
+    "DELETE /api/tenants/<tenant_id>/calendar/google": "calendar.google_disconnect",
     "POST /api/tenants/<tenant_id>/billing/checkout": "billing.checkout",
     "POST /api/tenants/<tenant_id>/billing/portal": "billing.portal",
     "POST /api/tenants/<tenant_id>/billing/plan": "billing.plan_change",
@@ -392,6 +408,8 @@ EXPECTED_ACTIONS = {
 READ_ONLY = {
     ("POST", "/api/tenants/<tenant_id>/knowledge/search"),
     ("POST", "/api/tenants/<tenant_id>/conversations/<conversation_id>/macros/<agent_id>"),
+    # the consent URL only: the public callback makes (and audits) the connection
+    ("POST", "/api/tenants/<tenant_id>/calendar/google/authorize"),
     # marking one's own notifications read changes only the caller's bell (H8)
     ("POST", "/api/tenants/<tenant_id>/notifications/read"),
 }
