@@ -75,7 +75,7 @@ export function SettingsForm({
 
   return (
     <form className="settings-form" onSubmit={(event) => void submit(event)} data-testid="calendar-form">
-      <label className="form-field">
+      <label className="form-field checkbox">
         <input type="checkbox" checked={form.enabled} onChange={(event) => set('enabled', event.target.checked)} data-testid="calendar-enabled" />{' '}
         {t.agenda.enabled}
       </label>

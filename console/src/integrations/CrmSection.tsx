@@ -136,7 +136,7 @@ export function CrmSection() {
           </label>
           {connected ? (
             <>
-              <label className="form-field">
+              <label className="form-field checkbox">
                 <input type="checkbox" checked={form.enabled} onChange={(event) => setForm({ ...form, enabled: event.target.checked })} data-testid="crm-enabled" />{' '}
                 {t.integrations.crmEnabled}
               </label>

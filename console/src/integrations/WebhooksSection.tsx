@@ -148,7 +148,7 @@ function WebhookForm({
         <legend>{t.integrations.events}</legend>
         <div className="event-checks">
           {eventTypes.map((type) => (
-            <label key={type}>
+            <label key={type} className="checkbox">
               <input type="checkbox" checked={form.events.includes(type)} onChange={(event) => toggle(type, event.target.checked)} data-testid={`webhook-event-${type}`} />{' '}
               {eventLabel(type, labels)}
             </label>
