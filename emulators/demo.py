@@ -162,7 +162,13 @@ def play(transcript: Transcript) -> None:
     transcript.header(mariana)
     transcript.write(mariana, "Oi, boa tarde! Tudo bem?")
     transcript.write(mariana, "Quanto custa a limpeza de pele?")
-    transcript.write(mariana, "Quero agendar para quinta às 15h")
+    transcript.write(mariana, "Quero agendar uma avaliação")
+    transcript.write(mariana, "1")  # the first of the offered times (a tap on Meta's list)
+    booked = transcript.status(mariana)
+    transcript.out.write(
+        f"  ◼ meeting {booked.get('booking_status')} for {booked.get('booking_start')}"
+        f" (booking {booked.get('booking_id')})\n"
+    )
 
     joao = Lead("João", "+5511987650002", "evolution")
     transcript.header(joao)
