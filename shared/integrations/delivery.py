@@ -335,7 +335,10 @@ class DeliveryRunner:
             transaction.update(document, {"lease_until": now + lease, "updated_at": now})
             return delivery, record
 
-        claimed: RunResult | tuple[Delivery, dict[str, Any]] = claim(transaction)
+        try:
+            claimed: RunResult | tuple[Delivery, dict[str, Any]] = claim(transaction)
+        except ValueError as error:  # the transaction kept meeting another instance's
+            raise DeliveryBusy(task.delivery_id) from error
         if isinstance(claimed, RunResult) and claimed.status == "rescheduled":
             assert claimed.next_attempt_at is not None
             self.schedule(
