@@ -17,6 +17,7 @@ from shared.admin import (
     agent,
     api_keys,
     billing,
+    calendar,
     channels,
     contacts,
     conversations,
@@ -420,6 +421,21 @@ ROUTES: list[Route] = [
           query=google_calendar.GoogleCallbackQuery, status=302),
     Route("DELETE", f"{T}/calendar/google", google_calendar.disconnect,
           "Disconnect the Google Calendar (back to the built-in calendar)", roles=MANAGERS),
+    # Scheduling: calendar settings, the slots the agent offers, bookings (H1b)
+    Route("GET", f"{T}/calendar", calendar.get_calendar,
+          "The calendar settings and the Google Calendar connection", roles=EVERYONE,
+          response=calendar.CalendarOut),
+    Route("PUT", f"{T}/calendar", calendar.put_calendar,
+          "Save the calendar settings (business hours, meetings, reminders)", roles=MANAGERS,
+          body=calendar.CalendarIn, response=calendar.CalendarOut),
+    Route("GET", f"{T}/calendar/slots", calendar.get_slots,
+          "The free slots the agent would offer now", roles=EVERYONE,
+          response=calendar.SlotsPreview),
+    Route("GET", f"{T}/bookings", calendar.list_bookings, "The meetings booked",
+          roles=EVERYONE, query=calendar.BookingsQuery, response=calendar.BookingList),
+    Route("POST", f"{T}/bookings/<booking_id>/cancel", calendar.cancel_booking,
+          "Cancel a meeting (frees its time)", roles=EVERYONE, body=calendar.BookingCancel,
+          response=calendar.BookingOut),
 ]  # fmt: skip
 
 

@@ -37,6 +37,8 @@ from shared.billing.webhooks import account_changes
 from shared.insights.models import Insight
 from shared.models.conversation import Contact, Conversation, WindowMessage
 from shared.models.decision import Decision
+from shared.scheduling import bookings
+from shared.scheduling.models import Booking, CalendarSettings
 from shared.store.conversations import contact_ref, conversation_ref, tenant_ref
 
 SPEC_URI = "urn:piloto:admin-openapi"
@@ -470,6 +472,53 @@ def seed_insight(
         insight.model_dump(mode="python")
     )
     return insight
+
+
+def seed_booking(
+    client: firestore.Client,
+    tenant_id: str,
+    start: datetime,
+    *,
+    status: str = "confirmed",
+    minutes: int = 30,
+    held_at: datetime | None = None,
+    **fields: Any,
+) -> Booking:
+    """Store a booking as a turn would: held on its day, then confirmed (or canceled) in a batch.
+
+    ``held_at`` is when the hold was taken (now by default; 20 minutes ago makes an expired
+    hold when ``status`` is "held"); ``fields`` go on the booking (conversation_id, ...).
+    """
+    held_at = held_at or datetime.now(UTC)
+    booking = Booking.model_validate(
+        {
+            "booking_id": f"c-{uuid.uuid4().hex[:10]}-1",
+            "tenant_id": tenant_id,
+            "contact_key": "+5511987650000",
+            "contact_name": "Maria Lead",
+            "phone": "+5511987650000",
+            "start": start,
+            "end": start + timedelta(minutes=minutes),
+            "created_at": held_at,
+            "updated_at": held_at,
+            **fields,
+        }
+    )
+    timezone = "America/Sao_Paulo"
+    held = bookings.hold(client, tenant_id, booking, CalendarSettings(), timezone, held_at)
+    assert held.status == "held" and held.booking is not None, held
+    stored = bookings.read_booking(client, tenant_id, booking.booking_id)
+    assert stored is not None
+    if status != "held":
+        batch = client.batch()
+        if status == "confirmed":
+            bookings.confirm_in(batch, client, tenant_id, stored[0], stored[1], held_at)
+        else:
+            bookings.cancel_in(batch, client, tenant_id, stored[0], stored[1], "lead", held_at)
+        batch.commit()
+    found = bookings.read_booking(client, tenant_id, booking.booking_id)
+    assert found is not None
+    return found[0]
 
 
 # Billing: the simulated Stripe, driven as the owner's browser and Stripe's webhook would.
