@@ -659,6 +659,24 @@ def test_single_field_queries_keep_their_indexes(module: TerraformDirectory) -> 
     assert orders == {"ASCENDING", "DESCENDING"}
 
 
+def test_the_integration_queries_have_their_indexes(module: TerraformDirectory) -> None:
+    deliveries = module.resource("google_firestore_index", "deliveries")
+    assert deliveries["collection"] == "deliveries"
+    assert [(field["field_path"], field["order"]) for field in deliveries["fields"]] == [
+        ("target_id", "ASCENDING"),
+        ("created_at", "DESCENDING"),
+    ]
+    assert module.locals["notification_filters"] == {
+        "all": ["recipient_uid", "console"],
+        "unread": ["recipient_uid", "console", "read_at"],
+    }
+    notifications = module.resource("google_firestore_index", "notifications")
+    assert notifications["collection"] == "notifications"
+    assert [(field["field_path"], field["order"]) for field in notifications["fields"]] == [
+        ("created_at", "DESCENDING")
+    ]
+
+
 # Variables and outputs
 
 

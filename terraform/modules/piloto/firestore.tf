@@ -92,6 +92,56 @@ resource "google_firestore_index" "insights" {
   }
 }
 
+# A webhook endpoint's deliveries (tenants/{t}/deliveries), newest first
+# (shared/admin/webhooks.py list_deliveries: target_id ==, order by created_at desc).
+resource "google_firestore_index" "deliveries" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "deliveries"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "target_id"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+# A member's console notifications (tenants/{t}/notifications), newest first, all or unread
+# only (shared/admin/notifications.py: recipient_uid ==, console ==, [read_at == null]).
+locals {
+  notification_filters = {
+    all    = ["recipient_uid", "console"]
+    unread = ["recipient_uid", "console", "read_at"]
+  }
+}
+
+resource "google_firestore_index" "notifications" {
+  for_each = local.notification_filters
+
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "notifications"
+  query_scope = "COLLECTION"
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
 # Event-dedupe records (tenants/{t}/events/{event_id}) are deleted once their `expire_at`
 # timestamp passes (intake sets it 30 days ahead, shared/intake.py); a provider retrying later
 # than PILOTO_MAX_EVENT_AGE_SECONDS is dropped as too old anyway.

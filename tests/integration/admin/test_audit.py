@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,13 @@ from shared.admin.routes import ROUTES
 from shared.knowledge.proposals import KnowledgeProposal, proposal_ref
 from shared.models.decision import Action, Decision
 from tests.integration.admin.conftest import AdminStack
-from tests.integration.admin.support import User, seed_conversation, seed_insight, subscribe
+from tests.integration.admin.support import (
+    User,
+    seed_booking,
+    seed_conversation,
+    seed_insight,
+    subscribe,
+)
 from tests.integration.admin.test_isolation import AGENT_SPEC
 from tests.integration.admin.test_validation import VALID_CHANNELS
 
@@ -231,6 +237,17 @@ def _steps() -> list[tuple[str, str, Step]]:
         path = f"{office.base}/copilot/intents/sell"
         return admin.api.put(path, office.owner, {"mode": "pilot"})
 
+    # Scheduling (H1b): the calendar settings and a seller's cancel of a booked meeting
+    def save_calendar(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"enabled": True, "meeting_minutes": 45}
+        return admin.api.put(f"{office.base}/calendar", office.owner, body)
+
+    def cancel_booking(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        start = datetime.now(UTC).replace(hour=13, minute=0, second=0, microsecond=0)
+        booking = seed_booking(admin.db, office.tenant_id, start + timedelta(days=20))
+        path = f"{office.base}/bookings/{booking.booking_id}/cancel"
+        return admin.api.post(path, office.owner, {"reason": "Remarcar"})
+
     def add_agent(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         answer = admin.api.post(f"{office.base}/insight-agents", office.owner, AGENT_SPEC)
         ids["agent"] = answer.json()["agent_id"]
@@ -330,6 +347,8 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("POST", f"{t}/knowledge/proposals/<proposal_id>/approve", approve),
         ("POST", f"{t}/knowledge/proposals/<proposal_id>/reject", reject),
         ("PUT", f"{t}/copilot/intents/<intent>", promote),
+        ("PUT", f"{t}/calendar", save_calendar),
+        ("POST", f"{t}/bookings/<booking_id>/cancel", cancel_booking),
         ("POST", f"{c}/takeover", on_conversation("/takeover", None)),
         ("POST", f"{c}/release", on_conversation("/release", None)),
         ("POST", f"{c}/assign", assign),
@@ -372,6 +391,8 @@ EXPECTED_ACTIONS = {
     "DELETE /api/tenants/<tenant_id>/members/<uid>": "member.remove",
     "POST /api/tenants/<tenant_id>/channels": "channel.create",
     "PATCH /api/tenants/<tenant_id>/channels/<channel_id>": "channel.update",
+    "PUT /api/tenants/<tenant_id>/calendar": "calendar.update",
+    "POST /api/tenants/<tenant_id>/bookings/<booking_id>/cancel": "booking.cancel",
     "PUT /api/tenants/<tenant_id>/agent": "agent.update",
     "POST /api/tenants/<tenant_id>/knowledge": "knowledge.create",
     "PUT /api/tenants/<tenant_id>/knowledge/<entry_id>": "knowledge.update",

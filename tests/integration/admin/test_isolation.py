@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tests.integration.admin.conftest import AdminStack
 from tests.integration.admin.support import (
     User,
     emulator_claims,
+    seed_booking,
     seed_conversation,
     seed_insight,
     unsigned_token,
@@ -83,6 +85,10 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
         pending_suggestions=2,
         suggestions_decision_id=decision.decision_id,
     )
+    meeting = datetime.now(UTC).replace(hour=13, minute=0, second=0, microsecond=0)
+    booking = seed_booking(
+        admin.db, tenant_id, meeting + timedelta(days=50), conversation_id=seeded.id
+    )
     entry = admin.api.post(
         f"/api/tenants/{tenant_id}/knowledge",
         owner,
@@ -110,6 +116,7 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
         ids={
             "tenant_id": tenant_id,
             "conversation_id": seeded.id,
+            "booking_id": booking.booking_id,  # scheduling (H1b)
             "channel_id": channel.json()["channel_id"],
             "contact_key": seeded.conversation.contact_key,
             "uid": seller.uid,
@@ -158,6 +165,8 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
     samples: dict[str, dict[str, Any]] = {
         "TenantCreate": {"name": "Outro Tenant"},
         "TenantUpdate": {"name": "Tomado"},
+        "CalendarIn": {"enabled": True, "provider": "builtin", "meeting_minutes": 45},  # H1b
+        "BookingCancel": {"reason": "Cancelado por outro tenant"},  # H1b
         "InviteCreate": {"email": stranger.email, "role": "owner"},
         "RoleChange": {"role": "owner"},
         "ChannelCreate": {
