@@ -84,6 +84,7 @@ def _ids(team: Team, conversation_id: str) -> dict[str, str]:
         "intent": "sell",
         "agent_id": "agent-none",
         "insight_id": "insight-none",
+        "booking_id": "booking-none",
     }
 
 
