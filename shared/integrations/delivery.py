@@ -36,6 +36,7 @@ from google.api_core.exceptions import GoogleAPICallError, RetryError
 from google.cloud import firestore as gcf
 from pydantic import ValidationError
 
+from shared.integrations.destinations import private_destination
 from shared.integrations.dispatch import (
     ENDPOINTS_COLLECTION,
     ScheduleDelivery,
@@ -170,6 +171,9 @@ def webhook_attempt(ctx: AttemptContext) -> AttemptResult:
         secret = ctx.resolve_secret(endpoint.secret_ref)
     except SecretUnavailable as error:
         return AttemptResult(ok=False, error=f"signing secret unavailable: {error}"[:500])
+    refused = private_destination(endpoint.url, ctx.settings.environment)
+    if refused is not None:
+        return AttemptResult(ok=False, error=refused, permanent=True)
     body, headers = webhook_request(ctx.event, secret, ctx.attempt, int(ctx.now.timestamp()))
     try:
         response = ctx.http.post(
@@ -465,7 +469,7 @@ class DeliveryRunner:
             else:
                 since = endpoint.failing_since or now
                 changes["failing_since"] = since
-                gone = result.http_status == 410
+                gone = result.http_status == 410 or result.permanent
                 if endpoint.enabled and (gone or now - since >= threshold):
                     reason = _disabled_reason(result, since, now)
                     changes |= {"enabled": False, "disabled_at": now, "disabled_reason": reason}
@@ -532,6 +536,8 @@ def _disabled_reason(result: AttemptResult, since: datetime, now: datetime) -> s
     """Return why an endpoint was disabled (the console shows it, in Portuguese)."""
     if result.http_status == 410:
         return "O endereço respondeu 410 (Gone): não quer mais receber eventos."
+    if result.permanent:
+        return f"O endereço foi recusado: {result.error}."
     hours = int((now - since).total_seconds() // 3600)
     last = f"HTTP {result.http_status}" if result.http_status else (result.error or "erro")
     return f"Falhou por {hours} horas seguidas (último erro: {last})."

@@ -8,6 +8,7 @@ README tells integrators to.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -400,3 +401,23 @@ def test_late_repeated_or_unknown_tasks_change_nothing(harness: Harness) -> None
     stored = harness.delivery(delivery.delivery_id)
     assert (stored.status, stored.attempts) == ("pending", 0)
     assert harness.tasks == []
+
+
+def test_a_production_endpoint_on_an_internal_address_is_never_called_and_disabled(
+    harness: Harness, receiver: Receiver
+) -> None:
+    harness.runner = dataclasses.replace(
+        harness.runner,
+        settings=dataclasses.replace(harness.runner.settings, environment="prod"),
+    )
+    endpoint_id = harness.endpoint(receiver.url, [BusinessEventType.CONVERSATION_QUALIFIED])
+    (delivery,) = harness.dispatcher.on_event(harness.event())
+
+    results = harness.run_due()
+
+    assert [result.status for result in results] == ["failed"]
+    assert receiver.requests == []  # the loopback receiver was never reached
+    endpoint = harness.stored_endpoint(endpoint_id)
+    assert endpoint.enabled is False
+    assert "127.0.0.1" in (endpoint.disabled_reason or "")
+    assert harness.delivery(delivery.delivery_id).status == "failed"
