@@ -185,6 +185,8 @@ exit(
         if (!/^\w{3} \d\d\/\d\d às \d\d:\d\d$/.test(label)) throw new Error(`a slot reads "${label}"`);
         const count = await page.locator(byTestId('slot')).count();
         log(`${count} slots, the first "${label}"`);
+        await page.locator(byTestId('bookings-empty')).waitFor();
+        await page.locator(byTestId('slots-preview')).scrollIntoViewIfNeeded();
         await shot(page, 'agenda.png');
       });
 
@@ -202,7 +204,9 @@ exit(
         await status.waitFor();
         const text = (await status.textContent()) ?? '';
         if (!text.startsWith('Conectado')) throw new Error(`Google status reads "${text}"`);
+        // The slots now come from the built-in rules minus Google's busy time.
         await page.locator(byTestId('slot')).first().waitFor();
+        await status.scrollIntoViewIfNeeded();
         await shot(page, 'agenda-google.png');
       });
 

@@ -51,11 +51,12 @@ export function AgendaPage() {
         </div>
       ) : null}
       {calendar ? null : loadError ? <ReasonBanner error={loadError} /> : <p className="muted">{t.loading}</p>}
+      {/* What the team looks at every day first; the settings, changed rarely, below. */}
+      {calendar ? <SlotsCard enabled={calendar.settings.enabled} version={slotsVersion} /> : null}
+      <BookingsCard timeZone={timeZone} onCanceled={() => setSlotsVersion((version) => version + 1)} />
       {calendar && manager ? <GoogleCard calendar={calendar} onChange={changed} /> : null}
       {calendar && manager ? <SettingsCard calendar={calendar} onSaved={changed} /> : null}
       {calendar && !manager ? <p className="muted">{t.agenda.sellerNote}</p> : null}
-      {calendar ? <SlotsCard enabled={calendar.settings.enabled} version={slotsVersion} /> : null}
-      <BookingsCard timeZone={timeZone} onCanceled={() => setSlotsVersion((version) => version + 1)} />
     </div>
   );
 }

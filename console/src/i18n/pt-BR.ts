@@ -1081,7 +1081,7 @@ export const t = {
       'Compare com v1 e recuse se t estiver a mais de 5 minutos do relógio.',
       'Ignore duplicatas pelo cabeçalho Piloto-Event-Id (o mesmo id do corpo).',
     ],
-    signatureDocs: 'Os cabeçalhos, o corpo e exemplos para Zapier, Make e n8n estão no README do Piloto, na seção sobre webhooks de saída.',
+    signatureDocs: 'Os cabeçalhos, o corpo e exemplos para Zapier, Make e n8n estão no README do Piloto, seção “Outbound webhooks”.',
     // API keys
     apiKeysTitle: 'Chaves da API',
     apiKeysIntro: 'Ferramentas externas criam contatos, iniciam conversas com modelos aprovados ou acionam botões de agentes pela API, com as mesmas regras de contenção do agente.',
