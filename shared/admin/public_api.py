@@ -113,7 +113,7 @@ class MacroAccepted(BaseModel):
     event_id: str
 
 
-class BookingOut(BaseModel):
+class ConversationBooking(BaseModel):
     booking_id: str | None
     start: AwareDatetime | None
     status: str | None
@@ -128,7 +128,7 @@ class ConversationOut(BaseModel):
     close_reason: str | None
     stage: str
     mode: Literal["pilot", "copilot"]
-    booking: BookingOut | None
+    booking: ConversationBooking | None
     fields: dict[str, str]
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -360,7 +360,7 @@ def start_conversation(request: Request) -> Response:
     return Response(202, answer.model_dump(mode="json"))
 
 
-def press_macro(request: Request, conversation_id: str, agent_id: str) -> Response:
+def run_macro(request: Request, conversation_id: str, agent_id: str) -> Response:
     """Run an insight agent on a conversation, as a seller's press on its button does."""
     from shared.insights.events import macro_event
 
@@ -411,7 +411,7 @@ def get_conversation(request: Request, conversation_id: str) -> ConversationOut:
     conversation = _conversation(request.services.firestore, key.tenant_id, conversation_id)
     booking = None
     if conversation.booking_id is not None:
-        booking = BookingOut(
+        booking = ConversationBooking(
             booking_id=conversation.booking_id,
             start=conversation.booking_start,
             status=conversation.booking_status,

@@ -399,7 +399,7 @@ ROUTES: list[Route] = [
           "A conversation's status, stage and meeting", "api_key", scope="conversations",
           response=public_api.ConversationOut, tag="public-api"),
     Route("POST", "/api/v1/conversations/<conversation_id>/macros/<agent_id>",
-          public_api.press_macro, "Run an insight agent on a conversation", "api_key",
+          public_api.run_macro, "Run an insight agent on a conversation", "api_key",
           scope="macros", response=public_api.MacroAccepted, status=202, tag="public-api"),
     # CRM: RD Station CRM (H7)
     Route("GET", f"{T}/crm", crm_connection.get_crm, "The CRM connection (RD Station CRM)",

@@ -326,6 +326,63 @@ def _steps() -> list[tuple[str, str, Step]]:
         body = {"types": {"daily_digest": {"email": False, "console": True}}}  # H8
         return admin.api.put(f"{office.base}/notification-preferences", office.owner, body)
 
+    # Outbound webhooks, API keys and the public API (H6)
+    def add_endpoint(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"url": "https://example.com/hook", "events": ["conversation.won"]}
+        answer = admin.api.post(f"{office.base}/webhooks", office.owner, body)
+        ids["endpoint"] = f"{office.base}/webhooks/{answer.json()['endpoint']['endpoint_id']}"
+        return answer
+
+    def change_endpoint(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.patch(ids["endpoint"], office.owner, {"description": "n8n"})
+
+    def rotate(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.post(f"{ids['endpoint']}/secret", office.owner)
+
+    def test_event(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        answer = admin.api.post(f"{ids['endpoint']}/test", office.owner)
+        ids["delivery"] = answer.json()["delivery_id"]
+        return answer
+
+    def redeliver(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        delivery = admin.db.document(f"tenants/{office.tenant_id}/deliveries/{ids['delivery']}")
+        delivery.update({"status": "failed", "attempts": 9})  # as the runner would leave it
+        path = f"{ids['endpoint']}/deliveries/{ids['delivery']}/redeliver"
+        return admin.api.post(path, office.owner)
+
+    def delete_endpoint(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.delete(ids["endpoint"], office.owner)
+
+    def make_key(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        answer = admin.api.post(f"{office.base}/api-keys", office.owner, {"name": "Zapier"})
+        ids["key"] = {"Authorization": f"Bearer {answer.json()['secret']}"}
+        ids["key_id"] = answer.json()["key"]["key_id"]
+        return answer
+
+    def revoke_key(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        return admin.api.delete(f"{office.base}/api-keys/{ids['key_id']}", office.owner)
+
+    def api_contact(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        body = {"phone": "+5511955550001", "name": "Lia"}
+        return admin.api.post("/api/v1/contacts", None, body, headers=ids["key"])
+
+    def api_conversation(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        agent = admin.db.document(f"tenants/{office.tenant_id}/settings/agent")
+        agent.set(  # an approved template and no quiet hours, straight in Firestore (no audit)
+            {
+                "templates": {"followup": {"name": "ola", "language": "pt_BR"}},
+                "quiet_hours": {"start": "00:00", "end": "00:00"},
+            },
+            merge=True,
+        )
+        body = {"phone": "+5511955550002", "template": "ola"}
+        return admin.api.post("/api/v1/conversations", None, body, headers=ids["key"])
+
+    def api_macro(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
+        conversation_id = conversation(admin, office, ids)
+        path = f"/api/v1/conversations/{conversation_id}/macros/{ids['agent']}"
+        return admin.api.post(path, None, headers=ids["key"])
+
     def assign(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
         return on_conversation("/assign", {"assignee_uid": office.seller.uid})(admin, office, ids)
 
@@ -360,6 +417,8 @@ def _steps() -> list[tuple[str, str, Step]]:
          on_conversation("/suggestions/dismiss", {"decision_id": "<d>", "index": 1})),
         ("POST", f"{t}/insight-agents", add_agent),
         ("POST", f"{t}/insight-agents/from-template", add_template),
+        ("POST", f"{t}/api-keys", make_key),
+        ("POST", "/api/v1/conversations/<conversation_id>/macros/<agent_id>", api_macro),
         ("PUT", f"{t}/insight-agents/<agent_id>", change_agent),
         ("PATCH", f"{t}/insight-agents/<agent_id>", switch_agent),
         ("DELETE", f"{t}/insight-agents/<agent_id>", delete_agent),
@@ -375,6 +434,15 @@ def _steps() -> list[tuple[str, str, Step]]:
         ("POST", f"{t}/billing/plan", change_plan),
         ("POST", f"{t}/workspaces", add_workspace),
         ("PUT", f"{t}/notification-preferences", choose_notifications),
+        ("POST", f"{t}/webhooks", add_endpoint),
+        ("PATCH", f"{t}/webhooks/<endpoint_id>", change_endpoint),
+        ("POST", f"{t}/webhooks/<endpoint_id>/secret", rotate),
+        ("POST", f"{t}/webhooks/<endpoint_id>/test", test_event),
+        ("POST", f"{t}/webhooks/<endpoint_id>/deliveries/<delivery_id>/redeliver", redeliver),
+        ("DELETE", f"{t}/webhooks/<endpoint_id>", delete_endpoint),
+        ("POST", "/api/v1/contacts", api_contact),
+        ("POST", "/api/v1/conversations", api_conversation),
+        ("DELETE", f"{t}/api-keys/<key_id>", revoke_key),
         ("POST", f"{c}/close", on_conversation("/close", {"reason": "won"})),
         ("DELETE", f"{t}/contacts/<contact_key>", erase),
         ("DELETE", f"{t}/channels/<channel_id>", disconnect),
@@ -421,6 +489,19 @@ EXPECTED_ACTIONS = {
     "POST /api/tenants/<tenant_id>/billing/portal": "billing.portal",
     "POST /api/tenants/<tenant_id>/billing/plan": "billing.plan_change",
     "POST /api/tenants/<tenant_id>/workspaces": "workspace.create",
+    "POST /api/tenants/<tenant_id>/webhooks": "webhook.create",  # H6
+    "PATCH /api/tenants/<tenant_id>/webhooks/<endpoint_id>": "webhook.update",
+    "POST /api/tenants/<tenant_id>/webhooks/<endpoint_id>/secret": "webhook.rotate_secret",
+    "POST /api/tenants/<tenant_id>/webhooks/<endpoint_id>/test": "webhook.test",
+    "POST /api/tenants/<tenant_id>/webhooks/<endpoint_id>/deliveries/<delivery_id>/redeliver": (
+        "webhook.redeliver"
+    ),
+    "DELETE /api/tenants/<tenant_id>/webhooks/<endpoint_id>": "webhook.delete",
+    "POST /api/tenants/<tenant_id>/api-keys": "api_key.create",
+    "DELETE /api/tenants/<tenant_id>/api-keys/<key_id>": "api_key.revoke",
+    "POST /api/v1/contacts": "contact.create",
+    "POST /api/v1/conversations": "conversation.start",
+    "POST /api/v1/conversations/<conversation_id>/macros/<agent_id>": "macro.press",
     "PUT /api/tenants/<tenant_id>/notification-preferences": "notifications.preferences",
 }
 
@@ -465,7 +546,11 @@ def test_every_change_through_the_api_leaves_one_audit_entry(
         key = f"{method} {path}"
         if key in EXPECTED_ACTIONS:
             assert entry["action"] == EXPECTED_ACTIONS[key], key
-        assert entry["actor_uid"] in (office.owner.uid, ids.get("invitee", office.owner).uid)
+        assert entry["actor_uid"] in (
+            office.owner.uid,
+            ids.get("invitee", office.owner).uid,
+            f"api-key:{ids.get('key_id')}",  # the public API (H6)
+        )
         assert entry["target"]
         assert entry["at"] is not None
         if entry["action"] != "message.send":  # the target names the message; no text is kept

@@ -110,6 +110,7 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
     )
     assert agent.status_code == 201, agent.text
     insight = seed_insight(admin.db, tenant_id, seeded.id, agent_id=agent.json()["agent_id"])
+    endpoint_id, delivery_id, key_id = _integrations(admin, owner, tenant_id)  # H6
     return Tenant(
         tenant_id=tenant_id,
         owner=owner,
@@ -127,8 +128,42 @@ def _tenant(admin: AdminStack, name: str) -> Tenant:
             "intent": "sell",
             "agent_id": agent.json()["agent_id"],
             "insight_id": insight.insight_id,
+            "endpoint_id": endpoint_id,
+            "delivery_id": delivery_id,
+            "key_id": key_id,
         },
     )
+
+
+def _integrations(admin: AdminStack, owner: User, tenant_id: str) -> tuple[str, str, str]:
+    """H6: a webhook endpoint with a failed delivery, and an API key; return their ids."""
+    from shared.integrations.dispatch import deliveries
+
+    made = admin.api.post(
+        f"/api/tenants/{tenant_id}/webhooks",
+        owner,
+        {"url": "https://example.com/hook", "events": ["conversation.handoff"]},
+    )
+    assert made.status_code == 201, made.text
+    endpoint_id = made.json()["endpoint"]["endpoint_id"]
+    delivery_id = f"ev-{uuid.uuid4().hex[:8]}~wh-{endpoint_id}"
+    now = time_now()
+    deliveries(admin.db, tenant_id).document(delivery_id).set(
+        {
+            "delivery_id": delivery_id,
+            "kind": "webhook",
+            "event_id": delivery_id.split("~")[0],
+            "event_type": "conversation.handoff",
+            "target_id": endpoint_id,
+            "status": "failed",
+            "attempts": 9,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    key = admin.api.post(f"/api/tenants/{tenant_id}/api-keys", owner, {"name": "Zapier"})
+    assert key.status_code == 201, key.text
+    return endpoint_id, delivery_id, key.json()["key"]["key_id"]
 
 
 def time_now() -> Any:
@@ -201,6 +236,11 @@ def body_for(route: Route, ids: dict[str, str], stranger: User) -> dict[str, Any
         "CrmIn": {"token": RDSTATION_TOKEN, "deal_name": "{nome} (tomado)"},  # H7
         "MarkRead": {"all": True},  # notifications (H8)
         "PreferencesIn": {"types": {"handoff": {"email": False, "console": True}}},  # H8
+        "EndpointIn": {"url": "https://example.com/tomado", "events": ["meeting.booked"]},  # H6
+        "EndpointPatch": {"url": "https://example.com/tomado", "enabled": False},  # H6
+        "ApiKeyCreate": {"name": "Tomada"},  # H6
+        "ContactIn": {"phone": "+5511900000001", "name": "Tomado"},  # H6: public API
+        "ConversationStart": {"phone": "+5511900000001", "template": "x"},  # H6: public API
     }
     name = route.body.__name__
     assert name in samples, f"no sample body for {name} ({route.method} {route.path}): add one"

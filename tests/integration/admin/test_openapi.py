@@ -49,6 +49,10 @@ def test_authenticated_operations_declare_the_bearer_scheme_and_public_ones_do_n
         operation = document["paths"][route.openapi_path][route.method.lower()]
         if route.access == "public":
             assert "security" not in operation, route.path
+        elif route.access == "api_key":  # the public API (H6): a tenant's API key
+            assert operation["security"] == [{"apiKey": []}], route.path
+            assert operation["tags"] == ["public-api"], route.path
+            assert {"401", "403", "429"} <= set(operation["responses"]), route.path
         else:
             assert operation["security"] == [{"firebase": []}], route.path
             assert "401" in operation["responses"], route.path

@@ -85,6 +85,9 @@ def _ids(team: Team, conversation_id: str) -> dict[str, str]:
         "agent_id": "agent-none",
         "insight_id": "insight-none",
         "booking_id": "booking-none",
+        "endpoint_id": "we_none",  # H6
+        "delivery_id": "delivery-none",
+        "key_id": "ak_none",
     }
 
 
