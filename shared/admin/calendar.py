@@ -120,7 +120,7 @@ class SlotsPreview(BaseModel):
 
 
 class BookingsQuery(Strict):
-    status: BookingStatus | None = None
+    status: Literal["held", "confirmed", "canceled"] | None = None  # inline in OpenAPI
     from_: AwareDatetime | None = Field(
         default=None, alias="from", description="Meetings starting at or after (default: now)."
     )
@@ -234,7 +234,8 @@ def list_bookings(request: Request, tenant_id: str) -> BookingList:
     now = request.services.now()
     if query.to is not None and query.from_ is not None and query.to <= query.from_:
         raise ApiError(400, "to: must be after from", "to")
-    statuses = [query.status] if query.status else [BookingStatus.HELD, BookingStatus.CONFIRMED]
+    default = [BookingStatus.HELD, BookingStatus.CONFIRMED]
+    statuses = [BookingStatus(query.status)] if query.status else default
     found = bookings.list_bookings(
         request.services.firestore,
         tenant_id,
