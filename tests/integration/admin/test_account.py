@@ -42,7 +42,7 @@ def test_sign_up_creates_a_tenant_with_the_caller_as_owner_and_default_agent_set
     assert agent["mode"] == "pilot"
     assert agent["language"] == "pt-BR"
     assert agent["followups"]
-    assert agent["templates"] == {"followup": None, "reengagement": None}
+    assert agent["templates"] == {"followup": None, "reengagement": None, "reminder": None}
     stored = (
         admin.db.collection("tenants")
         .document(tenant["tenant_id"])
