@@ -200,7 +200,7 @@ def start_conversation(request: Request) -> Response:
     if idempotency is not None:
         replay = _replay(idempotency, now)
         if replay is not None:
-            return replay
+            return _requeued(request, replay)
     phone = _phone(body.phone)
     channel = _channel(client, tenant_id, body.channel_id)
     settings, timezone = _tenant_settings(client, tenant_id)
@@ -344,20 +344,66 @@ def start_conversation(request: Request) -> Response:
 
     result = contended(lambda: start(client.transaction()))
     if isinstance(result, Response):
-        return result
+        return _requeued(request, result)
     conversation, decision, event = result
+    _queue(request, conversation, decision)
+    publish_logged(request.services.publish_events, [event])
+    return Response(202, answer.model_dump(mode="json"))
+
+
+def _queue(request: Request, conversation: Conversation, decision: Decision) -> None:
+    """Hand the template to the sender; on failure mark the decision so a retry queues it."""
+    client = request.services.firestore
+    decision_doc = (
+        conversation_ref(client, conversation.tenant_id, conversation.conversation_id)
+        .collection("decisions")
+        .document(decision.decision_id)
+    )
     try:
         request.services.deliver(conversation, decision)
     except Exception as error:
-        logger.exception("publishing an API conversation failed", extra={"tenant_id": tenant_id})
-        conversation_ref(client, tenant_id, conversation_id).collection("decisions").document(
-            decision_id
-        ).update({"publish_failed": True})
+        logger.exception(
+            "publishing an API conversation failed", extra={"tenant_id": conversation.tenant_id}
+        )
+        decision_doc.update({"publish_failed": True})
         raise ApiError(
-            503, f"the message could not be queued for sending ({type(error).__name__})"
+            503,
+            f"the message could not be queued for sending ({type(error).__name__}); "
+            "retry with the same Idempotency-Key",
         ) from None
-    publish_logged(request.services.publish_events, [event])
-    return Response(202, answer.model_dump(mode="json"))
+
+
+def _requeued(request: Request, answer: Response) -> Response:
+    """Return a replayed answer, first queueing its message again if queueing it had failed.
+
+    The sender keys every send by decision and index, so queueing a decision twice sends it once.
+    """
+    body = answer.body if isinstance(answer.body, dict) else {}
+    conversation_id, decision_id = body.get("conversation_id"), body.get("decision_id")
+    if answer.status != 202 or not conversation_id or not decision_id:
+        return answer
+    client = request.services.firestore
+    tenant_id = request.api_key.tenant_id
+    conversation_doc = conversation_ref(client, tenant_id, conversation_id)
+    decision_snapshot = conversation_doc.collection("decisions").document(decision_id).get()
+    if not decision_snapshot.exists or not (decision_snapshot.to_dict() or {}).get(
+        "publish_failed"
+    ):
+        return answer
+    conversation_snapshot = conversation_doc.get()
+    if not conversation_snapshot.exists:
+        return answer
+    conversation = Conversation.model_validate(conversation_snapshot.to_dict())
+    decision = Decision.model_validate(
+        {
+            key: value
+            for key, value in (decision_snapshot.to_dict() or {}).items()
+            if key in Decision.model_fields
+        }
+    )
+    _queue(request, conversation, decision)
+    conversation_doc.collection("decisions").document(decision_id).update({"publish_failed": False})
+    return answer
 
 
 def run_macro(request: Request, conversation_id: str, agent_id: str) -> Response:

@@ -346,3 +346,32 @@ def test_a_read_only_workspace_refuses_the_public_api(
 
     assert (answer.status_code, contact.status_code) == (402, 402)
     assert admin.tenant_state(office.tenant_id) == before
+
+
+def test_a_start_whose_message_could_not_be_queued_is_queued_by_the_retry(
+    admin: AdminStack, office: Office
+) -> None:
+    phone, key = a_phone(), make_key(admin, office)  # a key of its own: others hit the rate
+    first = start(admin, key, phone, headers={"Idempotency-Key": "pedido-fila"})
+    assert first.status_code == 202, first.text
+    [queued] = admin.published(office.tenant_id, expect=1)
+    # What a failed publish leaves behind: the conversation and its decision, marked.
+    decision_doc = (
+        tenant_ref(admin.db, office.tenant_id)
+        .collection("conversations")
+        .document(first.json()["conversation_id"])
+        .collection("decisions")
+        .document(first.json()["decision_id"])
+    )
+    decision_doc.update({"publish_failed": True})
+
+    retry = start(admin, key, phone, headers={"Idempotency-Key": "pedido-fila"})
+    settled = start(admin, key, phone, headers={"Idempotency-Key": "pedido-fila"})
+
+    assert (retry.status_code, retry.json()) == (202, first.json())
+    assert (settled.status_code, settled.json()) == (202, first.json())
+    # The retry queued the same decision again (the sender keys sends by decision and index,
+    # so it goes out once); the settled replay queued nothing more.
+    [requeued] = admin.published(office.tenant_id, expect=1)
+    assert requeued.job.decision_id == queued.job.decision_id
+    assert (decision_doc.get().to_dict() or {})["publish_failed"] is False
