@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.admin.access import MANAGERS, Membership, member_ref
 from shared.admin.audit import audit_entry, audit_ref
+from shared.admin.calendar import CalendarOut, get_calendar
 from shared.admin.errors import ApiError, not_found
 from shared.admin.http import Request, Response
 from shared.scheduling.google_oauth import (
@@ -147,7 +148,7 @@ def callback(request: Request) -> Response:
     return _back(settings)
 
 
-def disconnect(request: Request, tenant_id: str) -> Any:
+def disconnect(request: Request, tenant_id: str) -> CalendarOut:
     """Go back to the built-in calendar and forget the Google token."""
     services = request.services
     client = services.firestore
@@ -180,20 +181,9 @@ def disconnect(request: Request, tenant_id: str) -> Any:
     return _calendar_out(request, tenant_id)
 
 
-def _calendar_out(request: Request, tenant_id: str) -> Any:
-    """Return the calendar as ``GET T/calendar`` shows it (its handler in the route table)."""
-    from shared.admin.routes import ROUTES  # the table imports this module
-
-    path = "/api/tenants/<tenant_id>/calendar"
-    view = next((r for r in ROUTES if r.method == "GET" and r.path == path), None)
-    if view is not None:
-        return view.handler(request, tenant_id)
-    calendar = read_calendar(request.services.firestore, tenant_id)  # before that route exists
-    return {
-        "settings": calendar.model_dump(mode="json", exclude={"google"}),
-        "google": {"connected": calendar.google is not None},
-        "google_available": oauth_configured(request.services.settings),
-    }
+def _calendar_out(request: Request, tenant_id: str) -> CalendarOut:
+    """Return the calendar as ``GET T/calendar`` shows it."""
+    return get_calendar(request, tenant_id)
 
 
 def _save_link(

@@ -420,7 +420,8 @@ ROUTES: list[Route] = [
           "Google's redirect after consent (redirects to the console)", "public",
           query=google_calendar.GoogleCallbackQuery, status=302),
     Route("DELETE", f"{T}/calendar/google", google_calendar.disconnect,
-          "Disconnect the Google Calendar (back to the built-in calendar)", roles=MANAGERS),
+          "Disconnect the Google Calendar (back to the built-in calendar)", roles=MANAGERS,
+          response=calendar.CalendarOut),
     # Scheduling: calendar settings, the slots the agent offers, bookings (H1b)
     Route("GET", f"{T}/calendar", calendar.get_calendar,
           "The calendar settings and the Google Calendar connection", roles=EVERYONE,
