@@ -25,7 +25,8 @@ help:
 	@echo "make test         install what is missing, then lint, type-check, unit + integration tests"
 	@echo "make bench        webhook vs the bare function floor, engine cost, end-to-end latency,"
 	@echo "                  knowledge retrieval recall@3 (offline; Vertex AI when configured),"
-	@echo "                  insight agents: run time, Firestore calls, throttle contention, prompt size"
+	@echo "                  insight agents: run time, Firestore calls, throttle contention, prompt size,"
+	@echo "                  billing checks, slot offers and holds under contention, webhook deliveries"
 	@echo "make lint         ruff check + ruff format --check + mypy"
 	@echo "make console      build the admin console (console/dist, served by Firebase Hosting)"
 	@echo "make console-test type-check the console and run its unit tests (vitest)"
@@ -111,6 +112,7 @@ bench: deps
 	$(BIN)/python -m tests.bench.knowledge
 	$(BIN)/python -m tests.bench.insights
 	$(BIN)/python -m tests.bench.billing
+	$(BIN)/python -m tests.bench.scheduling
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(NODE_DIR)/node_modules console/node_modules console/dist .piloto .pytest_cache .mypy_cache .ruff_cache
