@@ -349,16 +349,20 @@ class Scheduler:
     def plan_reminder(
         self, tenant_id: str, booking: Booking, settings: CalendarSettings, timezone: str
     ) -> datetime | None:
-        """Schedule the booking's reminder task; return when it runs (None: no reminder)."""
+        """Schedule the booking's reminder task; return when it runs (None: no reminder).
+
+        A meeting booked closer than the reminder's lead time gets no reminder: the lead was
+        just sent the confirmation, and a second message at once would be noise.
+        """
         if settings.reminder_minutes_before <= 0 or self.schedule_reminder is None:
             return None
         now = self.now()
         if booking.start <= now:
             return None
         quiet = self.load_agent(tenant_id)[0].quiet_hours if self.load_agent else None
-        at = max(
-            reminder_time(booking.start, settings.reminder_minutes_before, quiet, timezone), now
-        )
+        at = reminder_time(booking.start, settings.reminder_minutes_before, quiet, timezone)
+        if at <= now:  # booked that close to the meeting: the confirmation just sent reminds
+            return None
         self.schedule_reminder(ReminderRequest(tenant_id, booking.booking_id, booking.start), at)
         return at
 

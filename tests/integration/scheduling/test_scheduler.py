@@ -223,3 +223,26 @@ def test_scheduling_off_offers_nothing(client: firestore.Client) -> None:
     )
     fresh = Scheduler(firestore=client, now=lambda: NOW)
     assert fresh.slots_for(conversation.tenant_id, SP, NOW).calendar is None
+
+
+def test_a_meeting_booked_within_the_reminder_lead_time_gets_no_reminder(
+    client: firestore.Client,
+) -> None:
+    scheduler, conversation, reminders = _setup(client)
+    lookup = scheduler.slots_for(conversation.tenant_id, SP, NOW)
+    soonest = min(lookup.slots, key=lambda slot: slot.start)
+    assert soonest.start - NOW < timedelta(hours=2)  # closer than the default 120 minutes
+    decision = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=soonest)),
+        inbound_seq=7,
+        timezone=SP,
+        now=NOW,
+    )
+    _store(scheduler, conversation, decision)
+    scheduler.after_commit(conversation, decision, SP)
+
+    stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-7")
+    assert stored is not None and stored[0].status == BookingStatus.CONFIRMED
+    assert stored[0].reminder_at is None
+    assert reminders == []  # the confirmation just sent is the reminder
