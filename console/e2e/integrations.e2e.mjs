@@ -158,7 +158,9 @@ exit(
         await page.locator(byTestId('signature-help')).click();
         await shot(page, 'integrations-webhook.png');
         await row.locator(byTestId('webhook-deliveries')).click();
-        const deliveryRow = page.locator(`${byTestId('delivery-row')}[data-status="succeeded"]`).first();
+        // The test's own delivery (other events the endpoint chose, a handoff, may be newer).
+        const testEventId = delivery.headers['piloto-event-id'];
+        const deliveryRow = page.locator(`${byTestId('delivery-row')}[data-status="succeeded"][data-delivery-id^="${testEventId}~"]`);
         await deliveryRow.waitFor();
         await deliveryRow.locator(byTestId('delivery-payload-toggle')).click();
         const payload = JSON.parse((await page.locator(byTestId('delivery-payload')).textContent()) ?? '{}');
