@@ -13,7 +13,6 @@ The hot paths publish only for tenants whose ``settings/insights`` index lists t
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.events.json_messages import json_publisher, model_from_message
 from shared.insights.models import EventType, InsightEvent, InsightIndex
 from shared.settings import Settings
 from shared.store.cache import TTLCache
@@ -40,33 +40,7 @@ def insight_publisher(settings: Settings) -> InsightPublisher:
     The Pub/Sub client is made on the first publish: a function that never publishes (a tenant
     without insight agents) does not pay for it.
     """
-    client: list[Any] = []
-    lock = threading.Lock()
-
-    def publish(events: Sequence[InsightEvent]) -> None:
-        if not events:
-            return
-        with lock:
-            if not client:
-                import google.cloud.pubsub_v1 as pubsub_v1
-
-                client.append(pubsub_v1.PublisherClient())
-        publisher = client[0]
-        topic = publisher.topic_path(settings.project_id, settings.insight_topic)
-        futures = [
-            publisher.publish(
-                topic,
-                event_to_pubsub(event),
-                tenant_id=event.tenant_id,
-                type=event.type.value,
-                event_id=event.event_id,
-            )
-            for event in events
-        ]
-        for future in futures:
-            future.result(timeout=settings.publish_timeout_seconds)
-
-    return publish
+    return json_publisher(settings, settings.insight_topic)
 
 
 def event_to_pubsub(event: InsightEvent) -> bytes:
@@ -76,16 +50,7 @@ def event_to_pubsub(event: InsightEvent) -> bytes:
 
 def event_from_pubsub(data: bytes) -> InsightEvent:
     """Parse a Pub/Sub message's data; ValueError when it is not an insight event."""
-    if not data:
-        raise ValueError("empty message")
-    try:
-        return InsightEvent.model_validate_json(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ValueError(f"not an insight event: {problems}") from None
+    return model_from_message(data, InsightEvent, "an insight event")
 
 
 def read_index(firestore: Any, tenant_id: str) -> InsightIndex:

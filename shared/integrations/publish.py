@@ -7,14 +7,10 @@ so a turn or task fails and its retry publishes again (consumers drop duplicates
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from collections.abc import Sequence
-from typing import Any
 
-from pydantic import ValidationError
-
+from shared.events.json_messages import json_publisher, model_from_message
 from shared.integrations.models import BusinessEvent
 from shared.integrations.outbox import PublishEvents
 from shared.settings import Settings
@@ -27,36 +23,10 @@ def business_event_publisher(settings: Settings) -> PublishEvents:
 
     The Pub/Sub client is made on the first publish (most turns make no business event).
     """
-    client: list[Any] = []
-    lock = threading.Lock()
+    send = json_publisher(settings, settings.business_events_topic, create_on_emulator=True)
 
     def publish(events: Sequence[BusinessEvent]) -> None:
-        if not events:
-            return
-        topic = ""
-        with lock:
-            if not client:
-                import google.cloud.pubsub_v1 as pubsub_v1
-
-                made = pubsub_v1.PublisherClient()
-                topic = made.topic_path(settings.project_id, settings.business_events_topic)
-                if settings.pubsub_emulator_host:
-                    _ensure_emulator_topic(made, topic)
-                client.append(made)
-        publisher = client[0]
-        topic = topic or publisher.topic_path(settings.project_id, settings.business_events_topic)
-        futures = [
-            publisher.publish(
-                topic,
-                event_to_pubsub(event),
-                tenant_id=event.tenant_id,
-                type=event.type.value,
-                event_id=event.event_id,
-            )
-            for event in events
-        ]
-        for future in futures:
-            future.result(timeout=settings.publish_timeout_seconds)
+        send(events)
         for event in events:
             logger.info(
                 "business event published",
@@ -68,18 +38,6 @@ def business_event_publisher(settings: Settings) -> PublishEvents:
             )
 
     return publish
-
-
-def _ensure_emulator_topic(publisher: Any, topic: str) -> None:
-    """Create the topic on a local emulator that lacks it (production: Terraform makes it).
-
-    Processes started without the whole local loop (a single function under test) would
-    otherwise fail every turn that makes a business event.
-    """
-    from google.api_core.exceptions import AlreadyExists
-
-    with contextlib.suppress(AlreadyExists):
-        publisher.create_topic(name=topic)
 
 
 def publish_logged(publish: PublishEvents | None, events: Sequence[BusinessEvent]) -> bool:
@@ -111,13 +69,4 @@ def event_to_pubsub(event: BusinessEvent) -> bytes:
 
 def event_from_pubsub(data: bytes) -> BusinessEvent:
     """Parse a Pub/Sub message's data; ValueError when it is not a business event."""
-    if not data:
-        raise ValueError("empty message")
-    try:
-        return BusinessEvent.model_validate_json(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ValueError(f"not a business event: {problems}") from None
+    return model_from_message(data, BusinessEvent, "a business event")
