@@ -66,6 +66,7 @@ from shared.turns import TurnRunner
 
 if TYPE_CHECKING:
     from shared.scheduling.service import Scheduler
+    from shared.store.channels import ChannelDirectory
 
 logger = logging.getLogger("piloto.engine")
 
@@ -366,7 +367,6 @@ def build_followup_runner(settings: Settings) -> FollowupRunner:
     """Wire due follow-ups to Firestore, the follow-up specialist, templates and outbound."""
     from shared.agent.followup import followup_drafter
     from shared.agent.llm import chat_model_from_settings
-    from shared.store.channels import CHANNELS_COLLECTION, ChannelDirectory
     from shared.store.firestore import firestore_client
 
     schedule_followup = followup_scheduler(settings)
@@ -377,22 +377,7 @@ def build_followup_runner(settings: Settings) -> FollowupRunner:
         )
     client = firestore_client(settings.project_id)
     tenants = TenantSettingsCache(client)
-
-    def load_channel(channel_id: str) -> Channel | None:
-        snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
-        if not snapshot.exists:
-            return None
-        try:
-            return Channel.from_document(channel_id, snapshot.to_dict() or {})
-        except ChannelRecordInvalid as error:
-            logger.error("follow-up without a usable channel: %s", error)
-            return None
-
-    channels = ChannelDirectory(
-        load_channel,
-        ttl_seconds=settings.channel_cache_seconds,
-        missing_ttl_seconds=settings.unknown_channel_cache_seconds,
-    )
+    channels = channel_directory(settings, client, "follow-up")
     return FollowupRunner(
         firestore=client,
         draft=followup_drafter(chat_model_from_settings(settings)),
@@ -405,6 +390,27 @@ def build_followup_runner(settings: Settings) -> FollowupRunner:
         publish_insights=insight_publisher(settings),
         billing=billing_check(settings, client),
         publish_events=business_event_publisher(settings),
+    )
+
+
+def channel_directory(settings: Settings, client: Any, user: str) -> ChannelDirectory:
+    """Return the instance's channel cache (for templates); ``user`` names who logs a bad one."""
+    from shared.store.channels import CHANNELS_COLLECTION, ChannelDirectory
+
+    def load_channel(channel_id: str) -> Channel | None:
+        snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
+        if not snapshot.exists:
+            return None
+        try:
+            return Channel.from_document(channel_id, snapshot.to_dict() or {})
+        except ChannelRecordInvalid as error:
+            logger.error("%s without a usable channel: %s", user, error)
+            return None
+
+    return ChannelDirectory(
+        load_channel,
+        ttl_seconds=settings.channel_cache_seconds,
+        missing_ttl_seconds=settings.unknown_channel_cache_seconds,
     )
 
 

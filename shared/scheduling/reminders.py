@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
-from shared.models.channel import Channel, ChannelRecordInvalid
+from shared.models.channel import Channel
 from shared.models.conversation import Conversation, Role, WindowMessage
 from shared.models.decision import Action, Decision, OutboundMessage, Reason
 from shared.models.tenant import AgentSettings
@@ -308,29 +308,14 @@ def _fill(pattern: str, values: Mapping[str, str]) -> str:
 
 def build_reminder_runner(settings: Settings) -> ReminderRunner:
     """Wire reminders to Firestore, tenant settings, channels and outbound-messages."""
-    from shared.engine import TenantSettingsCache, outbound_publisher
+    from shared.engine import TenantSettingsCache, channel_directory, outbound_publisher
     from shared.scheduling.service import read_calendar
-    from shared.store.channels import CHANNELS_COLLECTION, ChannelDirectory
     from shared.store.firestore import firestore_client
 
     client = firestore_client(settings.project_id)
     tenants = TenantSettingsCache(client)
 
-    def load_channel(channel_id: str) -> Channel | None:
-        snapshot = client.collection(CHANNELS_COLLECTION).document(channel_id).get()
-        if not snapshot.exists:
-            return None
-        try:
-            return Channel.from_document(channel_id, snapshot.to_dict() or {})
-        except ChannelRecordInvalid as error:
-            logger.error("reminder without a usable channel: %s", error)
-            return None
-
-    channels = ChannelDirectory(
-        load_channel,
-        ttl_seconds=settings.channel_cache_seconds,
-        missing_ttl_seconds=settings.unknown_channel_cache_seconds,
-    )
+    channels = channel_directory(settings, client, "reminder")
     return ReminderRunner(
         firestore=client,
         load_settings=tenants.get,
