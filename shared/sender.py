@@ -10,8 +10,9 @@
    close or a seller taking over since the decision wins) and creates the ledger record:
    ``queued`` when the message may go, ``held`` with the reasons when it may not. A redelivery
    finds the record and does nothing, so nothing is ever sent twice. The one acknowledgement an
-   opt-out or rejection allows sets the conversation's ``*_acknowledged`` flag in the same
-   transaction, so two racing acknowledgements cannot both go;
+   opt-out or rejection allows sets the conversation's ``*_acknowledged`` flag (and, for an
+   opt-out, the contact's ``opt_out_acknowledged_at``) in the same transaction, so two racing
+   acknowledgements cannot both go;
 3. sends through the channel's provider adapter (retries with backoff live there); free text the
    provider refuses because the 24-hour window closed (Meta 131047, Twilio 63016) falls back to
    the channel's ``reengagement`` template when one is configured. A reply the turn marked
@@ -580,6 +581,12 @@ def _claim(
     transaction.create(ledger, {**record, "status": LedgerStatus.QUEUED.value})
     if job.message.acknowledgement is not None:
         transaction.update(conversation_doc, {f"{job.message.acknowledgement}_acknowledged": True})
+    if job.message.acknowledgement == "opt_out":  # once per opt-out, not once per conversation
+        transaction.set(
+            contact_ref(client, job.tenant_id, job.contact_key),
+            {"contact_key": job.contact_key, "opt_out_acknowledged_at": now},
+            merge=True,
+        )
     values = {**conversation.fields, "name": contact.name or ""}
     return _Claim(
         status="claimed",

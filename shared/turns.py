@@ -492,6 +492,8 @@ def _store(
             {
                 "opted_out": verdict.persist_opt_out,
                 "opted_out_at": now if verdict.persist_opt_out else None,
+                # an opt-in ends the opt-out its acknowledgement was for; a later one gets its own
+                **({"opt_out_acknowledged_at": None} if verdict.persist_opt_in else {}),
             },
             merge=True,
         )

@@ -81,6 +81,14 @@ class Contact(BaseModel):
     name: str | None = None
     opted_out: bool = False
     opted_out_at: AwareDatetime | None = None
+    opt_out_acknowledged_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When the one acknowledgement of the current opt-out went out (set by the sender, "
+            "cleared by an opt-in): an opt-out is acknowledged once, whichever conversation "
+            "carries it."
+        ),
+    )
     current_conversation_id: str | None = None
     email: str | None = Field(default=None, description="Given through the public API.")
     fields: dict[str, str] = Field(

@@ -83,7 +83,9 @@ def at_send(
     State that changed since the decision wins: an opt-out, a close, a seller taking over. Pass
     ``acknowledgement`` for the one message an opt-out or a rejection allows; it goes out only
     after the caller stored the close (``close_reason`` = the reason code) and, for an opt-out,
-    ``Contact.opted_out``, and only while the conversation's ``*_acknowledged`` flag is unset.
+    ``Contact.opted_out``, and only while the conversation's ``*_acknowledged`` flag is unset
+    (for an opt-out, the contact's ``opt_out_acknowledged_at`` too: a second conversation the
+    opted-out contact started never carries a second acknowledgement).
     The ``handoff`` acknowledgement tells the lead a person takes over: the handoff its decision
     stored does not hold it back (a seller who wrote since, or an opt-out, still does). The
     ``meeting_reminder`` acknowledgement reminds the lead of a booked meeting: it passes a
@@ -171,6 +173,7 @@ def _stop_rules(context: PolicyContext, acknowledgement: Acknowledgement | None)
     if acknowledgement == "opt_out":
         allowed = (
             context.contact.opted_out
+            and context.contact.opt_out_acknowledged_at is None
             and conversation is not None
             and _is_closed(conversation)
             and conversation.close_reason == Reason.OPTED_OUT

@@ -214,6 +214,25 @@ def test_one_opt_out_acknowledgement_goes_and_marks_the_conversation(world: Worl
     assert len(world.requests) == 1
 
 
+def test_an_opt_out_acknowledged_in_one_conversation_is_not_acknowledged_in_the_next(
+    world: World,
+) -> None:
+    world.put_contact(opted_out=True, opted_out_at=NOW - timedelta(minutes=5))
+    world.put_conversation(status=ConversationStatus.CLOSED, close_reason="opted_out")
+    text = world.settings.opt_out_acknowledgement
+    assert world.sender.handle(job("d1", acknowledgement="opt_out", text=text)).status == "sent"
+    contact = Contact.model_validate(contact_ref(world.firestore, TENANT, LEAD).get().to_dict())
+    assert contact.opt_out_acknowledged_at == NOW
+    assert (contact.name, contact.opted_out) == ("Mariana", True)  # the rest of it kept
+
+    # the contact's next conversation, closed for the standing opt-out with its own flag unset
+    world.put_conversation(status=ConversationStatus.CLOSED, close_reason="opted_out")
+    again = world.sender.handle(job("d2", acknowledgement="opt_out", text=text))
+
+    assert (again.status, again.reasons) == ("held", ("opted_out",))
+    assert len(world.requests) == 1
+
+
 def test_the_handoff_acknowledgement_goes_while_the_conversation_is_handed_off(
     world: World,
 ) -> None:
