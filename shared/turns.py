@@ -260,6 +260,10 @@ class TurnRunner:
             if self.schedule_followup is not None:
                 for task in pending_after_turn(conversation, turn.inbound_seq, self.clock_speed):
                     self.schedule_followup(*task)
+            if self.scheduler is not None and conversation.booking_id is not None:
+                # its calendar sync and reminder, when it stopped before ``after_commit``
+                timezone = self.load_settings(turn.tenant_id)[1]
+                self.scheduler.finish(turn.tenant_id, conversation.booking_id, timezone)
             if self.publish_events is not None:  # its publish may have failed after the commit
                 staged = events_of_cause(self.firestore, turn.tenant_id, turn_cause(turn))
                 if staged:

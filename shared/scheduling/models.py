@@ -117,6 +117,9 @@ class BookingStatus(StrEnum):
     CANCELED = "canceled"
 
 
+BookingKind = Literal["offer", "book", "reschedule", "cancel", "add_email"]
+
+
 class Booking(BaseModel):
     """One meeting with one lead (``tenants/{t}/bookings/{booking_id}``)."""
 
@@ -141,14 +144,19 @@ class Booking(BaseModel):
     sync_error: str | None = None
     reminder_at: AwareDatetime | None = None
     reminder_sent_at: AwareDatetime | None = None
+    follow_through: BookingKind | None = Field(
+        default=None,
+        description=(
+            "What the turn that last changed the booking still owes outside Firestore (the "
+            "calendar sync, the reminder task): set in the turn's batch, cleared once carried "
+            "out, so a redelivered turn finishes what a crash left undone."
+        ),
+    )
     rescheduled_from: str | None = None
     canceled_reason: str | None = None
     source: Literal["agent", "seller", "api"] = "agent"
     created_at: AwareDatetime
     updated_at: AwareDatetime
-
-
-BookingKind = Literal["offer", "book", "reschedule", "cancel", "add_email"]
 
 
 class BookingRequest(BaseModel):

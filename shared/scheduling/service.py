@@ -280,15 +280,16 @@ class Scheduler:
         if stored is None:
             return
         booking, day = stored
+        booking_doc = bookings.booking_ref(self.firestore, tenant_id, booking.booking_id)
         if request.kind in ("book", "reschedule"):
             bookings.confirm_in(writer, self.firestore, tenant_id, booking, day, now)
         elif request.kind == "cancel":
             bookings.cancel_in(writer, self.firestore, tenant_id, booking, day, "lead", now)
         elif request.kind == "add_email" and request.email:
-            writer.update(
-                bookings.booking_ref(self.firestore, tenant_id, booking.booking_id),
-                {"email": request.email, "updated_at": now},
-            )
+            writer.update(booking_doc, {"email": request.email, "updated_at": now})
+        else:
+            return
+        writer.update(booking_doc, {"follow_through": request.kind})  # ``after_commit`` clears it
 
     def booking_fields(self, decision: Decision) -> dict[str, Any]:
         """Return the conversation fields the carried-out booking sets (for the turn's write).
@@ -326,14 +327,35 @@ class Scheduler:
                 extra={"tenant_id": conversation.tenant_id, "booking_id": request.booking_id},
             )
 
+    def finish(self, tenant_id: str, booking_id: str, timezone: str) -> bool:
+        """Carry out what a stored turn left undone for the booking (a crash between its commit
+        and ``after_commit``); return whether there was anything. Never raises."""
+        try:
+            stored = bookings.read_booking(self.firestore, tenant_id, booking_id)
+            if stored is None or stored[0].follow_through is None:
+                return False
+            booking = stored[0]
+            request = BookingRequest(
+                kind=booking.follow_through, booking_id=booking_id, email=booking.email
+            )
+            self._sync(booking, request, timezone)
+        except Exception:
+            logger.exception(
+                "booking follow-through failed",
+                extra={"tenant_id": tenant_id, "booking_id": booking_id},
+            )
+        return True
+
     def sync(self, tenant_id: str, booking_id: str, request: BookingRequest, timezone: str) -> None:
         """Bring the external calendar in line with the booking and schedule its reminder."""
         stored = bookings.read_booking(self.firestore, tenant_id, booking_id)
-        if stored is None:
-            return
-        booking = stored[0]
+        if stored is not None:
+            self._sync(stored[0], request, timezone)
+
+    def _sync(self, booking: Booking, request: BookingRequest, timezone: str) -> None:
+        tenant_id, booking_id = booking.tenant_id, booking.booking_id
         settings = self.calendar(tenant_id)
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = {"follow_through": None}
         backend = self.backend(tenant_id, settings)
         if backend is not None:
             changes.update(self._sync_external(backend, settings, booking, request))
@@ -341,10 +363,9 @@ class Scheduler:
             at = self.plan_reminder(tenant_id, booking, settings, timezone)
             if at is not None:
                 changes["reminder_at"] = at
-        if changes:
-            bookings.booking_ref(self.firestore, tenant_id, booking_id).update(
-                {**changes, "updated_at": self.now()}
-            )
+        bookings.booking_ref(self.firestore, tenant_id, booking_id).update(
+            {**changes, "updated_at": self.now()}
+        )
 
     def plan_reminder(
         self, tenant_id: str, booking: Booking, settings: CalendarSettings, timezone: str

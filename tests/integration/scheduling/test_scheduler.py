@@ -32,6 +32,7 @@ class FakeGoogle:
     def __init__(self) -> None:
         self.busy_times: list[tuple[datetime, datetime]] = []
         self.created: list[str] = []
+        self.canceled: list[str] = []
         self.down = False
 
     def busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -48,7 +49,9 @@ class FakeGoogle:
         return "ev" + booking.booking_id
 
     def move_event(self, event_id: str, booking: Booking) -> None: ...
-    def cancel_event(self, event_id: str) -> None: ...
+    def cancel_event(self, event_id: str) -> None:
+        self.canceled.append(event_id)
+
     def add_attendee(self, event_id: str, email: str) -> None: ...
 
 
@@ -246,3 +249,61 @@ def test_a_meeting_booked_within_the_reminder_lead_time_gets_no_reminder(
     assert stored is not None and stored[0].status == BookingStatus.CONFIRMED
     assert stored[0].reminder_at is None
     assert reminders == []  # the confirmation just sent is the reminder
+
+
+def test_what_a_crash_after_the_commit_left_undone_is_finished_once(
+    client: firestore.Client,
+) -> None:
+    google = FakeGoogle()
+    scheduler, conversation, reminders = _setup(client, google)
+    slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[-1]
+    decision = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=4,
+        timezone=SP,
+        now=NOW,
+    )
+    _store(scheduler, conversation, decision)  # the turn's batch; then the instance died
+    stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
+    assert stored is not None and stored[0].follow_through == "book"
+    assert (google.created, reminders) == ([], [])
+
+    assert scheduler.finish(conversation.tenant_id, "conv-9-4", SP)  # the redelivered turn
+
+    stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
+    assert stored is not None
+    booking = stored[0]
+    assert booking.follow_through is None
+    assert booking.calendar_synced and booking.google_event_id == "evconv-9-4"
+    assert booking.reminder_at == slot.start - timedelta(hours=2)
+    assert google.created == ["Reunião com Bruno Lima"] and len(reminders) == 1
+    assert not scheduler.finish(conversation.tenant_id, "conv-9-4", SP)  # nothing left
+    assert len(google.created) == 1 and len(reminders) == 1
+
+    current = conversation.model_copy(update=scheduler.booking_fields(decision))
+    cancel = scheduler.carry_out(
+        current, _book(current, BookingRequest(kind="cancel")), inbound_seq=5, timezone=SP, now=NOW
+    )
+    _store(scheduler, current, cancel)
+    assert scheduler.finish(conversation.tenant_id, "conv-9-4", SP)
+    assert google.canceled == ["evconv-9-4"]
+    stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
+    assert stored is not None and stored[0].follow_through is None
+
+
+def test_after_the_commit_nothing_is_left_to_finish(client: firestore.Client) -> None:
+    scheduler, conversation, reminders = _setup(client, FakeGoogle())
+    slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[-1]
+    decision = scheduler.carry_out(
+        conversation,
+        _book(conversation, BookingRequest(kind="book", slot=slot)),
+        inbound_seq=4,
+        timezone=SP,
+        now=NOW,
+    )
+    _store(scheduler, conversation, decision)
+    scheduler.after_commit(conversation, decision, SP)
+
+    assert not scheduler.finish(conversation.tenant_id, "conv-9-4", SP)
+    assert len(reminders) == 1

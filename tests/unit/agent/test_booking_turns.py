@@ -40,6 +40,7 @@ class FakeScheduler:
     sync_fails: bool = False
     calls: list[str] = field(default_factory=list)
     committed: list[Decision] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
 
     def slots_for(self, tenant_id: str, timezone: str, now: datetime) -> SlotLookup:
         self.calls.append("slots_for")
@@ -88,6 +89,10 @@ class FakeScheduler:
         self.committed.append(decision)
         if self.sync_fails:
             raise RuntimeError("Google Calendar down")
+
+    def finish(self, tenant_id: str, booking_id: str, timezone: str) -> bool:
+        self.finished.append(booking_id)
+        return True
 
 
 def booking_world(scheduler: FakeScheduler | None = None) -> World:
@@ -182,6 +187,31 @@ def test_a_failing_calendar_sync_never_fails_the_turn() -> None:
     decision = turn(world, "1")
     assert decision.booking is not None and world.current().booking_status == "confirmed"
     assert world.delivered[-1].decision_id == decision.decision_id
+
+
+def test_a_redelivered_booking_turn_finishes_what_its_first_run_left_undone() -> None:
+    world = booking_world()
+    turn(world, "quero agendar")
+    pick = world.lead("1")
+    world.now += timedelta(seconds=5)
+    assert world.turns.run(pick).status == "decided"
+    booking_id = world.current().booking_id
+    assert booking_id is not None and scheduler_of(world).finished == []
+
+    again = world.turns.run(pick)  # Cloud Tasks redelivers: the batch was stored
+
+    assert again.status == "already_decided"
+    assert scheduler_of(world).finished == [booking_id]
+    assert scheduler_of(world).calls.count("after_commit") == 2  # no second decision
+
+
+def test_a_redelivered_turn_without_a_booking_asks_nothing_of_the_scheduler() -> None:
+    world = booking_world()
+    first = world.lead("Oi, quanto custa a limpeza de pele?")
+    world.now += timedelta(seconds=5)
+    world.turns.run(first)
+    assert world.turns.run(first).status == "already_decided"
+    assert scheduler_of(world).finished == []
 
 
 def test_without_a_scheduler_a_booking_request_is_dropped() -> None:
