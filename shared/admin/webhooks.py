@@ -332,7 +332,8 @@ def send_test(request: Request, tenant_id: str, endpoint_id: str) -> Response:
     @firestore.transactional
     def record(transaction: Any) -> None:
         _read(transaction, document)
-        stage_events(transaction, client, [event], event.event_id)
+        # its delivery is made here, never through business-events: nothing to sweep
+        stage_events(transaction, client, [event], event.event_id, published_at=now)
         transaction.create(
             deliveries(client, tenant_id).document(delivery.delivery_id),
             delivery_document(delivery, event),

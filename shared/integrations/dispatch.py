@@ -15,6 +15,8 @@ Each delivery is ``tenants/{t}/deliveries/{event_id}~{target}``, made with ``cre
 redelivered event finds it and makes no second one (it only schedules attempt 1 again while
 nothing was attempted, in case the first schedule failed; the runner claims each attempt once).
 The delivery document also holds the event (``event``), so an attempt reads one document.
+Once its deliveries exist, the event's outbox document is marked published
+(``shared.integrations.outbox.mark_published``): the outbox sweep leaves it alone from then on.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from shared.integrations.models import (
     DeliveryTask,
     WebhookEndpoint,
 )
+from shared.integrations.outbox import mark_published
 from shared.notifications.models import Notification
 from shared.settings import Settings
 from shared.store.cache import TTLCache
@@ -206,6 +209,7 @@ class Dispatcher:
                 )
             if new:
                 made.append(delivery)
+        mark_published(self.firestore, event, now)  # the outbox sweep stops here
         logger.info(
             "business event dispatched",
             extra={
