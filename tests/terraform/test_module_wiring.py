@@ -37,8 +37,8 @@ TASK_TARGETS = {
     "PILOTO_DELIVERY_URL": "delivery",
 }
 
-# Cloud Scheduler targets (scheduler.tf): the hourly digest.
-SCHEDULED = frozenset({"digest"})
+# Cloud Scheduler targets (scheduler.tf): the hourly digest and the 5-minute outbox sweep.
+SCHEDULED = frozenset({"digest", "outbox"})
 
 # Who publishes to which topic setting: the webhook (shared/webhooks.py) the events, turns and
 # follow-ups (shared/engine.py outbound_publisher) the outbound messages; insight events
@@ -49,8 +49,9 @@ PUBLISHERS = {
     "outbound_topic": {"turn", "followup"},
     "insight_topic": {"agent", "followup", "admin"},
     # Business events (shared/integrations): turns, follow-ups, the admin API (a close, an
-    # applied insight, a seller's booking cancel, the public API) and the insight agents.
-    "business_events_topic": {"turn", "followup", "admin", "insights"},
+    # applied insight, a seller's booking cancel, the public API) and the insight agents; the
+    # outbox sweep publishes again those whose publish after the commit failed.
+    "business_events_topic": {"turn", "followup", "admin", "insights", "outbox"},
 }
 
 DECORATOR = re.compile(r"@functions_framework\.(http|cloud_event)\s*\ndef (\w+)\(")
@@ -600,6 +601,69 @@ def test_the_digest_runs_hourly_as_the_scheduler_account(
     assert "cloudscheduler.googleapis.com" in expression(module.locals["apis"])
 
 
+def test_the_outbox_sweep_runs_every_five_minutes_as_the_scheduler_account(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    outbox = functions["outbox"]
+    assert (outbox["invoker"], outbox["signature_type"]) == ("scheduler", "http")
+    # One sweep at a time: two would publish the same events twice.
+    assert (outbox["concurrency"], outbox["max_instances"]) == (1, 1)
+    job = module.resource("google_cloud_scheduler_job", "outbox")
+    assert (job["name"], job["schedule"], job["time_zone"]) == (
+        "piloto-outbox",
+        "*/5 * * * *",
+        "Etc/UTC",
+    )
+    assert block(job, "retry_config")["retry_count"] >= 1
+    target = block(job, "http_target")
+    uri = '${google_cloud_run_v2_service.function["outbox"].uri}'
+    assert (target["http_method"], target["uri"]) == ("POST", uri)
+    # The function takes an empty body or {} only (functions/outbox/main.py).
+    assert expression(target["body"]) == 'base64encode("{}")'
+    oidc = block(target, "oidc_token")
+    assert oidc == {
+        "service_account_email": "${google_service_account.scheduler.email}",
+        "audience": uri,
+    }
+    # The sweep reads and marks outbox documents and publishes; nothing else.
+    assert module.locals["function_project_roles"]["outbox"] == ["roles/datastore.user"]
+    assert expression(module.locals["function_env"]["outbox"]) == "{}"
+    assert function_env(module, "outbox")["PILOTO_BUSINESS_EVENTS_TOPIC"] == (
+        '${google_pubsub_topic.app["business-events"].name}'
+    )
+    # It enqueues no task and reads no secret.
+    enqueuers = module.locals["queue_enqueuers"].values()
+    assert not any(grant["function"] == "outbox" for grant in enqueuers)
+    env = function_env(module, "outbox")
+    assert not any(str(value).startswith("sm:") for value in env.values())
+
+
+def test_every_scheduled_function_has_a_job_that_calls_it_with_the_schedulers_token(
+    module: TerraformDirectory, functions: dict[str, dict[str, Any]]
+) -> None:
+    jobs = module.resources["google_cloud_scheduler_job"]
+    targeted = {}
+    for name, job in jobs.items():
+        target = block(job, "http_target")
+        called = re.fullmatch(
+            r'\$\{google_cloud_run_v2_service\.function\["(\w+)"\]\.uri\}', target["uri"]
+        )
+        assert called, f"job {name} calls no function"
+        targeted[called.group(1)] = job
+        assert block(target, "oidc_token") == {
+            "service_account_email": "${google_service_account.scheduler.email}",
+            "audience": target["uri"],
+        }, name
+    scheduled = {name for name, function in functions.items() if function["invoker"] == "scheduler"}
+    assert set(targeted) == scheduled == SCHEDULED
+    for name, job in targeted.items():
+        # Cloud Scheduler waits no longer than the function may run.
+        assert duration_seconds(job["attempt_deadline"]) == duration_seconds(
+            functions[name]["timeout"]
+        ), name
+        assert job["name"] == f"piloto-{name}"
+
+
 def test_the_billing_function_is_stripes_public_endpoint(
     module: TerraformDirectory, functions: dict[str, dict[str, Any]]
 ) -> None:
@@ -675,6 +739,27 @@ def test_the_integration_queries_have_their_indexes(module: TerraformDirectory) 
     assert [(field["field_path"], field["order"]) for field in notifications["fields"]] == [
         ("created_at", "DESCENDING")
     ]
+
+
+def test_the_outbox_sweep_query_has_its_collection_group_index(module: TerraformDirectory) -> None:
+    from shared.integrations.outbox import BUSINESS_EVENTS_COLLECTION
+
+    index = module.resource("google_firestore_index", "business_events_outbox")
+    assert (index["collection"], index["query_scope"]) == (
+        BUSINESS_EVENTS_COLLECTION,
+        "COLLECTION_GROUP",
+    )
+    assert [(field["field_path"], field["order"]) for field in index["fields"]] == [
+        ("published_at", "ASCENDING"),
+        ("occurred_at", "ASCENDING"),
+    ]
+    # The query it serves: published_at == null, occurred_at between two bounds, by occurred_at.
+    source = (ROOT / "shared" / "integrations" / "outbox.py").read_text(encoding="utf-8")
+    assert "client.collection_group(BUSINESS_EVENTS_COLLECTION)" in source
+    assert 'FieldFilter("published_at", "==", None)' in source
+    assert 'FieldFilter("occurred_at", ">=",' in source
+    assert 'FieldFilter("occurred_at", "<=",' in source
+    assert '.order_by("occurred_at")' in source
 
 
 # Variables and outputs

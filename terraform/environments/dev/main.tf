@@ -33,5 +33,6 @@ module "piloto" {
     delivery     = 2
     reminder     = 2
     digest       = 1
+    outbox       = 1
   }
 }

@@ -7,7 +7,7 @@ locals {
     "artifactregistry.googleapis.com",     # the one image
     "cloudbuild.googleapis.com",           # CI: build, push, deploy
     "cloudresourcemanager.googleapis.com", # the project data source, IAM bindings
-    "cloudscheduler.googleapis.com",       # the owners' daily digest (hourly)
+    "cloudscheduler.googleapis.com",       # the daily digest (hourly), the outbox sweep (5 min)
     "cloudtasks.googleapis.com",           # debounced turns, follow-ups
     "firebase.googleapis.com",             # Firebase project and web app
     "firebasehosting.googleapis.com",      # the console

@@ -1,5 +1,6 @@
-# Firestore (Native mode): the database, the indexes the admin API's queries need, the vector
-# index of knowledge retrieval, and the TTL policy that lets event-dedupe records expire.
+# Firestore (Native mode): the database, the indexes the admin API's and the outbox sweep's
+# queries need, the vector index of knowledge retrieval, and the TTL policy that lets
+# event-dedupe records expire.
 
 resource "google_firestore_database" "main" {
   project                           = var.project_id
@@ -108,6 +109,27 @@ resource "google_firestore_index" "deliveries" {
   fields {
     field_path = "created_at"
     order      = "DESCENDING"
+  }
+}
+
+# The outbox sweep (shared/integrations/outbox.py sweep_outbox): across every tenant, the
+# business events (tenants/{t}/business_events) not yet taken in by the integrations function
+# (published_at == null), occurred_at between a day and a few minutes ago, ordered by occurred_at.
+# One collection-group query, so the index's scope is the collection group.
+resource "google_firestore_index" "business_events_outbox" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "business_events"
+  query_scope = "COLLECTION_GROUP"
+
+  fields {
+    field_path = "published_at"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "occurred_at"
+    order      = "ASCENDING"
   }
 }
 

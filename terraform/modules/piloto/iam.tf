@@ -60,11 +60,13 @@ locals {
     billing = ["roles/datastore.user"]
     # Reads agents and conversations, writes insights and throttle counters; calls Gemini.
     insights = ["roles/datastore.user", "roles/aiplatform.user"]
-    # Business events, deliveries, reminders and digests read and write Firestore only.
+    # Business events, deliveries, reminders, digests and the outbox sweep read and write
+    # Firestore only (the sweep also publishes: pubsub.tf).
     integrations = ["roles/datastore.user"]
     delivery     = ["roles/datastore.user"]
     reminder     = ["roles/datastore.user"]
     digest       = ["roles/datastore.user"]
+    outbox       = ["roles/datastore.user"]
   }
 
   function_project_grants = merge([

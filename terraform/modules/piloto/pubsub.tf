@@ -175,7 +175,9 @@ resource "google_service_account_iam_member" "push_token_creator" {
 
 # Who publishes where (shared/webhooks.py: events; shared/engine.py outbound_publisher: turn and
 # followup; the admin API: a seller's messages; shared/insights/events.py: the agent a lead's
-# message, followup an idle conversation, the admin API a close won or lost and a macro press).
+# message, followup an idle conversation, the admin API a close won or lost and a macro press;
+# shared/integrations: turns, follow-ups, the admin API and the insight agents the business
+# events, and the outbox sweep re-publishes those whose publish after the commit failed).
 locals {
   topic_publishers = {
     "conversation-events webhook" = { topic = "conversation-events", function = "webhook" }
@@ -190,6 +192,7 @@ locals {
     "business-events followup"    = { topic = "business-events", function = "followup" }
     "business-events admin"       = { topic = "business-events", function = "admin" }
     "business-events insights"    = { topic = "business-events", function = "insights" }
+    "business-events outbox"      = { topic = "business-events", function = "outbox" }
   }
 }
 

@@ -141,6 +141,20 @@ locals {
       timeout               = "600s"
       execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     }
+    # The outbox sweep (shared/integrations/outbox.py): re-publishes the business events whose
+    # publish after the commit failed (a crash, an admin action that had already answered), so
+    # the integrations fan-out sees every event at least once. Cloud Scheduler calls it every 5
+    # minutes (scheduler.tf); one run at a time.
+    outbox = {
+      signature_type        = "http"
+      invoker               = "scheduler"
+      cpu                   = "1"
+      memory                = "512Mi"
+      concurrency           = 1
+      max_instances         = 1
+      timeout               = "300s"
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    }
     # The console's API (Firebase Hosting rewrites /api/** here); checks Firebase ID tokens.
     admin = {
       signature_type        = "http"
@@ -274,6 +288,8 @@ locals {
     delivery     = merge(local.delivery_tasks_env, local.mail_env)
     reminder     = {}
     digest       = merge(local.delivery_tasks_env, local.mail_env)
+    # Publishes to the business-events topic only (PILOTO_BUSINESS_EVENTS_TOPIC, common_env).
+    outbox = {}
     # Stripe webhooks (shared/billing/webhooks.py).
     billing = merge(local.stripe_env, local.billing_env, local.delivery_tasks_env)
     # The insight agents' models (shared/insights/runner.py).
