@@ -11,7 +11,7 @@ A URL must be https (plain http only to localhost in the local and test environm
 no credentials and fit in 2 KB; a tenant has at most ``MAX_ENDPOINTS`` endpoints (409). The
 plans set no quota on endpoints for now.
 
-"Send a test event" and "redeliver" write the delivery (``tenants/{t}/deliveries``, with the
+"Send a test event" and "redeliver" write the delivery (``tenants/{t}/event_deliveries``, with the
 event it carries) in the batch of their audit entry and then put its attempt on Cloud Tasks
 (``AdminServices.schedule_delivery``, ``shared.integrations.dispatch.delivery_scheduler``);
 the delivery function signs and POSTs it (``shared.integrations.delivery``).

@@ -11,7 +11,7 @@ The ``integrations`` function (push subscription ``business-events-integrations`
 - each e-mail notification ``shared.notifications.plan.plan_notifications`` returns (target
   ``mail-{notification_id}``; it creates the console notifications itself).
 
-Each delivery is ``tenants/{t}/deliveries/{event_id}~{target}``, made with ``create()``: a
+Each delivery is ``tenants/{t}/event_deliveries/{event_id}~{target}``, made with ``create()``: a
 redelivered event finds it and makes no second one (it only schedules attempt 1 again while
 nothing was attempted, in case the first schedule failed; the runner claims each attempt once).
 The delivery document also holds the event (``event``), so an attempt reads one document.
@@ -49,7 +49,8 @@ from shared.store.conversations import tenant_ref
 
 logger = logging.getLogger("piloto.integrations.dispatch")
 
-DELIVERIES_COLLECTION = "deliveries"
+DELIVERIES_COLLECTION = "event_deliveries"
+"""Not ``deliveries``: that collection holds the delivery statuses of messages sent to leads."""
 ENDPOINTS_COLLECTION = "webhook_endpoints"
 ENDPOINT_CACHE_SECONDS = 30.0
 NOT_FOR_CRM = (BusinessEventType.WEBHOOK_TEST, BusinessEventType.INSIGHT_READY)
@@ -61,7 +62,7 @@ PlanNotifications = Callable[[Any, BusinessEvent, datetime], Sequence[Notificati
 
 
 def deliveries(client: Any, tenant_id: str) -> Any:
-    """Return ``tenants/{t}/deliveries``."""
+    """Return ``tenants/{t}/event_deliveries``."""
     return tenant_ref(client, tenant_id).collection(DELIVERIES_COLLECTION)
 
 

@@ -2,7 +2,8 @@
 
 Producers stage their events with the change (``shared.integrations.outbox.stage_events``),
 then call the publisher this module returns; it raises when Pub/Sub did not accept an event,
-so a turn or task fails and its retry publishes again (consumers drop duplicates by event id).
+so a turn or task fails and its retry publishes again (consumers drop duplicates by event id);
+what no retry brings back, the outbox sweep does (``shared.integrations.outbox.sweep_outbox``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def publish_logged(publish: PublishEvents | None, events: Sequence[BusinessEvent
     """Publish events whose change committed, logging instead of raising; return success.
 
     For requests that cannot be retried as a whole (an admin action already answered): the
-    events stay in the outbox and the failure is logged with their ids.
+    failure is logged with the events' ids, and the outbox sweep (``functions/outbox``)
+    publishes them a few minutes later.
     """
     if publish is None or not events:
         return True

@@ -345,7 +345,9 @@ def _steps() -> list[tuple[str, str, Step]]:
         return answer
 
     def redeliver(admin: AdminStack, office: Office, ids: dict[str, Any]) -> Any:
-        delivery = admin.db.document(f"tenants/{office.tenant_id}/deliveries/{ids['delivery']}")
+        delivery = admin.db.document(
+            f"tenants/{office.tenant_id}/event_deliveries/{ids['delivery']}"
+        )
         delivery.update({"status": "failed", "attempts": 9})  # as the runner would leave it
         path = f"{ids['endpoint']}/deliveries/{ids['delivery']}/redeliver"
         return admin.api.post(path, office.owner)

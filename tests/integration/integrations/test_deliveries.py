@@ -141,7 +141,9 @@ class Harness:
 
     def delivery(self, delivery_id: str) -> Delivery:
         document = (
-            tenant_ref(self.client, self.tenant).collection("deliveries").document(delivery_id)
+            tenant_ref(self.client, self.tenant)
+            .collection("event_deliveries")
+            .document(delivery_id)
         )
         return Delivery.model_validate(document.get().to_dict())
 

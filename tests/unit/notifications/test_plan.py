@@ -174,7 +174,9 @@ def test_account_notices_reach_the_owners_once_with_an_email_delivery(
         "notice.quota_warning-2026-11~mail-notice.quota_warning-2026-11~owner-1"
     ]
     delivery = (
-        tenant_ref(client, TENANT).collection("deliveries").document(scheduled[0][0].delivery_id)
+        tenant_ref(client, TENANT)
+        .collection("event_deliveries")
+        .document(scheduled[0][0].delivery_id)
     )
     assert (delivery.get().to_dict() or {})["kind"] == "email"
     assert len(stored(client)) == 1
