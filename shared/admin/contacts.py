@@ -2,11 +2,15 @@
 
 Erasure deletes the contact record, every message and decision of their conversations, the send
 ledger and delivery records, the follow-up trigger records, the insights agents produced about
-them (``tenants/{t}/insights``) and unmatched delivery statuses, and
-blanks the sellers' close notes the audit log kept about those conversations; the conversations
-themselves stay as anonymous counters (no phone, name, text, summary, extracted fields, ad click
-or close note) so the dashboard's past figures hold. The erasure is itself audited, naming the
-contact only by a one-way hash.
+them (``tenants/{t}/insights``), unmatched delivery statuses, the business events about them and
+those events' deliveries (webhooks, CRM, e-mail: the payloads name the lead) and the sellers'
+notifications about their conversations, and blanks the sellers' close notes the audit log kept
+about those conversations; the conversations themselves stay as anonymous counters (no phone,
+name, text, summary, extracted fields, ad click or close note) so the dashboard's past figures
+hold, and their bookings stay as anonymous times (the calendar stays right). What already left
+Piloto (a webhook received, the CRM's contact and deal, a Google Calendar invitation) is the
+tenant's to erase there. The erasure is itself audited, naming the contact only by a one-way
+hash.
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ from shared.admin.errors import not_found
 from shared.admin.http import Request
 from shared.admin.query import equal
 from shared.admin.schemas import ContactExport, Deleted
+from shared.integrations.dispatch import DELIVERIES_COLLECTION
+from shared.integrations.outbox import BUSINESS_EVENTS_COLLECTION
 from shared.store.conversations import contact_ref, tenant_ref
 
 BATCH_LIMIT = 400
+ANONYMOUS_BOOKING = {"contact_key": None, "contact_name": None, "phone": None, "email": None}
+"""What an erased contact's bookings keep: their times (the calendar), not who."""
 
 
 def export_contact(request: Request, tenant_id: str, contact_key: str) -> ContactExport:
@@ -57,6 +65,13 @@ def export_contact(request: Request, tenant_id: str, contact_key: str) -> Contac
                     .where(filter=equal("conversation_id", snapshot.id))
                     .stream()
                 ],
+                "bookings": [
+                    _jsonable(b.to_dict() or {})
+                    for b in tenant_ref(client, tenant_id)
+                    .collection("bookings")
+                    .where(filter=equal("conversation_id", snapshot.id))
+                    .stream()
+                ],
             }
         )
     return ContactExport(
@@ -84,11 +99,17 @@ def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Delete
             found = list(snapshot.reference.collection(name).list_documents())
             doomed += found
             counts[name] += len(found)
-        for name in ("deliveries", "trigger_events", "insights"):
+        for name in ("deliveries", "trigger_events", "insights", "notifications"):
             query = tenant.collection(name).where(filter=equal("conversation_id", snapshot.id))
             found = [each.reference for each in query.stream()]
             doomed += found
             counts[name] += len(found)
+    events = _about(tenant, BUSINESS_EVENTS_COLLECTION, "", contact_key, conversations)
+    doomed += events
+    counts["business_events"] = len(events)
+    sent = _about(tenant, DELIVERIES_COLLECTION, "event.", contact_key, conversations)
+    doomed += sent
+    counts["event_deliveries"] = len(sent)
     ledger = [
         s.reference
         for s in tenant.collection("outbound")
@@ -110,6 +131,16 @@ def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Delete
     for snapshot in conversations:
         batch.update(snapshot.reference, _anonymous(digest, now))
     counts["conversations_anonymised"] = len(conversations)
+    bookings = [
+        each.reference
+        for snapshot in conversations
+        for each in tenant.collection("bookings")
+        .where(filter=equal("conversation_id", snapshot.id))
+        .stream()
+    ]
+    for booking in bookings:
+        batch.update(booking, {**ANONYMOUS_BOOKING, "updated_at": now})
+    counts["bookings_anonymised"] = len(bookings)
     batch.delete(contact)
     counts["contacts"] = 1
     batch.set(
@@ -120,6 +151,26 @@ def delete_contact(request: Request, tenant_id: str, contact_key: str) -> Delete
     )
     batch.commit()
     return Deleted(deleted=dict(counts))
+
+
+def _about(
+    tenant: Any, collection: str, prefix: str, contact_key: str, conversations: list[Any]
+) -> list[Any]:
+    """Return the documents of ``collection`` naming the contact or one of their conversations
+    (``prefix``: where the event sits in the document, ``event.`` for a delivery)."""
+    queries = [
+        tenant.collection(collection).where(
+            filter=equal(f"{prefix}contact.contact_key", contact_key)
+        )
+    ] + [
+        tenant.collection(collection).where(filter=equal(f"{prefix}conversation_id", snapshot.id))
+        for snapshot in conversations
+    ]
+    found: dict[str, Any] = {}
+    for query in queries:
+        for each in query.stream():
+            found[each.reference.path] = each.reference
+    return list(found.values())
 
 
 def _erase_close_notes(client: Any, tenant: Any, conversations: list[Any]) -> int:

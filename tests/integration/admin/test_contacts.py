@@ -21,7 +21,13 @@ from shared.store.conversations import (
     tenant_ref,
 )
 from tests.integration.admin.conftest import AdminStack
-from tests.integration.admin.support import User, seed_conversation, seed_insight, snapshot_tree
+from tests.integration.admin.support import (
+    User,
+    seed_booking,
+    seed_conversation,
+    seed_insight,
+    snapshot_tree,
+)
 
 
 @dataclass
@@ -160,11 +166,49 @@ def test_erasure_removes_the_contact_everywhere_and_logs_only_a_hash(
     admin: AdminStack, scene: Scene
 ) -> None:
     person, other = scene.erased, scene.kept
-    # A seller's close note about the lead is personal data too.
-    admin.api.post(
+    # A seller's close note about the lead is personal data too; closing as lost also stages a
+    # conversation.lost business event naming the lead.
+    closed = admin.api.post(
         f"/api/tenants/{scene.tenant_id}/conversations/{person.conversations[1]}/close",
         scene.owner,
-        {"reason": "no_interest", "note": "não quer mais contato"},
+        {"reason": "lost", "note": "não quer mais contato"},
+    )
+    assert closed.status_code == 200, closed.text
+    tenant = tenant_ref(admin.db, scene.tenant_id)
+    [lost] = [
+        each
+        for each in tenant.collection("business_events").stream()
+        if each.get("conversation_id") == person.conversations[1]
+    ]
+    assert lost.get("contact")["phone"] == person.phone
+    # what issue 10 keeps about the lead: an event with no conversation (a contact the public API
+    # created), each event's delivery (its payload), a seller's notification, a booking
+    tenant.collection("business_events").document("api-contact.created").set(
+        {
+            "event_id": "api-contact.created",
+            "conversation_id": None,
+            "contact": {"contact_key": person.phone, "name": person.name},
+        }
+    )
+    for event in (
+        lost.to_dict() or {},
+        {"conversation_id": person.conversations[0], "contact": {"contact_key": person.phone}},
+    ):
+        tenant.collection("event_deliveries").document(f"{uuid.uuid4().hex[:8]}~crm").set(
+            {"target_id": "crm", "event": {**event, "data": {"note": f"{person.name} perdido"}}}
+        )
+    tenant.collection("notifications").document("n-1").set(
+        {"conversation_id": person.conversations[0], "title": f"{person.name} pediu atendente"}
+    )
+    booking = seed_booking(
+        admin.db,
+        scene.tenant_id,
+        datetime.now(UTC) + timedelta(days=3),
+        conversation_id=person.conversations[0],
+        contact_key=person.phone,
+        contact_name=person.name,
+        phone=person.phone,
+        email="zuleica@example.com",
     )
     # A delivery status for a message Piloto did not send names the phone too.
     unmatched = tenant_ref(admin.db, scene.tenant_id).collection("unmatched_statuses")
@@ -185,8 +229,12 @@ def test_erasure_removes_the_contact_everywhere_and_logs_only_a_hash(
         "deliveries": 2,
         "trigger_events": 2,
         "insights": 2,
+        "notifications": 1,
+        "business_events": 2,
+        "event_deliveries": 2,
         "outbound": 2,
         "conversations_anonymised": 2,
+        "bookings_anonymised": 1,
         "unmatched_statuses": 1,
         "audit_notes_erased": 1,
         "contacts": 1,
@@ -209,7 +257,11 @@ def test_erasure_removes_the_contact_everywhere_and_logs_only_a_hash(
         assert anonymous["fields"] == {}
         assert not anonymous.get("close_note")
         assert anonymous["erased_at"] is not None
+    kept_booking = tree[f"tenants/{scene.tenant_id}/bookings/{booking.booking_id}"]
+    assert (kept_booking["start"], kept_booking["status"]) == (booking.start, "confirmed")
+    assert kept_booking["contact_key"] is None and kept_booking["email"] is None
     remaining = _text(tree)
+    assert "zuleica@example.com" not in remaining
     assert person.phone not in remaining
     assert person.phone.removeprefix("+") not in remaining
     assert person.name not in remaining
