@@ -49,6 +49,7 @@ PORT_VARIABLES = {
     "delivery": "PILOTO_DEV_DELIVERY_PORT",
     "reminder": "PILOTO_DEV_REMINDER_PORT",
     "digest": "PILOTO_DEV_DIGEST_PORT",
+    "outbox": "PILOTO_DEV_OUTBOX_PORT",
     "smtp": "PILOTO_DEV_SMTP_PORT",
     "simulator": "PILOTO_DEV_SIMULATOR_PORT",
 }
@@ -103,14 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         seed_demo_login(loop, DEMO_TENANT, *DEMO_LOGIN)
         _print_urls(loop)
         next_digest = _next_hour(time.time())
+        next_outbox = _next_five_minutes(time.time())
         try:
             while not stop_requested.is_set():
                 stop_requested.wait(0.5)
                 if not loop.running():
                     raise RuntimeError("a function exited; see .piloto/dev/logs")
-                if time.time() >= next_digest:  # what Cloud Scheduler does in production
+                # What Cloud Scheduler does in production (scheduler.tf).
+                if time.time() >= next_digest:
                     next_digest = _next_hour(time.time())
                     loop.run_digest()
+                if time.time() >= next_outbox:
+                    next_outbox = _next_five_minutes(time.time())
+                    loop.run_outbox()
         finally:
             sys.stdout.write("\nstopping the local stack...\n")
     sys.stdout.write("stopped.\n")
@@ -120,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
 def _next_hour(now: float) -> float:
     """Return the next top of the hour (the digest job's schedule, ``0 * * * *``)."""
     return (int(now) // 3600 + 1) * 3600
+
+
+def _next_five_minutes(now: float) -> float:
+    """Return the next multiple of five minutes (the outbox job's schedule, ``*/5 * * * *``)."""
+    return (int(now) // 300 + 1) * 300
 
 
 def _print_urls(loop: PilotoLoop) -> None:

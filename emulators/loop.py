@@ -62,6 +62,12 @@ FUNCTIONS: tuple[LocalFunction, ...] = (
     LocalFunction("delivery", "http", "delivery", "Cloud Tasks target of webhook/CRM/e-mail"),
     LocalFunction("reminder", "http", "reminder", "Cloud Tasks target of meeting reminders"),
     LocalFunction("digest", "http", "digest", "the owners' daily digest (hourly, like Scheduler)"),
+    LocalFunction(
+        "outbox",
+        "http",
+        "outbox",
+        "re-publishes business events whose publish failed (every 5 minutes, like Scheduler)",
+    ),
 )
 ADMIN_SERVICE = "piloto-admin"  # the Cloud Run service firebase.json's /api/** rewrite names
 CONSOLE_DIST = ROOT / "console" / "dist"
@@ -252,6 +258,13 @@ class PilotoLoop:
             httpx.post(self.urls["digest"], json={}, timeout=120).raise_for_status()
         except httpx.HTTPError as error:
             logger.warning("the hourly digest run failed: %s", error)
+
+    def run_outbox(self) -> None:
+        """Call the outbox function as the 5-minute Scheduler job does (a failure is logged)."""
+        try:
+            httpx.post(self.urls["outbox"], json={}, timeout=120).raise_for_status()
+        except httpx.HTTPError as error:
+            logger.warning("the outbox sweep run failed: %s", error)
 
     @property
     def console_url(self) -> str:

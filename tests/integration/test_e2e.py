@@ -21,6 +21,8 @@ from emulators.dev import load_env_file
 from emulators.loop import PilotoLoop
 from emulators.simulator import OutboxMessage, ProviderSimulator
 from emulators.stack import LocalStack
+from shared.integrations.models import BusinessEvent, BusinessEventType
+from shared.integrations.outbox import event_ref, stage_events
 from shared.ratelimit import limit_ref
 from shared.store.conversations import contact_ref, conversation_ref
 
@@ -223,3 +225,35 @@ def test_a_handoff_tells_the_lead_once_and_then_the_agent_stays_out(
     assert "handoff_requested" in second["reasons"]
     time.sleep(2)
     assert len(replies(simulator, phone)) == 1
+
+
+def test_the_outbox_run_publishes_an_event_whose_publish_failed_and_integrations_takes_it_in(
+    loop: PilotoLoop, client: Any
+) -> None:
+    tenant = "t-outbox-" + uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+
+    def lost(name: str, minutes_ago: int) -> BusinessEvent:
+        return BusinessEvent(
+            event_id=f"conv-{name}.lost",
+            type=BusinessEventType.CONVERSATION_LOST,
+            tenant_id=tenant,
+            occurred_at=now - timedelta(minutes=minutes_ago),
+            source="seller",
+            conversation_id=f"conv-{name}",
+        )
+
+    due, fresh = lost("due", 10), lost("fresh", 1)  # the fresh one's publish may be on its way
+    batch = client.batch()  # committed like an admin close whose publish then failed
+    stage_events(batch, client, [due, fresh], "close:outbox-e2e")
+    batch.commit()
+
+    def stored(event: BusinessEvent) -> dict[str, Any]:
+        return event_ref(client, tenant, event.event_id).get().to_dict() or {}
+
+    loop.run_outbox()  # what Cloud Scheduler does every 5 minutes
+
+    # the outbox function published it, Pub/Sub pushed it to integrations, which took it in
+    taken_in = wait_until(lambda: stored(due).get("published_at"), what="integrations to take in")
+    assert taken_in >= now and stored(due)["sweeps"] == 1
+    assert stored(fresh)["published_at"] is None and "swept_at" not in stored(fresh)
