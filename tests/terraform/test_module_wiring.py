@@ -724,8 +724,11 @@ def test_single_field_queries_keep_their_indexes(module: TerraformDirectory) -> 
 
 
 def test_the_integration_queries_have_their_indexes(module: TerraformDirectory) -> None:
+    from shared.integrations.dispatch import DELIVERIES_COLLECTION
+
     deliveries = module.resource("google_firestore_index", "deliveries")
-    assert deliveries["collection"] == "deliveries"
+    # The collection the dispatcher writes and the admin API lists (tenants/{t}/event_deliveries).
+    assert deliveries["collection"] == DELIVERIES_COLLECTION
     assert [(field["field_path"], field["order"]) for field in deliveries["fields"]] == [
         ("target_id", "ASCENDING"),
         ("created_at", "DESCENDING"),

@@ -93,12 +93,12 @@ resource "google_firestore_index" "insights" {
   }
 }
 
-# A webhook endpoint's deliveries (tenants/{t}/deliveries), newest first
+# A webhook endpoint's deliveries (tenants/{t}/event_deliveries), newest first
 # (shared/admin/webhooks.py list_deliveries: target_id ==, order by created_at desc).
 resource "google_firestore_index" "deliveries" {
   project     = var.project_id
   database    = google_firestore_database.main.name
-  collection  = "deliveries"
+  collection  = "event_deliveries"
   query_scope = "COLLECTION"
 
   fields {
