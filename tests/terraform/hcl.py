@@ -35,6 +35,7 @@ class TerraformDirectory:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     terraform: list[dict[str, Any]] = field(default_factory=list)
+    moved: list[dict[str, Any]] = field(default_factory=list)
 
     def resource(self, kind: str, name: str) -> dict[str, Any]:
         """Return one resource's body, failing with the resource's address when it is missing."""
@@ -81,6 +82,7 @@ def load(path: Path) -> TerraformDirectory:
         for block in document.get("module", []):
             directory.modules.update(block)
         directory.terraform.extend(document.get("terraform", []))
+        directory.moved.extend(document.get("moved", []))
     return directory
 
 

@@ -588,13 +588,7 @@ def test_the_digest_runs_hourly_as_the_scheduler_account(
     module: TerraformDirectory, functions: dict[str, dict[str, Any]]
 ) -> None:
     assert functions["digest"]["invoker"] == "scheduler"
-    job = module.resource("google_cloud_scheduler_job", "digest")
-    assert job["schedule"] == "0 * * * *"
-    target = block(job, "http_target")
-    assert target["uri"] == '${google_cloud_run_v2_service.function["digest"].uri}'
-    assert block(target, "oidc_token")["service_account_email"] == (
-        "${google_service_account.scheduler.email}"
-    )
+    assert module.locals["scheduler_jobs"]["digest"]["schedule"] == "0 * * * *"
     invoker = module.resource("google_cloud_run_v2_service_iam_member", "scheduler")
     assert 'function.invoker == "scheduler"' in expression(invoker["for_each"])
     assert invoker["member"] == "serviceAccount:${google_service_account.scheduler.email}"
@@ -608,23 +602,7 @@ def test_the_outbox_sweep_runs_every_five_minutes_as_the_scheduler_account(
     assert (outbox["invoker"], outbox["signature_type"]) == ("scheduler", "http")
     # One sweep at a time: two would publish the same events twice.
     assert (outbox["concurrency"], outbox["max_instances"]) == (1, 1)
-    job = module.resource("google_cloud_scheduler_job", "outbox")
-    assert (job["name"], job["schedule"], job["time_zone"]) == (
-        "piloto-outbox",
-        "*/5 * * * *",
-        "Etc/UTC",
-    )
-    assert block(job, "retry_config")["retry_count"] >= 1
-    target = block(job, "http_target")
-    uri = '${google_cloud_run_v2_service.function["outbox"].uri}'
-    assert (target["http_method"], target["uri"]) == ("POST", uri)
-    # The function takes an empty body or {} only (functions/outbox/main.py).
-    assert expression(target["body"]) == 'base64encode("{}")'
-    oidc = block(target, "oidc_token")
-    assert oidc == {
-        "service_account_email": "${google_service_account.scheduler.email}",
-        "audience": uri,
-    }
+    assert module.locals["scheduler_jobs"]["outbox"]["schedule"] == "*/5 * * * *"
     # The sweep reads and marks outbox documents and publishes; nothing else.
     assert module.locals["function_project_roles"]["outbox"] == ["roles/datastore.user"]
     assert expression(module.locals["function_env"]["outbox"]) == "{}"
@@ -641,27 +619,29 @@ def test_the_outbox_sweep_runs_every_five_minutes_as_the_scheduler_account(
 def test_every_scheduled_function_has_a_job_that_calls_it_with_the_schedulers_token(
     module: TerraformDirectory, functions: dict[str, dict[str, Any]]
 ) -> None:
-    jobs = module.resources["google_cloud_scheduler_job"]
-    targeted = {}
-    for name, job in jobs.items():
-        target = block(job, "http_target")
-        called = re.fullmatch(
-            r'\$\{google_cloud_run_v2_service\.function\["(\w+)"\]\.uri\}', target["uri"]
-        )
-        assert called, f"job {name} calls no function"
-        targeted[called.group(1)] = job
-        assert block(target, "oidc_token") == {
-            "service_account_email": "${google_service_account.scheduler.email}",
-            "audience": target["uri"],
-        }, name
+    job = module.resource("google_cloud_scheduler_job", "job")
+    assert expression(job["for_each"]) == "local.scheduler_jobs"
+    assert (job["name"], job["time_zone"]) == ("piloto-${each.key}", "Etc/UTC")
+    assert block(job, "retry_config")["retry_count"] >= 1
+    # Cloud Scheduler waits as long as the function may run.
+    assert job["attempt_deadline"] == "${local.functions[each.key].timeout}"
+    target = block(job, "http_target")
+    uri = "${google_cloud_run_v2_service.function[each.key].uri}"
+    assert (target["http_method"], target["uri"]) == ("POST", uri)
+    # The functions take an empty body or {} (functions/digest, functions/outbox).
+    assert expression(target["body"]) == 'base64encode("{}")'
+    assert block(target, "oidc_token") == {
+        "service_account_email": "${google_service_account.scheduler.email}",
+        "audience": uri,
+    }
     scheduled = {name for name, function in functions.items() if function["invoker"] == "scheduler"}
-    assert set(targeted) == scheduled == SCHEDULED
-    for name, job in targeted.items():
-        # Cloud Scheduler waits no longer than the function may run.
-        assert duration_seconds(job["attempt_deadline"]) == duration_seconds(
-            functions[name]["timeout"]
-        ), name
-        assert job["name"] == f"piloto-{name}"
+    assert set(module.locals["scheduler_jobs"]) == scheduled == SCHEDULED
+    # The digest's job kept its state when it became one of the jobs.
+    moves = [{key: expression(value) for key, value in moved.items()} for moved in module.moved]
+    assert {
+        "from": "google_cloud_scheduler_job.digest",
+        "to": 'google_cloud_scheduler_job.job["digest"]',
+    } in moves
 
 
 def test_the_billing_function_is_stripes_public_endpoint(
