@@ -415,6 +415,8 @@ class DeliveryRunner:
         if wait is None:
             document.update({**update, "status": "failed", "next_attempt_at": None})
             logger.warning("delivery failed for good: %s", result.error, extra=extra)
+            if delivery.kind == "email":  # the console shows the notification's e-mail failed
+                self._email_given_up(task.tenant_id, delivery, result)
             return RunResult(
                 "failed", task.delivery_id, task.attempt, result.http_status, result.error
             )
@@ -430,6 +432,17 @@ class DeliveryRunner:
         return RunResult(
             "retrying", task.delivery_id, task.attempt, result.http_status, result.error, due
         )
+
+    def _email_given_up(self, tenant_id: str, delivery: Delivery, result: AttemptResult) -> None:
+        """Mark the notification's e-mail failed when its last attempt failed while pending."""
+        from shared.notifications.email import MAIL_TARGET_PREFIX
+        from shared.notifications.store import notification_ref
+
+        notification_id = delivery.target_id.removeprefix(MAIL_TARGET_PREFIX)
+        document = notification_ref(self.firestore, tenant_id, notification_id)
+        snapshot = document.get()
+        if snapshot.exists and (snapshot.to_dict() or {}).get("email_status") == "pending":
+            document.update({"email_status": "failed", "email_error": result.error})
 
     def _endpoint_after(
         self,

@@ -15,7 +15,8 @@ from google.cloud import firestore
 from emulators.simulator import ProviderSimulator
 from emulators.simulator.mail import DEFAULT_SENDGRID_KEY
 from emulators.stack import LocalStack
-from shared.integrations.delivery import AttemptContext, DeliveryRunner
+from shared.integrations.delivery import BACKOFF, AttemptContext, DeliveryRunner
+from shared.integrations.dispatch import Dispatcher
 from shared.integrations.models import (
     AttemptResult,
     BusinessEvent,
@@ -205,6 +206,42 @@ def test_refused_recipients_fail_for_good_and_unavailable_ones_are_retried(
     assert notification_doc(db, tenant_id, "dec-1.handoff~tempfail-me")["email_status"] == (
         "pending"
     )
+
+
+def test_an_email_the_delivery_runner_gives_up_on_is_marked_failed(
+    db: firestore.Client, simulator: ProviderSimulator
+) -> None:
+    tenant_id = new_tenant(db, {"tempfail-me": "seller"})
+    scheduled: list[tuple[DeliveryTask, datetime]] = []
+    Dispatcher(
+        firestore=db,
+        schedule=lambda task, at: scheduled.append((task, at)),
+        plan_notifications=plan_notifications,
+        now=lambda: NOW,
+    ).on_event(handoff(db, tenant_id, None))
+    clock = [NOW]
+    with httpx.Client(timeout=10) as http:
+        runner = DeliveryRunner(
+            firestore=db,
+            settings=smtp_settings(simulator),
+            http=http,
+            schedule=lambda task, at: scheduled.append((task, at)),
+            resolve_secret=lambda reference: resolve_secret(reference, "p"),
+            now=lambda: clock[0],
+        )
+        outcomes = []
+        while scheduled:  # every retry at its time: the server keeps answering 451
+            task, clock[0] = scheduled.pop(0)
+            outcomes.append(runner.run(task).status)
+            if outcomes[-1] == "retrying":
+                assert (
+                    notification_doc(db, tenant_id, "dec-1.handoff~tempfail-me")["email_status"]
+                    == "pending"
+                )
+
+    assert outcomes == ["retrying"] * len(BACKOFF) + ["failed"]
+    stored = notification_doc(db, tenant_id, "dec-1.handoff~tempfail-me")
+    assert stored["email_status"] == "failed" and "451" in stored["email_error"]
 
 
 def test_sendgrid_sends_and_refuses_like_sendgrid(
