@@ -106,6 +106,19 @@ def _book(conversation: Conversation, request: BookingRequest) -> Decision:
     )
 
 
+def _ask(
+    scheduler: Scheduler, conversation: Conversation, request: BookingRequest, inbound_seq: int
+) -> Decision:
+    """Carry out a turn's booking request (turn ``inbound_seq``) as the turn runner does, now."""
+    return scheduler.carry_out(
+        conversation,
+        _book(conversation, request),
+        inbound_seq=inbound_seq,
+        timezone=SP,
+        now=NOW,
+    )
+
+
 def _store(scheduler: Scheduler, conversation: Conversation, decision: Decision) -> None:
     batch = scheduler.firestore.batch()
     scheduler.stage(batch, conversation, decision, NOW)
@@ -118,13 +131,7 @@ def test_book_confirm_sync_and_remind(client: firestore.Client) -> None:
     lookup = scheduler.slots_for(conversation.tenant_id, SP, NOW)
     assert lookup.calendar is not None and len(lookup.slots) == 3 and lookup.error is None
     slot = lookup.slots[-1]  # a later day: its reminder is two hours before, not now
-    decision = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=4,
-        timezone=SP,
-        now=NOW,
-    )
+    decision = _ask(scheduler, conversation, BookingRequest(kind="book", slot=slot), 4)
     assert decision.booking is not None and decision.booking.booking_id == "conv-9-4"
     assert scheduler.booking_fields(decision)["booking_start"] == slot.start
     _store(scheduler, conversation, decision)
@@ -150,21 +157,9 @@ def test_a_lost_race_becomes_a_fresh_offer(client: firestore.Client) -> None:
     scheduler, conversation, _ = _setup(client)
     slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[0]
     other = conversation.model_copy(update={"conversation_id": "conv-8"})
-    first = scheduler.carry_out(
-        other,
-        _book(other, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=2,
-        timezone=SP,
-        now=NOW,
-    )
+    first = _ask(scheduler, other, BookingRequest(kind="book", slot=slot), 2)
     assert first.booking is not None and first.booking.kind == "book"
-    lost = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=4,
-        timezone=SP,
-        now=NOW,
-    )
+    lost = _ask(scheduler, conversation, BookingRequest(kind="book", slot=slot), 4)
     assert lost.reasons == [Reason.SLOT_TAKEN, Reason.MEETING_OFFERED]
     assert lost.booking is not None and lost.booking.kind == "offer"
     assert slot not in lost.booking.slots and lost.booking.slots
@@ -179,13 +174,7 @@ def test_google_busy_and_google_down(client: firestore.Client) -> None:
     scheduler, conversation, _ = _setup(client, google)
     slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[0]
     google.busy_times = [(slot.start, slot.end)]
-    taken = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=4,
-        timezone=SP,
-        now=NOW,
-    )
+    taken = _ask(scheduler, conversation, BookingRequest(kind="book", slot=slot), 4)
     assert Reason.SLOT_TAKEN in taken.reasons
     google.down = True
     lookup = scheduler.slots_for(conversation.tenant_id, SP, NOW)
@@ -195,27 +184,17 @@ def test_google_busy_and_google_down(client: firestore.Client) -> None:
 def test_cancel_through_the_turn_frees_the_time(client: firestore.Client) -> None:
     scheduler, conversation, _ = _setup(client)
     slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[0]
-    booked = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=4,
-        timezone=SP,
-        now=NOW,
-    )
+    booked = _ask(scheduler, conversation, BookingRequest(kind="book", slot=slot), 4)
     _store(scheduler, conversation, booked)
     current = conversation.model_copy(update=scheduler.booking_fields(booked))
-    cancel = scheduler.carry_out(
-        current, _book(current, BookingRequest(kind="cancel")), inbound_seq=5, timezone=SP, now=NOW
-    )
+    cancel = _ask(scheduler, current, BookingRequest(kind="cancel"), 5)
     assert cancel.booking is not None and cancel.booking.booking_id == "conv-9-4"
     _store(scheduler, current, cancel)
     assert scheduler.booking_fields(cancel)["booking_status"] == "canceled"
     stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
     assert stored is not None and stored[0].status == BookingStatus.CANCELED
     assert slot in scheduler.slots_for(conversation.tenant_id, SP, NOW).slots
-    again = scheduler.carry_out(
-        current, _book(current, BookingRequest(kind="cancel")), inbound_seq=6, timezone=SP, now=NOW
-    )
+    again = _ask(scheduler, current, BookingRequest(kind="cancel"), 6)
     assert again.booking is None  # nothing left to cancel
 
 
@@ -235,13 +214,7 @@ def test_a_meeting_booked_within_the_reminder_lead_time_gets_no_reminder(
     lookup = scheduler.slots_for(conversation.tenant_id, SP, NOW)
     soonest = min(lookup.slots, key=lambda slot: slot.start)
     assert soonest.start - NOW < timedelta(hours=2)  # closer than the default 120 minutes
-    decision = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=soonest)),
-        inbound_seq=7,
-        timezone=SP,
-        now=NOW,
-    )
+    decision = _ask(scheduler, conversation, BookingRequest(kind="book", slot=soonest), 7)
     _store(scheduler, conversation, decision)
     scheduler.after_commit(conversation, decision, SP)
 
@@ -257,13 +230,7 @@ def test_what_a_crash_after_the_commit_left_undone_is_finished_once(
     google = FakeGoogle()
     scheduler, conversation, reminders = _setup(client, google)
     slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[-1]
-    decision = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=4,
-        timezone=SP,
-        now=NOW,
-    )
+    decision = _ask(scheduler, conversation, BookingRequest(kind="book", slot=slot), 4)
     _store(scheduler, conversation, decision)  # the turn's batch; then the instance died
     stored = bookings.read_booking(client, conversation.tenant_id, "conv-9-4")
     assert stored is not None and stored[0].follow_through == "book"
@@ -282,9 +249,7 @@ def test_what_a_crash_after_the_commit_left_undone_is_finished_once(
     assert len(google.created) == 1 and len(reminders) == 1
 
     current = conversation.model_copy(update=scheduler.booking_fields(decision))
-    cancel = scheduler.carry_out(
-        current, _book(current, BookingRequest(kind="cancel")), inbound_seq=5, timezone=SP, now=NOW
-    )
+    cancel = _ask(scheduler, current, BookingRequest(kind="cancel"), 5)
     _store(scheduler, current, cancel)
     assert scheduler.finish(conversation.tenant_id, "conv-9-4", SP)
     assert google.canceled == ["evconv-9-4"]
@@ -295,13 +260,7 @@ def test_what_a_crash_after_the_commit_left_undone_is_finished_once(
 def test_after_the_commit_nothing_is_left_to_finish(client: firestore.Client) -> None:
     scheduler, conversation, reminders = _setup(client, FakeGoogle())
     slot = scheduler.slots_for(conversation.tenant_id, SP, NOW).slots[-1]
-    decision = scheduler.carry_out(
-        conversation,
-        _book(conversation, BookingRequest(kind="book", slot=slot)),
-        inbound_seq=4,
-        timezone=SP,
-        now=NOW,
-    )
+    decision = _ask(scheduler, conversation, BookingRequest(kind="book", slot=slot), 4)
     _store(scheduler, conversation, decision)
     scheduler.after_commit(conversation, decision, SP)
 
